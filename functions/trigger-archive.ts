@@ -1,0 +1,4 @@
+// Placeholder until this function is built; the stack and the local cloud already wire it.
+export const handler = async (): Promise<never> => {
+  throw new Error('trigger-archive is not implemented yet');
+};
