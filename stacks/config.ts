@@ -135,6 +135,8 @@ export const ImportsSchema = z
     runIndexTableName: z.string().min(3).optional(),
     snapshotBucketName: z.string().min(3).optional(),
     vaultName: z.string().min(1).optional(),
+    /** Bucket for the s3-glacier target (objects copied into a Glacier storage class). */
+    archiveBucketName: z.string().min(3).optional(),
   })
   .strict();
 
@@ -142,6 +144,8 @@ export const ArchiverConfigSchema = z
   .object({
     /** Buckets HealthOmics writes run outputs to: the archiver reads (and, where a tier says so, deletes) there. */
     outputBuckets: nonEmptyStrings,
+    /** Further buckets a restore may write to; a restore to the original location needs nothing here. */
+    restoreBuckets: z.array(z.string().min(3)).default([]),
     imports: ImportsSchema.default({}),
     tiers: z.array(TierSchema).min(1),
     /** Distributed Map concurrency for archiving one run's files. */
