@@ -232,3 +232,16 @@ export function substitute(definition: string, substitutions: Record<string, str
     return value;
   });
 }
+
+/** The run index's key schema: one table, run/file/restore items under `RUN#<uuid>`; GSIs are sparse over run items. */
+export const RUN_INDEX = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  indexes: {
+    byRunId: { name: 'runId-index', partitionKey: 'runId', sortKey: 'stopTime' },
+    byArchiveState: { name: 'archiveState-index', partitionKey: 'archiveState', sortKey: 'stopTime' },
+  },
+} as const;
+
+/** CloudWatch Logs group HealthOmics writes run logs to. */
+export const OMICS_LOG_GROUP = '/aws/omics/WorkflowLog';
