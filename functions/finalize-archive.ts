@@ -1,4 +1,29 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('finalize-archive is not implemented yet');
-};
+// Lambda (Step Functions task): records the archive's outcome — settled from the file records, or a workflow failure.
+import { z } from 'zod';
+import { ENV } from '../stacks/wiring';
+import { documentClient } from './lib/aws-clients';
+import { finalizeArchive, recordArchiveFailure } from './lib/archive-finalize';
+import { requireEnv } from './lib/env';
+import { instrumented, logger, metrics, MetricUnit } from './lib/observability';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('complete'), runUuid: z.string().min(1) }),
+  z.object({
+    mode: z.literal('failed'),
+    runUuid: z.string().min(1),
+    runId: z.string().min(1),
+    tier: z.string().optional(),
+    error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional(),
+  }),
+]);
+
+export const handler = instrumented('finalize-archive', async (event: unknown) => {
+  const input = InputSchema.parse(event);
+  logger.appendKeys({ runUuid: input.runUuid });
+  const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
+  const outcome = input.mode === 'complete' ? await finalizeArchive(index, input.runUuid) : await recordArchiveFailure(index, input);
+  logger.info('Archive settled', { archiveState: outcome.archiveState, counts: outcome.counts, failureReason: outcome.failureReason });
+  metrics.addMetric(`Runs${outcome.archiveState === 'ARCHIVED' ? 'Archived' : outcome.archiveState === 'PARTIAL' ? 'PartiallyArchived' : 'ArchiveFailed'}`, MetricUnit.Count, 1);
+  return outcome;
+});

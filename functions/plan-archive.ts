@@ -1,4 +1,40 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('plan-archive is not implemented yet');
-};
+// Lambda (Step Functions task): plans the archive of a run's outputs and moves the run to ARCHIVING.
+import { z } from 'zod';
+import { TierSchema } from '../stacks/config';
+import { ENV } from '../stacks/wiring';
+import { planArchive } from './lib/archive-plan';
+import { documentClient, s3Client } from './lib/aws-clients';
+import { requireEnv } from './lib/env';
+import { instrumented, logger } from './lib/observability';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.object({
+  runUuid: z.string().min(1),
+  runOutputUri: z.string().startsWith('s3://'),
+  excludeUris: z.array(z.string()).default([]),
+  executionName: z.string().min(1),
+  tier: TierSchema,
+  settings: z.object({ groupMaxFiles: z.number().int().positive(), groupMaxBytes: z.number().int().positive() }),
+});
+
+export const handler = instrumented('plan-archive', async (event: unknown) => {
+  const input = InputSchema.parse(event);
+  logger.appendKeys({ runUuid: input.runUuid });
+  const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
+  await index.transitionRun(input.runUuid, ['INDEXED', 'ARCHIVING'], 'ARCHIVING');
+  const bucket = requireEnv(ENV.snapshotBucket);
+  const plan = await planArchive({
+    s3: s3Client(),
+    index,
+    runUuid: input.runUuid,
+    runOutputUri: input.runOutputUri,
+    excludeUris: input.excludeUris,
+    tier: input.tier,
+    groupLimits: { maxFiles: input.settings.groupMaxFiles, maxBytes: input.settings.groupMaxBytes },
+    planBucket: bucket,
+    planKey: `plans/${input.runUuid}/${input.executionName}/items.json`,
+    now: new Date(),
+  });
+  logger.info('Archive planned', { ...plan });
+  return { ...plan, resultPrefix: `plans/${input.runUuid}/${input.executionName}/results` };
+});

@@ -1,4 +1,35 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('snapshot-run is not implemented yet');
-};
+// Lambda (Step Functions task): snapshots a run to S3 and indexes it, then says when its outputs are old enough to archive.
+import { z } from 'zod';
+import { TierSchema } from '../stacks/config';
+import { ENV } from '../stacks/wiring';
+import { documentClient, logsClient, omicsClient, s3Client } from './lib/aws-clients';
+import { requireEnv } from './lib/env';
+import { instrumented, logger } from './lib/observability';
+import { RunIndex } from './lib/run-index';
+import { snapshotRun } from './lib/run-snapshot';
+import { indexSnapshot } from './lib/snapshot-index';
+
+const InputSchema = z.object({
+  runId: z.string().min(1),
+  runUuid: z.string().min(1),
+  tier: TierSchema,
+  waits: z.object({ settleSeconds: z.number().nonnegative(), archiveAfterSeconds: z.number().nonnegative() }),
+  executionArn: z.string().optional(),
+});
+
+export const handler = instrumented('snapshot-run', async (event: unknown) => {
+  const input = InputSchema.parse(event);
+  logger.appendKeys({ runId: input.runId, runUuid: input.runUuid });
+  const snapshot = await snapshotRun({
+    omics: omicsClient(),
+    logs: logsClient(),
+    s3: s3Client(),
+    bucket: requireEnv(ENV.snapshotBucket),
+    runId: input.runId,
+    expectedUuid: input.runUuid,
+  });
+  const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
+  const result = await indexSnapshot(index, snapshot, { tier: input.tier, archiveAfterSeconds: input.waits.archiveAfterSeconds, executionArn: input.executionArn });
+  logger.info('Run snapshotted and indexed', { location: snapshot.location, objects: snapshot.objects.length, tasks: snapshot.taskCount, archiveAt: result.archiveAt });
+  return result;
+});

@@ -18,6 +18,8 @@ export type FileAction = (typeof FILE_ACTIONS)[number];
 export const RESTORE_TIERS = ['Expedited', 'Standard', 'Bulk'] as const;
 export type RestoreTier = (typeof RESTORE_TIERS)[number];
 export const S3_GLACIER_STORAGE_CLASSES = ['DEEP_ARCHIVE', 'GLACIER', 'GLACIER_IR'] as const;
+/** The retention periods (days) CloudWatch Logs accepts for a log group. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 /** Seconds in an ISO-8601 duration; months count 30 days and years 365, as the Wait state needs one number. */
 export function durationSeconds(iso: string): number {
@@ -155,7 +157,14 @@ export const ArchiverConfigSchema = z
     groupMaxBytes: size.default('256 MiB'),
     /** Where alarms go; absent: the alarm topic has no subscription. */
     alarmEmail: z.email().optional(),
-    logRetentionDays: z.number().int().min(1).default(365),
+    /** Days every log group keeps its events; CloudWatch Logs accepts only the values in LOG_RETENTION_DAYS. */
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (the retention periods CloudWatch Logs accepts)`,
+      })
+      .default(365),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -203,6 +212,22 @@ function describeIssue(root: string, issue: z.core.$ZodIssue): string[] {
   }
   if (issue.code === 'invalid_value') {
     return [`${keyPath(root, issue.path)}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`];
+  }
+  // Zod's stock wording ("Too small: expected string to have >=1 characters") reads poorly next to a key path.
+  if (issue.code === 'invalid_type') {
+    const received = /received (\w+)$/.exec(issue.message)?.[1];
+    return [`${keyPath(root, issue.path)}: must be ${issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}${received ? ` (got ${received})` : ''}`];
+  }
+  if (issue.code === 'too_small' && issue.origin === 'string') {
+    return [`${keyPath(root, issue.path)}: ${Number(issue.minimum) <= 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} characters long`}`];
+  }
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && (issue.origin === 'number' || issue.origin === 'int')) {
+    const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+    const relation = issue.code === 'too_small' ? (issue.inclusive === false ? 'greater than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
+    return [`${keyPath(root, issue.path)}: must be ${relation} ${String(bound)}`];
+  }
+  if (issue.code === 'invalid_format' && issue.format === 'email') {
+    return [`${keyPath(root, issue.path)}: must be an email address such as ops@example.org`];
   }
   return [`${keyPath(root, issue.path)}: ${issue.message}`];
 }

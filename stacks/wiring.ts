@@ -11,6 +11,7 @@ export const ENV = {
   archiveStateMachineArn: 'ARCHIVE_STATE_MACHINE_ARN',
   restoreStateMachineArn: 'RESTORE_STATE_MACHINE_ARN',
   tierPolicy: 'TIER_POLICY',
+  archiveBucket: 'ARCHIVE_BUCKET',
 } as const;
 export type EnvName = (typeof ENV)[keyof typeof ENV];
 
@@ -194,9 +195,19 @@ export const QUEUES = {
 
 /** Step Functions state machines and the file each is defined in. */
 export const STATE_MACHINES = {
-  archiveRun: { id: 'ArchiveRun', definitionFile: 'statemachines/archive-run.asl.json' },
-  restoreRun: { id: 'RestoreRun', definitionFile: 'statemachines/restore-run.asl.json' },
-} as const;
+  archiveRun: {
+    id: 'ArchiveRun',
+    definitionFile: 'statemachines/archive-run.asl.json',
+    /** The functions the workflow's states invoke (the stack creates them with the workflow and lets it invoke them). */
+    functions: ['snapshotRun', 'planArchive', 'archiveFiles', 'finalizeArchive'],
+  },
+  restoreRun: {
+    id: 'RestoreRun',
+    definitionFile: 'statemachines/restore-run.asl.json',
+    functions: ['planRestore', 'requestRetrieval', 'checkRetrieval', 'copyRestoredFile', 'finalizeRestore'],
+  },
+} as const satisfies Record<string, { id: string; definitionFile: string; functions: readonly LambdaKey[] }>;
+export type StateMachineKey = keyof typeof STATE_MACHINES;
 
 /**
  * What a state machine's `${...}` placeholders are filled with; the CDK passes tokens, the local cloud plain strings.

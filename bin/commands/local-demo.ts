@@ -1,0 +1,174 @@
+// `omics-archiver local demo`: a synthetic (or given) run archived end to end on the local cloud, shown or as JSON.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { ArchiverConfig } from '../../stacks/config';
+import { executionName } from '../../functions/lib/archive-trigger';
+import * as clients from '../../functions/lib/aws-clients';
+import { RunIndex, type FileRecord, type RunRecord } from '../../functions/lib/run-index';
+import { fileClassifier, matchTier } from '../../functions/lib/tier-policy';
+import { startLocalCloud, type LocalCloud } from '../../local/local-cloud';
+import { loadRunFixture, syntheticRun } from '../../local/omics';
+import { executionArnOf, failureOf, followExecution, history, statesEntered } from './executions';
+import { DEMO_OUTPUT_BUCKET, loadPolicy } from './policy';
+
+export interface DemoOptions {
+  outputs?: string;
+  policy?: string;
+  json?: boolean;
+  verbose?: boolean;
+  timeoutSeconds?: number;
+}
+
+export interface DemoFile {
+  /** Relative to the outputs folder. */
+  path: string;
+  size: number;
+  action: 'archive' | 'keep' | 'skip';
+  state: string;
+  target: string | null;
+  archiveId: string | null;
+  treeHash: string | null;
+  sha256: string | null;
+}
+
+export interface DemoReport {
+  run: { id: string; uuid: string; archiveState: string; deleted: boolean };
+  execution: { name: string; status: string; states: string[]; error?: string; cause?: string };
+  snapshot: { location: string | null; objects: { key: string; size: number; sha256: string }[] };
+  files: DemoFile[];
+}
+
+/** Where the run's files live under its output folder, as HealthOmics lays it out. */
+const OUT_PREFIX = 'out/';
+
+/** The outputs the demo run will have: the given folder's files, or the synthetic run's. */
+function outputFiles(options: DemoOptions, fixture: ReturnType<typeof syntheticRun>): { path: string; size: number }[] {
+  if (options.outputs) {
+    return fs
+      .readdirSync(options.outputs, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => {
+        const full = path.join(e.parentPath, e.name);
+        return { path: path.relative(options.outputs ?? '', full).split(path.sep).join('/'), size: fs.statSync(full).size };
+      })
+      .sort((a, b) => a.path.localeCompare(b.path));
+  }
+  return (fixture.outputs ?? []).map((o) => ({ path: o.path, size: o.content !== undefined ? Buffer.byteLength(o.content) : Number(o.size ?? 0) }));
+}
+
+async function snapshotObjects(location: string | undefined): Promise<DemoReport['snapshot']['objects']> {
+  if (!location) return [];
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
+  if (!match) return [];
+  try {
+    const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: match[1], Key: `${match[2]}snapshot.json` }));
+    const manifest = JSON.parse((await Body?.transformToString()) ?? '{}') as { objects?: { key: string; size: number; sha256: string }[] };
+    return (manifest.objects ?? []).map(({ key, size, sha256 }) => ({ key, size, sha256 }));
+  } catch {
+    return [];
+  }
+}
+
+function describeFile(file: { path: string; size: number }, record: FileRecord | undefined, fallbackAction: 'archive' | 'keep' | 'skip'): DemoFile {
+  return {
+    path: file.path,
+    size: file.size,
+    action: record?.action ?? fallbackAction,
+    state: record?.state ?? (fallbackAction === 'skip' ? 'SKIPPED' : 'NOT_PLANNED'),
+    target: record?.target ?? null,
+    archiveId: record?.archiveId ?? null,
+    treeHash: record?.treeHash ?? null,
+    sha256: record?.sha256 ?? null,
+  };
+}
+
+async function waitForRunState(index: RunIndex, runUuid: string, states: string[], timeoutMs: number): Promise<RunRecord | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = await index.getRun(runUuid);
+    if (!record || states.includes(record.archiveState) || Date.now() > deadline) return record;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const log = (options: DemoOptions, line: string) => {
+  if (!options.json) console.log(line);
+};
+
+/** Archives one run on a running local cloud, following the real trigger path (EventBridge → SQS → Lambda). */
+export async function archiveDemoRun(cloud: LocalCloud, config: ArchiverConfig, options: DemoOptions): Promise<DemoReport> {
+  if (options.outputs && !fs.existsSync(options.outputs)) throw new Error(`--outputs ${options.outputs}: no such folder`);
+  if (options.outputs && !fs.statSync(options.outputs).isDirectory()) throw new Error(`--outputs ${options.outputs}: not a folder`);
+  const fixture = syntheticRun({
+    outputUri: `s3://${DEMO_OUTPUT_BUCKET}/runs/`,
+    ...(options.outputs ? { overrides: { outputs: [], outputsFolder: path.resolve(options.outputs) } } : {}),
+  });
+  const files = outputFiles(options, fixture);
+  const timeoutMs = (options.timeoutSeconds ?? 120) * 1000;
+
+  log(options, `Loading a ${fixture.status} run with ${files.length} output files into the local HealthOmics...`);
+  const run = await loadRunFixture(fixture, {
+    emulator: cloud.omics,
+    s3: clients.s3Client(),
+    logs: clients.logsClient(),
+    events: clients.eventsClient(),
+  });
+  log(options, `Run ${run.id} (uuid ${run.uuid}) finished; its Run Status Change event went to EventBridge.`);
+
+  const name = executionName(run.id, run.uuid);
+  const executionArn = executionArnOf(cloud.resources.stateMachines.archiveRun, name);
+  log(options, `Archive execution ${name}:`);
+  const sfn = clients.sfnClient();
+  const described = await followExecution(sfn, executionArn, { timeoutMs, onState: (state) => log(options, `  → ${state}`) });
+  const events = await history(sfn, executionArn);
+  const failure = failureOf(events);
+  log(options, `Execution ${described.status}${failure ? `: ${failure.error} in "${failure.state}": ${failure.cause}` : ''}`);
+
+  const index = new RunIndex(clients.documentClient(), cloud.resources.runIndexTable);
+  let record = await index.getRun(run.uuid);
+  if (record?.archiveState === 'ARCHIVED' && record.deleteRun) {
+    log(options, 'Waiting for the run-deletion queue to delete the run from HealthOmics...');
+    record = await waitForRunState(index, run.uuid, ['RUN_DELETED'], 30_000);
+  }
+  const records = new Map((await index.listFiles(run.uuid)).map((f) => [f.path, f]));
+  const tier = matchTier(config, { workflowId: run.workflowId, runGroupId: run.runGroupId, status: run.status, tags: run.tags });
+  const classify = tier ? fileClassifier(tier) : () => ({ action: 'skip' as const });
+  const now = new Date();
+  const report: DemoReport = {
+    run: { id: run.id, uuid: run.uuid, archiveState: record?.archiveState ?? 'NOT_INDEXED', deleted: record?.archiveState === 'RUN_DELETED' },
+    execution: { name, status: described.status ?? 'UNKNOWN', states: statesEntered(events), ...(failure ? { error: failure.error, cause: failure.cause } : {}) },
+    snapshot: { location: record?.snapshotLocation ?? null, objects: await snapshotObjects(record?.snapshotLocation) },
+    files: files.map((f) => describeFile(f, records.get(`${OUT_PREFIX}${f.path}`), classify({ path: `${OUT_PREFIX}${f.path}`, size: f.size, lastModified: now }, now).action)),
+  };
+  if (!options.json) printReport(report);
+  return report;
+}
+
+function printReport(report: DemoReport): void {
+  console.log('');
+  console.log(`Snapshot: ${report.snapshot.location} (${report.snapshot.objects.length} objects)`);
+  for (const o of report.snapshot.objects) console.log(`  ${o.key}  ${o.size} B  sha256 ${o.sha256.slice(0, 16)}…`);
+  console.log('');
+  console.log('Files:');
+  for (const f of report.files) {
+    const where = f.archiveId ? `archive ${f.archiveId.slice(0, 24)}…  tree hash ${f.treeHash?.slice(0, 16)}…` : f.state === 'ARCHIVED' ? 'empty file: recorded, no archive needed' : '';
+    console.log(`  ${f.state.padEnd(9)} ${f.action.padEnd(7)} ${String(f.size).padStart(9)} B  ${f.path}  ${where}`);
+  }
+  console.log('');
+  console.log(`Run ${report.run.id}: ${report.run.archiveState}${report.run.deleted ? ', deleted from HealthOmics after its archive was recorded' : ''}`);
+}
+
+export async function localDemo(options: DemoOptions): Promise<DemoReport> {
+  const config = loadPolicy(options.policy);
+  const started = Date.now();
+  log(options, 'Starting the local cloud (moto_server, strict HealthOmics and Glacier emulators, the real handlers)...');
+  const cloud = await startLocalCloud({ config, logLevel: options.verbose ? 'INFO' : 'SILENT' });
+  try {
+    const report = await archiveDemoRun(cloud, config, options);
+    log(options, `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Explore the same thing interactively with: npm run cli -- local up`);
+    return report;
+  } finally {
+    await cloud.stop();
+  }
+}

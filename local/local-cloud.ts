@@ -1,0 +1,324 @@
+// The embedded default: moto_server, the strict emulators and the real handlers behind one endpoint, wired as the stack is.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CreateTableCommand, type GlobalSecondaryIndex } from '@aws-sdk/client-dynamodb';
+import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { CreateVaultCommand, SetVaultNotificationsCommand } from '@aws-sdk/client-glacier';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
+import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { ArchiverConfig } from '../stacks/config';
+import {
+  definitionSubstitutions,
+  ENV,
+  LAMBDAS,
+  OMICS_LOG_GROUP,
+  QUEUES,
+  RUN_DELETION_FILTER_POLICY,
+  RUN_INDEX,
+  RUN_TERMINAL_EVENT_PATTERN,
+  STATE_MACHINES,
+  substitute,
+  type QueueSpec,
+} from '../stacks/wiring';
+import * as clients from '../functions/lib/aws-clients';
+import { FrontDoor } from './front-door';
+import { GlacierEmulator } from './glacier';
+import { LambdaHost } from './lambda-host';
+import { startMoto, type MotoServer } from './moto';
+import { OmicsEmulator } from './omics';
+import { SqsPoller } from './sqs-poller';
+import { validateDefinition } from './asl';
+
+export const LOCAL_ACCOUNT = '123456789012';
+export const LOCAL_REGION = 'us-east-1';
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+export interface LocalCloudOptions {
+  config: ArchiverConfig;
+  /** Front door port; 0 (default) picks a free one. */
+  port?: number;
+  /** Where Glacier archives, logs and scratch files go; default a temporary folder removed on stop. */
+  dataDir?: string;
+  /** How long each Glacier retrieval tier takes locally. */
+  glacierJobDelayMs?: Partial<Record<'Expedited' | 'Standard' | 'Bulk' | 'inventory', number>>;
+  /** Seconds before a failed SQS message is retried (Lambda uses the queue's visibility timeout). */
+  sqsRetryDelaySeconds?: number;
+  /** Handler log level (Powertools); the demo keeps them quiet. */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  onInvoke?: (record: { functionName: string; durationMs: number; error?: string }) => void;
+}
+
+export interface QueueResource {
+  url: string;
+  arn: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+/** Names and ARNs of everything the local cloud created, as the stack's outputs would name them. */
+export interface LocalResources {
+  runIndexTable: string;
+  snapshotBucket: string;
+  archiveBucket: string;
+  outputBuckets: string[];
+  vaultName: string;
+  archiveEventsTopicArn: string;
+  vaultJobsTopicArn: string;
+  queues: Record<keyof typeof QUEUES, QueueResource>;
+  stateMachines: Record<keyof typeof STATE_MACHINES, string>;
+  runCompletionRule: string;
+  omicsLogGroup: string;
+}
+
+export interface LocalCloud {
+  endpoint: string;
+  dataDir: string;
+  resources: LocalResources;
+  glacier: GlacierEmulator;
+  omics: OmicsEmulator;
+  lambdas: LambdaHost;
+  poller: SqsPoller;
+  /** Environment a process needs to reach this cloud with any AWS SDK or the AWS CLI. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const NAMES = {
+  runIndexTable: 'omics-archiver-run-index',
+  snapshotBucket: 'omics-archiver-snapshots',
+  archiveBucket: 'omics-archiver-archive',
+  vaultName: 'omics-archiver-vault',
+  archiveEventsTopic: 'omics-archiver-archive-events',
+  vaultJobsTopic: 'omics-archiver-vault-jobs',
+  runCompletionRule: 'omics-archiver-run-completion',
+} as const;
+
+async function createQueue(spec: QueueSpec): Promise<QueueResource> {
+  const sqs = clients.sqsClient();
+  const arnOf = async (url: string) =>
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `omics-archiver-${spec.id}-dlq` }))).QueueUrl ?? '';
+  const dlqArn = await arnOf(dlqUrl);
+  const url =
+    (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `omics-archiver-${spec.id}`,
+          Attributes: {
+            VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: spec.maxReceiveCount }),
+          },
+        }),
+      )
+    ).QueueUrl ?? '';
+  return { url, arn: await arnOf(url), dlqUrl, dlqArn };
+}
+
+async function createResources(config: ArchiverConfig, lambdas: LambdaHost, motoLog: string): Promise<LocalResources> {
+  const s3 = clients.s3Client();
+  const sns = clients.snsClient();
+  const outputBuckets = [...new Set([...config.outputBuckets, ...config.restoreBuckets])];
+  for (const bucket of [NAMES.snapshotBucket, NAMES.archiveBucket, ...outputBuckets]) {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+
+  const gsi = (index: { name: string; partitionKey: string; sortKey: string }): GlobalSecondaryIndex => ({
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey, KeyType: 'HASH' },
+      { AttributeName: index.sortKey, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'ALL' },
+  });
+  const indexes = Object.values(RUN_INDEX.indexes);
+  const attributeNames = [...new Set([RUN_INDEX.partitionKey, RUN_INDEX.sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])])];
+  await clients.dynamoClient().send(
+    new CreateTableCommand({
+      TableName: NAMES.runIndexTable,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: attributeNames.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: RUN_INDEX.partitionKey, KeyType: 'HASH' },
+        { AttributeName: RUN_INDEX.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: indexes.map(gsi),
+    }),
+  );
+
+  const archiveEventsTopicArn = (await sns.send(new CreateTopicCommand({ Name: NAMES.archiveEventsTopic }))).TopicArn ?? '';
+  const vaultJobsTopicArn = (await sns.send(new CreateTopicCommand({ Name: NAMES.vaultJobsTopic }))).TopicArn ?? '';
+
+  const glacier = clients.glacierClient();
+  await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: NAMES.vaultName }));
+  await glacier.send(
+    new SetVaultNotificationsCommand({
+      accountId: '-',
+      vaultName: NAMES.vaultName,
+      vaultNotificationConfig: { SNSTopic: vaultJobsTopicArn, Events: ['ArchiveRetrievalCompleted', 'InventoryRetrievalCompleted'] },
+    }),
+  );
+
+  const queues = {} as Record<keyof typeof QUEUES, QueueResource>;
+  for (const [key, spec] of Object.entries(QUEUES) as [keyof typeof QUEUES, QueueSpec][]) queues[key] = await createQueue(spec);
+
+  // SNS → SQS with raw delivery, so message attributes arrive as SQS message attributes, as the stack subscribes them.
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: archiveEventsTopicArn,
+      Protocol: 'sqs',
+      Endpoint: queues.runDeletion.arn,
+      Attributes: { FilterPolicy: JSON.stringify(RUN_DELETION_FILTER_POLICY), RawMessageDelivery: 'true' },
+    }),
+  );
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: vaultJobsTopicArn,
+      Protocol: 'sqs',
+      Endpoint: queues.retrievalNotifications.arn,
+      Attributes: { RawMessageDelivery: 'true' },
+    }),
+  );
+
+  const events = clients.eventsClient();
+  await events.send(new PutRuleCommand({ Name: NAMES.runCompletionRule, EventPattern: JSON.stringify(RUN_TERMINAL_EVENT_PATTERN), State: 'ENABLED' }));
+  await events.send(new PutTargetsCommand({ Rule: NAMES.runCompletionRule, Targets: [{ Id: 'RunCompletionQueue', Arn: queues.runCompletion.arn }] }));
+
+  const substitutions = definitionSubstitutions({
+    functionArns: lambdas.functionArns(),
+    snapshotBucket: NAMES.snapshotBucket,
+    runIndexTable: NAMES.runIndexTable,
+    archiveEventsTopicArn,
+  });
+  const stateMachines = {} as Record<keyof typeof STATE_MACHINES, string>;
+  for (const [key, machine] of Object.entries(STATE_MACHINES) as [keyof typeof STATE_MACHINES, (typeof STATE_MACHINES)[keyof typeof STATE_MACHINES]][]) {
+    const definition = substitute(fs.readFileSync(path.join(REPO_ROOT, machine.definitionFile), 'utf8'), substitutions);
+    validateDefinition(machine.definitionFile, definition);
+    try {
+      const created = await clients.sfnClient().send(
+        new CreateStateMachineCommand({
+          name: `omics-archiver-${machine.id}`,
+          definition,
+          roleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/omics-archiver-${machine.id}`,
+          type: 'STANDARD',
+        }),
+      );
+      stateMachines[key] = created.stateMachineArn ?? '';
+    } catch (error) {
+      // moto answers a definition its interpreter cannot parse with `__type: null`, which the SDK reports as a
+      // deserialization TypeError; say what was being created and where moto's own message is.
+      throw new Error(
+        `moto could not create the state machine from ${machine.definitionFile} (${(error as Error).message.split('\n')[0]}). ` +
+          `It passed asl-validator, so moto's interpreter rejects something it does not support; its log is ${motoLog}`,
+      );
+    }
+  }
+
+  return {
+    runIndexTable: NAMES.runIndexTable,
+    snapshotBucket: NAMES.snapshotBucket,
+    archiveBucket: NAMES.archiveBucket,
+    outputBuckets,
+    vaultName: NAMES.vaultName,
+    archiveEventsTopicArn,
+    vaultJobsTopicArn,
+    queues,
+    stateMachines,
+    runCompletionRule: NAMES.runCompletionRule,
+    omicsLogGroup: OMICS_LOG_GROUP,
+  };
+}
+
+/** Starts the local cloud; stop() ends every process and server it started. */
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'omics-archiver-'));
+  const removeDataDir = options.dataDir === undefined;
+  fs.mkdirSync(dataDir, { recursive: true });
+
+  const lambdas = new LambdaHost({ accountId: LOCAL_ACCOUNT, region: LOCAL_REGION, onInvoke: options.onInvoke });
+  const glacier = new GlacierEmulator({
+    dataDir: path.join(dataDir, 'glacier'),
+    accountId: LOCAL_ACCOUNT,
+    region: LOCAL_REGION,
+    jobDelayMs: { Expedited: 500, Standard: 1500, Bulk: 3000, inventory: 1000, ...options.glacierJobDelayMs },
+    publish: async (topicArn, message, subject) => {
+      await clients.snsClient().send(new PublishCommand({ TopicArn: topicArn, Message: message, Subject: subject }));
+    },
+  });
+  const omics = new OmicsEmulator({ accountId: LOCAL_ACCOUNT, region: LOCAL_REGION });
+
+  const motoLog = path.join(dataDir, 'moto.log');
+  let moto: MotoServer | undefined;
+  let poller: SqsPoller | undefined;
+  const motoPort = await freePort();
+  const frontDoor = new FrontDoor({ port: options.port ?? 0, motoPort, lambdas, emulators: { glacier, omics } });
+  const stop = async () => {
+    await poller?.stop();
+    await glacier.close();
+    await frontDoor.close();
+    await moto?.stop();
+    if (removeDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    await frontDoor.listen();
+    moto = await startMoto({ port: motoPort, frontDoorPort: frontDoor.port, logFile: motoLog });
+
+    const env: Record<string, string> = {
+      AWS_ENDPOINT_URL: frontDoor.endpoint,
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    };
+    // The handlers run in this process and read the same variables a deployed function would.
+    Object.assign(process.env, env, {
+      POWERTOOLS_SERVICE_NAME: 'omics-run-archiver',
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+    });
+    const resources = await createResources(options.config, lambdas, motoLog);
+    Object.assign(process.env, {
+      [ENV.runIndexTable]: resources.runIndexTable,
+      [ENV.snapshotBucket]: resources.snapshotBucket,
+      [ENV.vaultName]: resources.vaultName,
+      [ENV.archiveEventsTopicArn]: resources.archiveEventsTopicArn,
+      [ENV.vaultJobsTopicArn]: resources.vaultJobsTopicArn,
+      [ENV.archiveStateMachineArn]: resources.stateMachines.archiveRun,
+      [ENV.restoreStateMachineArn]: resources.stateMachines.restoreRun,
+      [ENV.tierPolicy]: JSON.stringify(options.config),
+      [ENV.archiveBucket]: resources.archiveBucket,
+    });
+
+    poller = new SqsPoller(
+      (Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map((key) => ({
+        queueUrl: resources.queues[key].url,
+        queueArn: resources.queues[key].arn,
+        functionName: lambdas.functionName(LAMBDAS[QUEUES[key].consumer]),
+        batchSize: QUEUES[key].batchSize,
+      })),
+      { sqs: clients.sqsClient(), lambdas, region: LOCAL_REGION, retryDelaySeconds: options.sqsRetryDelaySeconds ?? 1 },
+    );
+    poller.start();
+
+    return { endpoint: frontDoor.endpoint, dataDir, resources, glacier, omics, lambdas, poller, env, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
