@@ -1,11 +1,16 @@
 // The operator CLI (commander): the local cloud and demo today; runs, plans and restores against a deployed stack.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 // The pinned SDK runs on Node 20; its notice about future releases needing Node 22 is noise in every command's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-import { ConfigError } from '../stacks/config';
+import { ARCHIVE_STATES } from '../functions/lib/run-index';
+import { ConfigError, RESTORE_TIERS } from '../stacks/config';
 import { localDemo } from './commands/local-demo';
 import { localUp } from './commands/local-up';
+import { planCommand, type PlanOptions } from './commands/plan';
+import { resourceOptions } from './commands/resources';
+import { parseDestination, parseExecutionName, parseRestoreTier, restoreCommand, type RestoreOptions } from './commands/restore';
+import { parseArchiveState, parseDateBound, parseLimit, runsList, runsShow, type RunsListOptions, type RunsShowOptions } from './commands/runs';
 
 function port(value: string): number {
   const n = Number(value);
@@ -32,15 +37,88 @@ export function buildProgram(): Command {
     .description('archive a synthetic run (or --outputs) end to end on the local cloud and show every step')
     .option('--outputs <dir>', "archive this folder's files as the run's outputs")
     .option('--policy <file>', 'tier policy file (the cdk context shape); default: a tier that archives every file at once')
+    .option('--restore-to <dir>', 'then restore every archived file into this folder with the restore workflow')
     .option('--json', 'print one JSON document on stdout instead of the narrative')
     .option('--verbose', 'show the handlers\' logs')
     .option('--timeout <seconds>', 'give up on the execution after this long', (v) => Number(v), 120)
-    .action(async (opts: { outputs?: string; policy?: string; json?: boolean; verbose?: boolean; timeout: number }) => {
+    .action(async (opts: { outputs?: string; policy?: string; restoreTo?: string; json?: boolean; verbose?: boolean; timeout: number }) => {
       const report = await localDemo({ ...opts, timeoutSeconds: opts.timeout });
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      if (report.execution.status !== 'SUCCEEDED') process.exitCode = 1;
+      if (report.execution.status !== 'SUCCEEDED' || (report.restore && report.restore.execution.status !== 'SUCCEEDED')) process.exitCode = 1;
     });
+
+  const runs = program.command('runs').description('archived runs, as the run index records them');
+  resourceOptions(
+    runs
+      .command('list')
+      .description('runs in the index, newest stop time first')
+      .option('--state <state>', `only runs in this archive state: ${ARCHIVE_STATES.join(', ')}`, parseArchiveState)
+      .option('--workflow <id>', 'only runs of this HealthOmics workflow id')
+      .option('--since <date>', 'only runs that stopped at or after this date (2025-01-31) or time (2025-01-31T12:00:00Z)', (v) => parseDateBound(v, 'since'))
+      .option('--until <date>', 'only runs that stopped at or before this date (the whole day) or time', (v) => parseDateBound(v, 'until'))
+      .option('--limit <n>', 'at most this many runs', parseLimit)
+      .option('--json', 'print a JSON array of the run records'),
+    ['table'],
+  ).action(async (opts: RunsListOptions) => {
+    await runsList(opts);
+  });
+  resourceOptions(
+    runs
+      .command('show')
+      .description("one run's record, its files and its restores (a run id shows its newest uuid and lists the others)")
+      .argument('<run>', 'HealthOmics run id or run uuid')
+      .option('--json', 'print one JSON document'),
+    ['table'],
+  ).action(async (run: string, opts: RunsShowOptions) => {
+    await runsShow(run, opts);
+  });
+
+  resourceOptions(
+    program
+      .command('plan')
+      .description('what the tier policy would do to a run: its tier, waits, each output file\'s action and the work items; changes nothing')
+      .argument('<run>', 'HealthOmics run id or run uuid')
+      .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
+      .option('--json', 'print one JSON document'),
+    ['table'],
+  ).action(async (run: string, opts: PlanOptions) => {
+    await planCommand(run, opts);
+  });
+
+  resourceOptions(
+    program
+      .command('restore')
+      .description("bring a run's archived files back: starts the restore workflow, and with --wait follows it")
+      .argument('<run>', 'HealthOmics run id or run uuid')
+      .option('--files <glob...>', 'only files whose path (relative to the output folder) matches one of these globs (default: all)')
+      .option('--tier <tier>', `retrieval tier: ${RESTORE_TIERS.join(', ')} (default: the run's tier policy's restoreTier)`, parseRestoreTier)
+      .option('--to <s3-uri>', 'restore under this s3://bucket/prefix/ (default: each file\'s original location)', parseDestination)
+      .option('--name <name>', 'execution name, also the restore id (default: restore-<run>-<time>)', parseExecutionName)
+      .option('--wait', 'follow the execution, show progress per file, and exit non-zero if anything failed')
+      .option('--timeout <seconds>', 'with --wait: stop following after this long (the restore goes on)', (v) => positiveNumber(v), 86400)
+      .option('--json', 'print one JSON document'),
+    ['restoreStateMachine', 'table'],
+  ).action(async (run: string, opts: RestoreOptions) => {
+    const result = await restoreCommand(run, opts);
+    if (!result.ok) process.exitCode = 1;
+  });
+
+  // Subcommands take their exit behaviour when created, so the root's is copied here: argument errors then reach
+  // main() (or a test's exitOverride) as CommanderErrors instead of ending the process from deep inside commander.
+  const overrideAll = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride();
+      overrideAll(sub);
+    }
+  };
+  overrideAll(program);
   return program;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -48,6 +126,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    // Commander has already printed its own one-line message (and help, where asked for).
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
     const debug = program.opts<{ debug?: boolean }>().debug;
     // Config errors already name every bad key; other errors say what failed. Stack traces only on request.
     console.error(`error: ${error instanceof ConfigError ? error.message : (error as Error).message}`);

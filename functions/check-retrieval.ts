@@ -1,4 +1,18 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('check-retrieval is not implemented yet');
-};
+// Lambda (Step Functions task): polls one retrieval, for S3 restores and vault jobs whose notification never came.
+import { z } from 'zod';
+import { ENV } from '../stacks/wiring';
+import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
+import { requireEnv } from './lib/env';
+import { instrumented, logger } from './lib/observability';
+import { RestoreItemSchema, checkRetrieval } from './lib/restore';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.object({ item: RestoreItemSchema });
+
+export const handler = instrumented('check-retrieval', async (event: unknown) => {
+  const { item } = InputSchema.parse(event);
+  logger.appendKeys({ runUuid: item.runUuid, restoreId: item.restoreId });
+  const result = await checkRetrieval({ glacier: glacierClient(), s3: s3Client(), index: new RunIndex(documentClient(), requireEnv(ENV.runIndexTable)), item });
+  logger.info('Retrieval checked', { path: item.path, ...result });
+  return result;
+});

@@ -1,4 +1,27 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('copy-restored-file is not implemented yet');
-};
+// Lambda (Step Functions task): copies one retrieved file to its destination, verified, resuming where a previous call stopped.
+import { z } from 'zod';
+import { ENV } from '../stacks/wiring';
+import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
+import { requireEnv } from './lib/env';
+import { instrumented, logger } from './lib/observability';
+import { RestoreItemSchema, copyRestoredFile } from './lib/restore';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.object({ item: RestoreItemSchema });
+/** Kept back from the Lambda deadline to record progress and return. */
+const MARGIN_MS = 30_000;
+const DEFAULT_BUDGET_MS = 15 * 60 * 1000;
+
+export const handler = instrumented('copy-restored-file', async (event: unknown, context) => {
+  const { item } = InputSchema.parse(event);
+  logger.appendKeys({ runUuid: item.runUuid, restoreId: item.restoreId });
+  const result = await copyRestoredFile({
+    glacier: glacierClient(),
+    s3: s3Client(),
+    index: new RunIndex(documentClient(), requireEnv(ENV.runIndexTable)),
+    item,
+    deadline: Date.now() + (context.getRemainingTimeInMillis?.() ?? DEFAULT_BUDGET_MS) - MARGIN_MS,
+  });
+  logger.info('Restored file copied', { path: item.path, destination: `s3://${item.destinationBucket}/${item.destinationKey}`, ...result });
+  return result;
+});

@@ -1,4 +1,28 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('finalize-restore is not implemented yet');
-};
+// Lambda (Step Functions task): records a file that could not be restored, or settles the whole restore request.
+import { z } from 'zod';
+import { ENV } from '../stacks/wiring';
+import { documentClient } from './lib/aws-clients';
+import { requireEnv } from './lib/env';
+import { instrumented, logger, metrics, MetricUnit } from './lib/observability';
+import { RestoreItemSchema, finalizeRestore, recordRestoreFileFailure } from './lib/restore';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('file-failed'), item: RestoreItemSchema, error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }) }),
+  z.object({ mode: z.literal('complete'), runUuid: z.string().min(1), restoreId: z.string().min(1) }),
+]);
+
+export const handler = instrumented('finalize-restore', async (event: unknown) => {
+  const input = InputSchema.parse(event);
+  const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
+  if (input.mode === 'file-failed') {
+    await recordRestoreFileFailure(index, input.item, input.error);
+    logger.error('File not restored', { path: input.item.path, restoreId: input.item.restoreId, error: input.error.Error });
+    metrics.addMetric('FilesNotRestored', MetricUnit.Count, 1);
+    return { path: input.item.path, state: 'FAILED' };
+  }
+  const outcome = await finalizeRestore(index, input.runUuid, input.restoreId);
+  logger.info('Restore settled', { restoreId: outcome.restoreId, state: outcome.state, restored: outcome.restored, failed: outcome.failed });
+  metrics.addMetric('FilesRestored', MetricUnit.Count, outcome.restored);
+  return outcome;
+});

@@ -1,4 +1,27 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('plan-restore is not implemented yet');
-};
+// Lambda (Step Functions task): checks a restore request against the index and writes one Map item per file.
+import { z } from 'zod';
+import { ENV } from '../stacks/wiring';
+import { documentClient, s3Client } from './lib/aws-clients';
+import { requireEnv, tierPolicy } from './lib/env';
+import { instrumented, logger } from './lib/observability';
+import { planRestore } from './lib/restore';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.object({ request: z.unknown(), restoreId: z.string().min(1), executionArn: z.string().optional() });
+
+export const handler = instrumented('plan-restore', async (event: unknown) => {
+  const input = InputSchema.parse(event);
+  logger.appendKeys({ restoreId: input.restoreId });
+  const plan = await planRestore({
+    index: new RunIndex(documentClient(), requireEnv(ENV.runIndexTable)),
+    s3: s3Client(),
+    config: tierPolicy(),
+    request: input.request,
+    restoreId: input.restoreId,
+    executionArn: input.executionArn,
+    vaultName: requireEnv(ENV.vaultName),
+    itemsBucket: requireEnv(ENV.snapshotBucket),
+  });
+  logger.info('Restore planned', { ...plan });
+  return plan;
+});

@@ -1,4 +1,25 @@
-// Placeholder until this function is built; the stack and the local cloud already wire it.
-export const handler = async (): Promise<never> => {
-  throw new Error('request-retrieval is not implemented yet');
-};
+// Lambda (Step Functions task, optionally .waitForTaskToken): starts retrieving one archived file.
+import { z } from 'zod';
+import { ENV } from '../stacks/wiring';
+import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
+import { requireEnv } from './lib/env';
+import { instrumented, logger } from './lib/observability';
+import { RestoreItemSchema, requestRetrieval } from './lib/restore';
+import { RunIndex } from './lib/run-index';
+
+const InputSchema = z.object({ item: RestoreItemSchema, taskToken: z.string().optional() });
+
+export const handler = instrumented('request-retrieval', async (event: unknown) => {
+  const { item, taskToken } = InputSchema.parse(event);
+  logger.appendKeys({ runUuid: item.runUuid, restoreId: item.restoreId });
+  const result = await requestRetrieval({
+    glacier: glacierClient(),
+    s3: s3Client(),
+    index: new RunIndex(documentClient(), requireEnv(ENV.runIndexTable)),
+    item,
+    taskToken,
+    vaultJobsTopicArn: requireEnv(ENV.vaultJobsTopicArn),
+  });
+  logger.info('Retrieval requested', { path: item.path, retrieval: item.retrieval, tier: item.tier, ...result });
+  return result;
+});

@@ -68,7 +68,7 @@ export const LAMBDAS = {
     memoryMiB: 1769,
     timeoutSeconds: 900,
     substitution: 'ArchiveFilesFunctionArn',
-    env: [ENV.runIndexTable, ENV.vaultName],
+    env: [ENV.runIndexTable, ENV.vaultName, ENV.archiveBucket],
   }),
   finalizeArchive: spec({
     id: 'FinalizeArchive',
@@ -94,7 +94,7 @@ export const LAMBDAS = {
     memoryMiB: 512,
     timeoutSeconds: 300,
     substitution: 'PlanRestoreFunctionArn',
-    env: [ENV.runIndexTable, ENV.tierPolicy, ENV.snapshotBucket],
+    env: [ENV.runIndexTable, ENV.tierPolicy, ENV.snapshotBucket, ENV.vaultName],
   }),
   requestRetrieval: spec({
     id: 'RequestRetrieval',

@@ -1,7 +1,10 @@
 // `omics-archiver local demo`: a synthetic (or given) run archived end to end on the local cloud, shown or as JSON.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ArchiverConfig } from '../../stacks/config';
 import { executionName } from '../../functions/lib/archive-trigger';
 import * as clients from '../../functions/lib/aws-clients';
@@ -10,11 +13,13 @@ import { fileClassifier, matchTier } from '../../functions/lib/tier-policy';
 import { startLocalCloud, type LocalCloud } from '../../local/local-cloud';
 import { loadRunFixture, syntheticRun } from '../../local/omics';
 import { executionArnOf, failureOf, followExecution, history, statesEntered } from './executions';
-import { DEMO_OUTPUT_BUCKET, loadPolicy } from './policy';
+import { DEMO_OUTPUT_BUCKET, DEMO_RESTORE_BUCKET, loadPolicy } from './policy';
 
 export interface DemoOptions {
   outputs?: string;
   policy?: string;
+  /** Restore every archived file into this local folder afterwards. */
+  restoreTo?: string;
   json?: boolean;
   verbose?: boolean;
   timeoutSeconds?: number;
@@ -32,11 +37,17 @@ export interface DemoFile {
   sha256: string | null;
 }
 
+export interface DemoRestore {
+  execution: { name: string; status: string; states: string[]; error?: string; cause?: string };
+  files: { path: string; state: string; restoredTo: string | null; failureReason?: string }[];
+}
+
 export interface DemoReport {
   run: { id: string; uuid: string; archiveState: string; deleted: boolean };
   execution: { name: string; status: string; states: string[]; error?: string; cause?: string };
   snapshot: { location: string | null; objects: { key: string; size: number; sha256: string }[] };
   files: DemoFile[];
+  restore?: DemoRestore;
 }
 
 /** Where the run's files live under its output folder, as HealthOmics lays it out. */
@@ -145,6 +156,51 @@ export async function archiveDemoRun(cloud: LocalCloud, config: ArchiverConfig, 
   return report;
 }
 
+/**
+ * Restores every archived file of the demo run with the real restore workflow into the demo restore bucket, then
+ * downloads each into `folder` under its path in the outputs folder.
+ */
+export async function restoreDemoRun(cloud: LocalCloud, report: DemoReport, folder: string, options: DemoOptions): Promise<DemoRestore> {
+  const sfn = clients.sfnClient();
+  const name = `restore-${report.run.id}-${Date.now()}`;
+  const prefix = `restores/${report.run.uuid}/`;
+  log(options, `\nRestore execution ${name} (every archived file, to s3://${DEMO_RESTORE_BUCKET}/${prefix}):`);
+  const started = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: cloud.resources.stateMachines.restoreRun,
+      name,
+      input: JSON.stringify({ run: report.run.uuid, files: ['out/**'], destination: `s3://${DEMO_RESTORE_BUCKET}/${prefix}` }),
+    }),
+  );
+  const executionArn = started.executionArn ?? executionArnOf(cloud.resources.stateMachines.restoreRun, name);
+  const described = await followExecution(sfn, executionArn, { timeoutMs: (options.timeoutSeconds ?? 120) * 1000, onState: (state) => log(options, `  → ${state}`) });
+  const events = await history(sfn, executionArn);
+  const failure = failureOf(events);
+  log(options, `Restore ${described.status}${failure ? `: ${failure.error}: ${failure.cause}` : ''}`);
+
+  const index = new RunIndex(clients.documentClient(), cloud.resources.runIndexTable);
+  const { files } = await index.listRestores(report.run.uuid);
+  const mine = files.filter((f) => f.restoreId === name);
+  fs.mkdirSync(folder, { recursive: true });
+  const restored: DemoRestore['files'] = [];
+  for (const file of mine.sort((a, b) => a.path.localeCompare(b.path))) {
+    const relative = file.path.startsWith(OUT_PREFIX) ? file.path.slice(OUT_PREFIX.length) : file.path;
+    let restoredTo: string | null = null;
+    if (file.state === 'RESTORED') {
+      restoredTo = path.join(folder, ...relative.split('/'));
+      fs.mkdirSync(path.dirname(restoredTo), { recursive: true });
+      const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: DEMO_RESTORE_BUCKET, Key: `${prefix}${file.path}` }));
+      await pipeline(Body as Readable, fs.createWriteStream(restoredTo));
+    }
+    restored.push({ path: relative, state: file.state, restoredTo, ...(file.failureReason ? { failureReason: file.failureReason } : {}) });
+    log(options, `  ${file.state.padEnd(9)} ${relative}${restoredTo ? ` → ${restoredTo}` : file.failureReason ? `: ${file.failureReason}` : ''}`);
+  }
+  return {
+    execution: { name, status: described.status ?? 'UNKNOWN', states: statesEntered(events), ...(failure ? { error: failure.error, cause: failure.cause } : {}) },
+    files: restored,
+  };
+}
+
 function printReport(report: DemoReport): void {
   console.log('');
   console.log(`Snapshot: ${report.snapshot.location} (${report.snapshot.objects.length} objects)`);
@@ -166,6 +222,7 @@ export async function localDemo(options: DemoOptions): Promise<DemoReport> {
   const cloud = await startLocalCloud({ config, logLevel: options.verbose ? 'INFO' : 'SILENT' });
   try {
     const report = await archiveDemoRun(cloud, config, options);
+    if (options.restoreTo) report.restore = await restoreDemoRun(cloud, report, options.restoreTo, options);
     log(options, `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Explore the same thing interactively with: npm run cli -- local up`);
     return report;
   } finally {

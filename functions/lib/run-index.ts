@@ -335,22 +335,7 @@ export class RunIndex {
   async putFiles(files: Omit<FileRecord, 'pk' | 'sk' | 'schemaVersion' | 'updatedAt'>[], concurrency = 8): Promise<void> {
     const stamp = now();
     const items = files.map((f) => ({ ...f, ...fileKey(f.runUuid, f.path), schemaVersion: SCHEMA_VERSION, updatedAt: stamp }));
-    const batches: (typeof items)[] = [];
-    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-    let next = 0;
-    const worker = async () => {
-      while (next < batches.length) {
-        const batch = batches[next++];
-        let requests = batch.map((Item) => ({ PutRequest: { Item } }));
-        for (let attempt = 0; requests.length; attempt++) {
-          if (attempt > 8) throw new Error(`DynamoDB left ${requests.length} file records unprocessed after ${attempt} attempts`);
-          if (attempt) await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
-          const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-          requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+    await this.batchPut(items, 'file records', concurrency);
   }
 
   /** Updates a file record, only while it is in one of `from` states (the archive streamer's checkpoints and results). */
@@ -420,17 +405,15 @@ export class RunIndex {
 
   async putRestoreFiles(files: Omit<RestoreFileRecord, 'pk' | 'sk' | 'schemaVersion' | 'createdAt' | 'updatedAt' | 'fileKey'>[]): Promise<void> {
     const stamp = now();
-    for (let i = 0; i < files.length; i += 25) {
-      let requests = files.slice(i, i + 25).map((f) => ({
-        PutRequest: {
-          Item: { ...f, ...restoreFileKey(f.runUuid, f.restoreId, f.path), fileKey: restoreFileKeyOf(f.path), schemaVersion: SCHEMA_VERSION, createdAt: stamp, updatedAt: stamp },
-        },
-      }));
-      while (requests.length) {
-        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      }
-    }
+    const items = files.map((f) => ({
+      ...f,
+      ...restoreFileKey(f.runUuid, f.restoreId, f.path),
+      fileKey: restoreFileKeyOf(f.path),
+      schemaVersion: SCHEMA_VERSION,
+      createdAt: stamp,
+      updatedAt: stamp,
+    }));
+    await this.batchPut(items, 'restore file records', 1);
   }
 
   async getRestoreFile(runUuid: string, restoreId: string, path: string): Promise<RestoreFileRecord | undefined> {
@@ -475,6 +458,29 @@ export class RunIndex {
       requests: items.filter((i): i is RestoreRequestRecord => !i.sk.includes('#FILE#')),
       files: items.filter((i): i is RestoreFileRecord => i.sk.includes('#FILE#')),
     };
+  }
+
+  /**
+   * Puts items in batches of 25, `concurrency` batches at a time. What DynamoDB leaves unprocessed (throttling) is
+   * retried with backoff, a bounded number of times, so a throttled table fails the call instead of spinning on it.
+   */
+  private async batchPut(items: Record<string, unknown>[], what: string, concurrency: number): Promise<void> {
+    const batches: (typeof items)[] = [];
+    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++];
+        let requests = batch.map((Item) => ({ PutRequest: { Item } }));
+        for (let attempt = 0; requests.length; attempt++) {
+          if (attempt > 8) throw new Error(`DynamoDB left ${requests.length} ${what} unprocessed after ${attempt} attempts`);
+          if (attempt) await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+          const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+          requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
   }
 
   private async queryAll<T>(input: QueryCommandInput, limit?: number): Promise<T[]> {

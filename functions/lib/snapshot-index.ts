@@ -25,7 +25,7 @@ export function runOutputUriOf(run: { runOutputUri?: string; outputUri?: string 
 
 export async function indexSnapshot(
   index: RunIndex,
-  snapshot: RunSnapshot & { cacheUris?: string[] },
+  snapshot: RunSnapshot,
   options: { tier: Pick<Tier, 'name' | 'deleteRun'>; archiveAfterSeconds: number; executionArn?: string; now?: Date },
 ): Promise<SnapshotResult> {
   const run = snapshot.run;
@@ -55,7 +55,7 @@ export async function indexSnapshot(
     location: snapshot.location,
     objectCount: snapshot.objects.length,
     runOutputUri,
-    excludeUris: snapshot.cacheUris ?? [],
+    excludeUris: snapshot.cacheUris,
     archiveAt: rfc3339(archiveAt),
   };
 }

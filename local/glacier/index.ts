@@ -1,0 +1,98 @@
+// The strict local Glacier: the real @aws-sdk/client-glacier talks to it over HTTP through the front door.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Ctx } from './context';
+import { GlacierError, missingParameter, notFound, sendError } from './errors';
+import { drain } from './http';
+import { DEFAULT_JOB_DELAYS, JobRunner, type Publish } from './job-runner';
+import { route } from './routes';
+import { Store, type Tier } from './store';
+
+export interface GlacierEmulatorOptions {
+  /** Archive and part bytes live on disk here, never whole archives in memory. */
+  dataDir: string;
+  /** Defaults 123456789012 / us-east-1, used in ARNs and Location headers. */
+  accountId?: string;
+  region?: string;
+  /** Time from InitiateJob until the job completes, per retrieval tier (inventory jobs: `inventory`). */
+  jobDelayMs?: Partial<Record<Tier | 'inventory', number>>;
+  /** SNS publish, for job completion notifications. */
+  publish: Publish;
+  now?: () => Date;
+}
+
+export class GlacierEmulator {
+  private readonly ctx: Ctx;
+  private readonly runner: JobRunner;
+
+  constructor(options: GlacierEmulatorOptions) {
+    const accountId = options.accountId ?? '123456789012';
+    const region = options.region ?? 'us-east-1';
+    this.runner = new JobRunner({ ...DEFAULT_JOB_DELAYS, ...options.jobDelayMs }, options.publish);
+    this.ctx = {
+      store: new Store(options.dataDir),
+      accountId,
+      region,
+      now: options.now ?? (() => new Date()),
+      vaultArn: (vaultName) => `arn:aws:glacier:${region}:${accountId}:vaults/${vaultName}`,
+      location: (vaultName, ...rest) => ['', accountId, 'vaults', vaultName, ...rest].map(encodeURIComponent).join('/'),
+      jobs: this.runner,
+    };
+    this.runner.attach(this.ctx);
+  }
+
+  /** Serves one request; its body has not been read yet and is streamed, never buffered whole. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomBytes(24).toString('base64url');
+    res.setHeader('x-amzn-requestid', requestId);
+    try {
+      const url = new URL(req.url ?? '/', 'http://glacier.local');
+      const segments = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+      const [accountId, ...rest] = segments;
+      if (accountId !== '-' && accountId !== this.ctx.accountId) {
+        throw new GlacierError('AccessDeniedException', `Access denied for account ${accountId ?? ''}`);
+      }
+      if (!req.headers['x-amz-glacier-version']) throw missingParameter('Required header or parameter x-amz-glacier-version is missing');
+      const found = route(req.method ?? 'GET', rest);
+      if (!found) throw notFound(`The local Glacier emulator does not implement ${req.method} ${url.pathname}`);
+      await found.handler(this.ctx, { req, res, vaultName: found.vaultName, ids: found.ids, query: url.searchParams });
+    } catch (caught) {
+      drain(req);
+      const error =
+        caught instanceof GlacierError
+          ? caught
+          : new GlacierError('ServiceUnavailableException', `Internal error in the local Glacier emulator: ${String(caught)}`);
+      if (!(caught instanceof GlacierError)) console.error('glacier emulator:', caught);
+      sendError(res, error, requestId);
+    }
+  }
+
+  /** Stops the job timers; state stays on disk under dataDir. */
+  async close(): Promise<void> {
+    this.runner.close();
+  }
+
+  /** Test control: GetJobOutput flips the byte at this offset of the job's output (its tree hash header stays true). */
+  corruptJobOutput(jobId: string, byteOffset: number): void {
+    this.job(jobId).corruptOffsets.push(byteOffset);
+    this.ctx.store.save();
+  }
+
+  /** Test control: the job completes but never publishes its notification. */
+  suppressNotification(jobId: string): void {
+    this.job(jobId).suppressNotification = true;
+    this.ctx.store.save();
+  }
+
+  /** Test control: completes the job at once and publishes its notifications. */
+  completeJobNow(jobId: string): Promise<void> {
+    this.job(jobId);
+    return this.runner.complete(jobId);
+  }
+
+  private job(jobId: string) {
+    const job = this.ctx.store.state.jobs[jobId];
+    if (!job) throw new Error(`No Glacier job ${jobId}`);
+    return job;
+  }
+}

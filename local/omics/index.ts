@@ -1,0 +1,27 @@
+// The strict HealthOmics emulator and its run fixtures, for the local cloud and the tests.
+export { OmicsEmulator, type OmicsEmulatorOptions } from './emulator';
+export { OmicsError } from './errors';
+export {
+  generate,
+  loadRunFixture,
+  parseS3Uri,
+  syntheticRun,
+  type LoadRunFixtureClients,
+  type OutputFileInput,
+  type SyntheticRunOptions,
+  type TaskFixtureInput,
+} from './fixture';
+export {
+  FixtureError,
+  RUN_STATUSES,
+  TASK_STATUSES,
+  WORKFLOW_LOG_GROUP,
+  parseRunFixture,
+  type LogLines,
+  type RunFixture,
+  type RunFixtureInput,
+  type RunStatus,
+  type StoredRun,
+  type StoredTask,
+  type TaskStatus,
+} from './model';
