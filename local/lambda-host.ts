@@ -39,8 +39,12 @@ function errorPayload(error: unknown): string {
   });
 }
 
+/** Runs before a function's handler with its event; throwing makes the invocation fail as the handler would. */
+export type InvocationHook = (event: unknown) => void | Promise<void>;
+
 export class LambdaHost {
   private readonly handlers = new Map<string, Handler>();
+  private readonly hooks = new Map<string, InvocationHook>();
   private readonly byName = new Map<string, LambdaSpec>();
 
   constructor(private readonly options: LambdaHostOptions) {
@@ -82,6 +86,18 @@ export class LambdaHost {
       this.handlers.set(spec.id, handler);
     }
     return handler;
+  }
+
+  /**
+   * Fault injection for reliability tests: `hook` runs before every invocation of the function (to change the world
+   * under it, or throw as it would). Returns a function that removes the hook.
+   */
+  intercept(key: LambdaKey, hook: InvocationHook): () => void {
+    const id = LAMBDAS[key].id;
+    this.hooks.set(id, hook);
+    return () => {
+      if (this.hooks.get(id) === hook) this.hooks.delete(id);
+    };
   }
 
   /** Invokes a function synchronously (RequestResponse), as Lambda's Invoke API does. */
@@ -130,7 +146,12 @@ export class LambdaHost {
           reject(err);
         }, timeoutMs);
       });
-      const result = await Promise.race([this.handlerFor(spec)(event, context), timedOut]);
+      const hook = this.hooks.get(spec.id);
+      const run = async () => {
+        if (hook) await hook(event);
+        return this.handlerFor(spec)(event, context);
+      };
+      const result = await Promise.race([run(), timedOut]);
       const body = result === undefined ? 'null' : JSON.stringify(result);
       if (Buffer.byteLength(body) > MAX_PAYLOAD_BYTES) {
         const err = new Error(`Response payload size exceeded maximum allowed payload size (${MAX_PAYLOAD_BYTES} bytes).`);

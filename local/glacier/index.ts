@@ -84,6 +84,11 @@ export class GlacierEmulator {
     this.ctx.store.save();
   }
 
+  /** Test control: jobs that complete while paused never publish their notification (lost notifications). */
+  pauseNotifications(paused = true): void {
+    this.runner.notificationsPaused = paused;
+  }
+
   /** Test control: completes the job at once and publishes its notifications. */
   completeJobNow(jobId: string): Promise<void> {
     this.job(jobId);

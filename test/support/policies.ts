@@ -1,0 +1,49 @@
+// Tier policies for workflow tests: short waits, one tier per behaviour, chosen by the run's `policy` tag.
+import type { ArchiverConfigInput } from '../../stacks/config';
+
+export const OUTPUT_BUCKET = 'workflow-test-outputs';
+export const RESTORE_BUCKET = 'workflow-test-restores';
+
+const quick = { settleWait: 'PT1S', archiveAfter: 'PT0S' } as const;
+
+export const WORKFLOW_POLICY: ArchiverConfigInput = {
+  outputBuckets: [OUTPUT_BUCKET],
+  restoreBuckets: [RESTORE_BUCKET],
+  archiveConcurrency: 4,
+  groupMaxFiles: 5,
+  groupMaxBytes: '4 MiB',
+  tiers: [
+    { name: 'keep-all', match: { tags: { policy: 'keep' } }, ...quick, defaultAction: 'keep', deleteRun: false },
+    {
+      name: 'mixed',
+      match: { tags: { policy: 'mixed' } },
+      ...quick,
+      files: [
+        { globs: ['**/*.bam'], minSize: '1 MiB', action: 'archive' },
+        { globs: ['out/qc/**'], action: 'skip' },
+      ],
+      defaultAction: 'keep',
+      deleteSources: true,
+      deleteRun: false,
+      partSizeMiB: 1,
+    },
+    {
+      name: 's3-deep-archive',
+      match: { tags: { policy: 's3' } },
+      ...quick,
+      files: [{ globs: ['out/**'], action: 'archive' }],
+      target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE' },
+      deleteSources: true,
+      deleteRun: false,
+    },
+    {
+      name: 'archive-all',
+      ...quick,
+      files: [{ globs: ['**'], action: 'archive' }],
+      deleteSources: true,
+      deleteRun: true,
+      restoreTier: 'Expedited',
+      partSizeMiB: 1,
+    },
+  ],
+};
