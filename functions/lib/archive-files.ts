@@ -82,7 +82,7 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
     target: 'glacier-vault',
     vaultName: args.vaultName,
     partSize,
-    failureReason: undefined,
+    failureReason: null,
   });
   const result = await uploadToVault({
     glacier: args.glacier,
@@ -126,7 +126,7 @@ async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Pr
   if (record.size > MAX_SINGLE_COPY) {
     throw new Error(`file is ${record.size} bytes; the s3-glacier target copies objects up to 5 GiB (use a glacier-vault tier for larger files)`);
   }
-  await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], { state: 'UPLOADING', target: 's3-glacier', failureReason: undefined });
+  await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], { state: 'UPLOADING', target: 's3-glacier', failureReason: null });
   const source = pinnedSource(args.s3, record);
   const sha256 = await sha256OfSource(source);
   const archiveKey = `runs/${args.runUuid}/${record.path}`;

@@ -88,6 +88,7 @@ export async function triggerArchive(args: TriggerArgs): Promise<TriggerOutcome>
   }
   const runUuid = run.uuid ?? '';
   const status = run.status ?? args.status;
+  if (status === 'DELETED') return { outcome: 'run-gone', detail: `run ${args.runId} was deleted from HealthOmics` };
   if (!(TERMINAL_RUN_STATUSES as readonly string[]).includes(status)) {
     // The id was reused by a newer run that is still going; the old run's own event will not come again.
     return { outcome: 'not-terminal', detail: `run ${args.runId} is ${status} now` };

@@ -442,7 +442,7 @@ export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Cli
       throw new RestoredChecksumMismatch(`restored ${item.path} has SHA-256 ${sha256}, the index recorded ${item.sha256}`);
     }
   }
-  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RESTORED', bytesDone: size, restoredAt: new Date().toISOString(), taskToken: undefined });
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RESTORED', bytesDone: size, restoredAt: new Date().toISOString(), taskToken: null });
   return { status: 'complete', size, sha256 };
 }
 

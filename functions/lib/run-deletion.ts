@@ -56,6 +56,13 @@ export async function deleteArchivedRun(args: { omics: OmicsClient; index: RunIn
     await finish(note);
     return { outcome: 'already-gone', note };
   }
+  if (run.status === 'DELETED') {
+    // DeleteRun is asynchronous (202): a run being deleted, by an earlier attempt or by anyone, shows DELETED for a while.
+    // It is not terminal, but waiting would never make it so; the run is as good as gone.
+    const note = `run ${record.runId} is already DELETED in HealthOmics`;
+    await finish(note);
+    return { outcome: 'already-gone', note };
+  }
   if (!(TERMINAL_RUN_STATUSES as readonly string[]).includes(run.status ?? '')) {
     throw new RunNotDeletableError(`run ${record.runId} is ${run.status}; only COMPLETED, FAILED or CANCELLED runs are deleted`);
   }

@@ -177,17 +177,26 @@ async function conditional<T>(write: () => Promise<T>, conflict: string): Promis
 }
 
 /** Builds `SET a = :a, b = :b` with placeholder names, skipping undefined values. */
+/** Fields to write: a value sets it, `null` removes it, `undefined` leaves it as it is. */
+export type Changes<T> = { [K in keyof T]?: T[K] | null };
+
+/** Builds `SET a = :a, ... REMOVE b` with placeholder names. */
 function setExpression(fields: Record<string, unknown>, prefix = 'v') {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
-  const parts: string[] = [];
+  const sets: string[] = [];
+  const removes: string[] = [];
   Object.entries(fields).forEach(([field, value], i) => {
     if (value === undefined) return;
     names[`#${prefix}${i}`] = field;
+    if (value === null) {
+      removes.push(`#${prefix}${i}`);
+      return;
+    }
     values[`:${prefix}${i}`] = value;
-    parts.push(`#${prefix}${i} = :${prefix}${i}`);
+    sets.push(`#${prefix}${i} = :${prefix}${i}`);
   });
-  return { expression: `SET ${parts.join(', ')}`, names, values };
+  return { expression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`, names, values };
 }
 
 export class RunIndex {
@@ -339,7 +348,7 @@ export class RunIndex {
   }
 
   /** Updates a file record, only while it is in one of `from` states (the archive streamer's checkpoints and results). */
-  async updateFile(runUuid: string, path: string, from: readonly FileState[], fields: Partial<FileRecord>): Promise<FileRecord> {
+  async updateFile(runUuid: string, path: string, from: readonly FileState[], fields: Changes<FileRecord>): Promise<FileRecord> {
     const set = setExpression({ ...fields, updatedAt: now() });
     const fromValues = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
     const result = await conditional(
@@ -430,7 +439,7 @@ export class RunIndex {
     return Item as RestoreFileRecord | undefined;
   }
 
-  async updateRestoreFile(runUuid: string, restoreId: string, path: string, fields: Partial<RestoreFileRecord>): Promise<RestoreFileRecord> {
+  async updateRestoreFile(runUuid: string, restoreId: string, path: string, fields: Changes<RestoreFileRecord>): Promise<RestoreFileRecord> {
     const set = setExpression({ ...fields, updatedAt: now() });
     const result = await this.db.send(
       new UpdateCommand({
