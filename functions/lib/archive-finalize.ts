@@ -1,6 +1,9 @@
 // Settles a run's archive from its file records, and records failures, producing the event the workflow publishes.
 import { ARCHIVE_EVENTS } from '../../stacks/wiring';
 import type { ArchiveState, FileCounts, FileRecord, RunIndex, RunRecord } from './run-index';
+import { describeWorkflowError, type WorkflowError } from './workflow-error';
+
+export type { WorkflowError };
 
 /** The message the workflow publishes to SNS; `event` and `deleteRun` also travel as message attributes. */
 export interface ArchiveOutcome {
@@ -78,23 +81,9 @@ export async function finalizeArchive(index: RunIndex, runUuid: string, now = ne
   return outcomeOf(run);
 }
 
-/** Step Functions' error object, as a Catch puts it in the state (`ResultPath`). */
-export interface WorkflowError {
-  Error?: string;
-  Cause?: string;
-}
-
 /** Records an unrecoverable failure of the workflow; nothing is deleted on this path. */
 export async function recordArchiveFailure(index: RunIndex, args: { runUuid: string; runId: string; tier?: string; error?: WorkflowError }): Promise<ArchiveOutcome> {
-  const cause = args.error?.Cause ?? '';
-  let message = cause;
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string };
-    if (parsed.errorMessage) message = parsed.errorMessage;
-  } catch {
-    // the cause is plain text
-  }
-  const reason = `${args.error?.Error ?? 'Error'}: ${message || 'no cause given'}`;
+  const reason = describeWorkflowError(args.error);
   const run = await index.recordFailure(args.runUuid, args.runId, reason, args.tier);
   return { ...outcomeOf(run), event: ARCHIVE_EVENTS.failed, deleteRun: 'false' };
 }

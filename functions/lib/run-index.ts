@@ -268,25 +268,30 @@ export class RunIndex {
   }
 
   /** Moves a run between archive states, only from one of `from`; other fields are set in the same write. */
-  async transitionRun(runUuid: string, from: readonly ArchiveState[], to: ArchiveState, fields: Partial<RunRecord> = {}): Promise<RunRecord> {
-    const set = setExpression({ ...fields, archiveState: to, updatedAt: now() });
+  async transitionRun(runUuid: string, from: readonly ArchiveState[], to: ArchiveState, fields: Changes<RunRecord> = {}): Promise<RunRecord> {
+    return this.updateInState<RunRecord>(runKey(runUuid), 'archiveState', from, { ...fields, archiveState: to }, `run ${runUuid} is not in ${from.join(' or ')}, so it cannot become ${to}`);
+  }
+
+  /** One conditional update: the item must exist with `stateField` in one of `from`; otherwise StateConflictError. */
+  private async updateInState<T>(key: { pk: string; sk: string }, stateField: string, from: readonly string[], fields: Record<string, unknown>, conflict: string): Promise<T> {
+    const set = setExpression({ ...fields, updatedAt: now() });
     const fromValues = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
     const result = await conditional(
       () =>
         this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: runKey(runUuid),
+            Key: key,
             UpdateExpression: set.expression,
             ConditionExpression: `attribute_exists(pk) AND #state IN (${Object.keys(fromValues).join(', ')})`,
-            ExpressionAttributeNames: { ...set.names, '#state': 'archiveState' },
+            ExpressionAttributeNames: { ...set.names, '#state': stateField },
             ExpressionAttributeValues: { ...set.values, ...fromValues },
             ReturnValues: 'ALL_NEW',
           }),
         ),
-      `run ${runUuid} is not in ${from.join(' or ')}, so it cannot become ${to}`,
+      conflict,
     );
-    return result.Attributes as RunRecord;
+    return result.Attributes as T;
   }
 
   /**
@@ -349,24 +354,7 @@ export class RunIndex {
 
   /** Updates a file record, only while it is in one of `from` states (the archive streamer's checkpoints and results). */
   async updateFile(runUuid: string, path: string, from: readonly FileState[], fields: Changes<FileRecord>): Promise<FileRecord> {
-    const set = setExpression({ ...fields, updatedAt: now() });
-    const fromValues = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
-    const result = await conditional(
-      () =>
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: fileKey(runUuid, path),
-            UpdateExpression: set.expression,
-            ConditionExpression: `attribute_exists(pk) AND #state IN (${Object.keys(fromValues).join(', ')})`,
-            ExpressionAttributeNames: { ...set.names, '#state': 'state' },
-            ExpressionAttributeValues: { ...set.values, ...fromValues },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      `file ${path} of run ${runUuid} is not in ${from.join(' or ')}`,
-    );
-    return result.Attributes as FileRecord;
+    return this.updateInState<FileRecord>(fileKey(runUuid, path), 'state', from, fields, `file ${path} of run ${runUuid} is not in ${from.join(' or ')}`);
   }
 
   /** Marks a file's source deleted; holds only once its archive is recorded (or it is empty). */
