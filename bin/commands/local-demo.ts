@@ -107,10 +107,15 @@ const log = (options: DemoOptions, line: string) => {
   if (!options.json) console.log(line);
 };
 
+/** A bad --outputs is an argument error: said before anything is started. */
+function checkOutputsFolder(outputs: string | undefined): void {
+  if (outputs && !fs.existsSync(outputs)) throw new Error(`--outputs ${outputs}: no such folder`);
+  if (outputs && !fs.statSync(outputs).isDirectory()) throw new Error(`--outputs ${outputs}: not a folder`);
+}
+
 /** Archives one run on a running local cloud, following the real trigger path (EventBridge → SQS → Lambda). */
 export async function archiveDemoRun(cloud: LocalCloud, config: ArchiverConfig, options: DemoOptions): Promise<DemoReport> {
-  if (options.outputs && !fs.existsSync(options.outputs)) throw new Error(`--outputs ${options.outputs}: no such folder`);
-  if (options.outputs && !fs.statSync(options.outputs).isDirectory()) throw new Error(`--outputs ${options.outputs}: not a folder`);
+  checkOutputsFolder(options.outputs);
   const fixture = syntheticRun({
     outputUri: `s3://${DEMO_OUTPUT_BUCKET}/runs/`,
     ...(options.outputs ? { overrides: { outputs: [], outputsFolder: path.resolve(options.outputs) } } : {}),
@@ -217,6 +222,7 @@ function printReport(report: DemoReport): void {
 
 export async function localDemo(options: DemoOptions): Promise<DemoReport> {
   const config = loadPolicy(options.policy);
+  checkOutputsFolder(options.outputs);
   const started = Date.now();
   log(options, 'Starting the local cloud (moto_server, strict HealthOmics and Glacier emulators, the real handlers)...');
   const cloud = await startLocalCloud({ config, logLevel: options.verbose ? 'INFO' : 'SILENT' });
