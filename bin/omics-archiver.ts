@@ -96,6 +96,7 @@ export function buildProgram(): Command {
       .option('--name <name>', 'execution name, also the restore id (default: restore-<run>-<time>)', parseExecutionName)
       .option('--wait', 'follow the execution, show progress per file, and exit non-zero if anything failed')
       .option('--timeout <seconds>', 'with --wait: stop following after this long (the restore goes on)', (v) => positiveNumber(v), 86400)
+      .option('--poll <seconds>', 'with --wait: how often to look (default: 2 for Expedited, 10 Standard, 20 Bulk, 5 for the policy\'s tier)', (v) => positiveNumber(v))
       .option('--json', 'print one JSON document'),
     ['restoreStateMachine', 'table'],
   ).action(async (run: string, opts: RestoreOptions) => {

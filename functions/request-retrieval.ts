@@ -1,7 +1,7 @@
 // Lambda (Step Functions task, optionally .waitForTaskToken): starts retrieving one archived file.
 import { z } from 'zod';
 import { ENV } from '../stacks/wiring';
-import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
+import { documentClient, glacierClient, s3Client, sfnClient } from './lib/aws-clients';
 import { requireEnv } from './lib/env';
 import { instrumented, logger } from './lib/observability';
 import { RestoreItemSchema, requestRetrieval } from './lib/restore';
@@ -18,6 +18,7 @@ export const handler = instrumented('request-retrieval', async (event: unknown) 
     index: new RunIndex(documentClient(), requireEnv(ENV.runIndexTable)),
     item,
     taskToken,
+    sfn: sfnClient(),
     vaultJobsTopicArn: requireEnv(ENV.vaultJobsTopicArn),
   });
   logger.info('Retrieval requested', { path: item.path, retrieval: item.retrieval, tier: item.tier, ...result });

@@ -20,6 +20,7 @@ const InputSchema = z.object({
 export const handler = instrumented('snapshot-run', async (event: unknown) => {
   const input = InputSchema.parse(event);
   logger.appendKeys({ runId: input.runId, runUuid: input.runUuid });
+  const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   const snapshot = await snapshotRun({
     omics: omicsClient(),
     logs: logsClient(),
@@ -28,7 +29,6 @@ export const handler = instrumented('snapshot-run', async (event: unknown) => {
     runId: input.runId,
     expectedUuid: input.runUuid,
   });
-  const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   const result = await indexSnapshot(index, snapshot, { tier: input.tier, archiveAfterSeconds: input.waits.archiveAfterSeconds, executionArn: input.executionArn });
   logger.info('Run snapshotted and indexed', { location: snapshot.location, objects: snapshot.objects.length, tasks: snapshot.taskCount, archiveAt: result.archiveAt });
   return result;

@@ -140,8 +140,19 @@ export const LAMBDAS = {
     substitution: 'FinalizeRestoreFunctionArn',
     env: [ENV.runIndexTable],
   }),
+  reconcileRuns: spec({
+    id: 'ReconcileRuns',
+    entry: 'functions/reconcile-runs.ts',
+    description: 'Daily: starts the archive of terminal runs that no Run Status Change event announced',
+    memoryMiB: 512,
+    timeoutSeconds: 900,
+    env: [ENV.archiveStateMachineArn, ENV.tierPolicy, ENV.runIndexTable],
+  }),
 } as const;
 export type LambdaKey = keyof typeof LAMBDAS;
+
+/** When the reconciliation sweep runs (an EventBridge Scheduler expression). */
+export const RECONCILE_SCHEDULE = 'rate(1 day)';
 
 /** EventBridge pattern for HealthOmics runs that reached a terminal status. */
 export const RUN_TERMINAL_EVENT_PATTERN = {

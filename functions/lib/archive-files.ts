@@ -4,7 +4,7 @@ import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCom
 import { createHash } from 'node:crypto';
 import { partSizeFor, type Tier } from '../../stacks/config';
 import type { WorkItem } from './archive-plan';
-import { uploadToVault, type ByteSource } from './glacier-upload';
+import { uploadToVault, type ByteSource, type UploadResult } from './glacier-upload';
 import { StateConflictError, type FileRecord, type RunIndex } from './run-index';
 
 /** Time kept back from the Lambda deadline to record progress and return. */
@@ -43,12 +43,14 @@ const PERMANENT_ERRORS = new Set([
   'InvalidParameterValueException',
   'TreeHashMismatch',
   'SourceChanged',
+  'SourceTooLarge',
 ]);
 
-class SourceChangedError extends Error {
-  constructor(message: string) {
+/** A file-level failure no retry can fix; its name is one of PERMANENT_ERRORS. */
+class PermanentFileError extends Error {
+  constructor(name: 'SourceChanged' | 'SourceTooLarge', message: string) {
     super(message);
-    this.name = 'SourceChanged';
+    this.name = name;
   }
 }
 
@@ -84,24 +86,42 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
     partSize,
     failureReason: null,
   });
-  const result = await uploadToVault({
-    glacier: args.glacier,
-    vaultName: args.vaultName,
-    source: pinnedSource(args.s3, record),
-    partSize,
-    // Glacier keeps the description with the archive: enough to know what it is even without the index.
-    description: archiveDescription(args.runUuid, record.path),
-    resumeUploadId: record.partSize === partSize ? record.uploadId : undefined,
-    deadline: args.deadline - DEADLINE_MARGIN_MS,
-    onProgress: async (progress) => {
-      await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
-        uploadId: progress.uploadId,
-        partsDone: progress.partsDone,
-        bytesDone: progress.bytesDone,
-      });
-    },
-  });
-  if (result.status === 'incomplete') return 'incomplete';
+  const upload = (resumeUploadId: string | undefined) =>
+    uploadToVault({
+      glacier: args.glacier,
+      vaultName: args.vaultName,
+      source: pinnedSource(args.s3, record),
+      partSize,
+      // Glacier keeps the description with the archive: enough to know what it is even without the index.
+      description: archiveDescription(args.runUuid, record.path),
+      resumeUploadId,
+      deadline: args.deadline - DEADLINE_MARGIN_MS,
+      onProgress: async (progress) => {
+        await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
+          uploadId: progress.uploadId,
+          partsDone: progress.partsDone,
+          bytesDone: progress.bytesDone,
+        });
+      },
+    });
+  const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
+  let result: UploadResult;
+  try {
+    result = await upload(resumeUploadId);
+  } catch (error) {
+    // The recorded upload is gone (aborted, or expired while the item waited): resuming can never work, so start afresh.
+    if (!resumeUploadId || (error as Error).name !== 'ResourceNotFoundException') throw error;
+    result = await upload(undefined);
+  }
+  if (result.status === 'incomplete') {
+    // Progress reports come per finished part; an upload the deadline stopped before its first part is recorded here.
+    await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
+      uploadId: result.uploadId,
+      partsDone: result.partsDone,
+      bytesDone: result.bytesDone,
+    });
+    return 'incomplete';
+  }
   await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
     state: 'ARCHIVED',
     archiveId: result.archiveId ?? undefined,
@@ -124,7 +144,10 @@ async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Pr
   if (args.tier.target.type !== 's3-glacier') throw new Error('not an s3-glacier tier');
   if (!args.archiveBucket) throw new Error('the tier targets s3-glacier but the stack has no archive bucket');
   if (record.size > MAX_SINGLE_COPY) {
-    throw new Error(`file is ${record.size} bytes; the s3-glacier target copies objects up to 5 GiB (use a glacier-vault tier for larger files)`);
+    throw new PermanentFileError(
+      'SourceTooLarge',
+      `file is ${record.size} bytes; the s3-glacier target copies objects up to 5 GiB (use a glacier-vault tier for larger files)`,
+    );
   }
   await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], { state: 'UPLOADING', target: 's3-glacier', failureReason: null });
   const source = pinnedSource(args.s3, record);
@@ -163,7 +186,7 @@ async function removeSource(args: ArchiveItemArgs, record: FileRecord): Promise<
   }
   if (head) {
     if (record.etag && head.ETag !== record.etag) {
-      throw new SourceChangedError(`${record.sourceKey} changed after it was archived (ETag ${head.ETag}, archived ${record.etag}); it is kept`);
+      throw new PermanentFileError('SourceChanged', `${record.sourceKey} changed after it was archived (ETag ${head.ETag}, archived ${record.etag}); it is kept`);
     }
     // Delete the version that was archived, so a versioned bucket keeps no hidden copy to pay for.
     await args.s3.send(new DeleteObjectCommand({ Bucket: record.sourceBucket, Key: record.sourceKey, VersionId: head.VersionId }));

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { RESTORE_TIERS, type ArchiverConfig, type RestoreTier } from '../../stacks/config';
 import { parseS3Uri } from './archive-plan';
 import { copyJobOutputToS3 } from './glacier-retrieval';
-import { restoreFileKeyOf, type FileRecord, type RestoreFileRecord, type RunIndex, type RunRecord } from './run-index';
+import { StateConflictError, restoreFileKeyOf, type FileRecord, type RestoreFileRecord, type RunIndex, type RunRecord } from './run-index';
 
 /** A request the workflow cannot act on; the execution fails at once with this error's name and message. */
 export class RestoreRequestError extends Error {
@@ -224,16 +224,25 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     ...timing,
   }));
   const destinationText = request.destination ?? 'original location';
-  await args.index.putRestoreRequest({
-    runUuid: run.runUuid,
-    restoreId: args.restoreId,
-    state: 'REQUESTED',
-    request: request as Record<string, unknown>,
-    tier: tierName,
-    destination: destinationText,
-    executionArn: args.executionArn,
-    fileCount: items.length,
-  });
+  try {
+    await args.index.putRestoreRequest({
+      runUuid: run.runUuid,
+      restoreId: args.restoreId,
+      state: 'REQUESTED',
+      request: request as Record<string, unknown>,
+      tier: tierName,
+      destination: destinationText,
+      executionArn: args.executionArn,
+      fileCount: items.length,
+    });
+  } catch (error) {
+    if (!(error instanceof StateConflictError)) throw error;
+    // The workflow retries this step: an earlier attempt of the same execution may have written the request already.
+    const earlier = (await args.index.listRestores(run.runUuid)).requests.find((r) => r.restoreId === args.restoreId);
+    if (!earlier || earlier.executionArn !== args.executionArn || earlier.completedAt) {
+      throw new RestoreRequestError('BadRestoreRequest', `restore id ${args.restoreId} is already used by another restore of run ${run.runUuid}; name the execution differently`);
+    }
+  }
   await args.index.putRestoreFiles(
     items.map((i) => ({ runUuid: i.runUuid, restoreId: i.restoreId, path: i.path, state: 'REQUESTED', destination: `s3://${i.destinationBucket}/${i.destinationKey}` })),
   );
@@ -252,14 +261,23 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
   };
 }
 
-/** Glacier job descriptions must be printable ASCII; this one leads the notification back to the restore item. */
+/**
+ * Glacier job descriptions must be printable ASCII; this one leads the notification back to the restore item. The
+ * restore id is the execution name, which may hold any non-control character (`é`, `样`), so it is percent-encoded;
+ * names cannot contain `%`, so ASCII names read the same either way.
+ */
 export function jobDescription(item: Pick<RestoreItem, 'runUuid' | 'restoreId' | 'path'>): string {
-  return `omics-archiver restore ${item.runUuid} ${item.restoreId} ${restoreFileKeyOf(item.path)}`;
+  return `omics-archiver restore ${item.runUuid} ${encodeURIComponent(item.restoreId)} ${restoreFileKeyOf(item.path)}`;
 }
 
 export function parseJobDescription(description: string | undefined): { runUuid: string; restoreId: string; fileKey: string } | undefined {
   const match = /^omics-archiver restore (\S+) (\S+) ([0-9a-f]+)$/.exec(description ?? '');
-  return match ? { runUuid: match[1], restoreId: match[2], fileKey: match[3] } : undefined;
+  if (!match) return undefined;
+  try {
+    return { runUuid: match[1], restoreId: decodeURIComponent(match[2]), fileKey: match[3] };
+  } catch {
+    return undefined; // malformed escapes: not a description this module wrote
+  }
 }
 
 /** S3 keeps a restored copy of a Glacier-class object this many days; long enough to copy it out. */
@@ -276,16 +294,20 @@ export async function requestRetrieval(args: {
   item: RestoreItem;
   taskToken?: string;
   vaultJobsTopicArn: string;
+  /** Resumes the waiting task at once when the reused job has already finished (its notification is long gone). */
+  sfn?: SFNClient;
 }): Promise<{ jobId?: string; reused: boolean }> {
   const { item, index } = args;
   if (item.retrieval === 'vault-job') {
     const existing = await index.getRestoreFile(item.runUuid, item.restoreId, item.path);
     let jobId = existing?.jobId;
     let reused = Boolean(jobId);
+    let finished = false;
     if (jobId) {
       try {
         const job = await args.glacier.send(new DescribeJobCommand({ accountId: '-', vaultName: item.vaultName, jobId }));
         if (job.StatusCode === 'Failed') jobId = undefined;
+        finished = job.StatusCode === 'Succeeded';
       } catch (error) {
         if (!(error instanceof GlacierNotFound)) throw error;
         jobId = undefined; // expired: jobs live about a day after they finish
@@ -303,6 +325,9 @@ export async function requestRetrieval(args: {
       jobId = started.jobId;
     }
     await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RETRIEVING', jobId, taskToken: args.taskToken });
+    if (jobId && finished && args.taskToken && args.sfn) {
+      await args.sfn.send(new SendTaskSuccessCommand({ taskToken: args.taskToken, output: JSON.stringify({ jobId, statusCode: 'Succeeded' }) }));
+    }
     return { jobId, reused };
   }
   if (item.retrieval === 's3-restore') {
@@ -381,14 +406,14 @@ export async function resumeAfterJob(args: { sfn: SFNClient; index: RunIndex; me
 
 export type CopyOutcome = { status: 'complete'; size: number; sha256: string } | { status: 'incomplete'; bytesDone: number };
 
-async function sha256OfObject(s3: S3Client, bucket: string, key: string): Promise<string> {
-  const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+async function sha256OfObject(s3: S3Client, bucket: string, key: string, versionId?: string): Promise<string> {
+  const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
   const hash = createHash('sha256');
   for await (const chunk of (Body as AsyncIterable<Uint8Array>) ?? []) hash.update(chunk);
   return hash.digest('hex');
 }
 
-/** A copy whose bytes are not the archived ones; the copy is removed, never left as if restored. */
+/** The archived bytes are not the recorded ones; nothing is written to the destination. */
 export class RestoredChecksumMismatch extends Error {
   constructor(message: string) {
     super(message);
@@ -429,6 +454,11 @@ export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Cli
     await args.s3.send(new PutObjectCommand({ Bucket: item.destinationBucket, Key: item.destinationKey, Body: new Uint8Array(0) }));
     sha256 = createHash('sha256').digest('hex');
   } else {
+    // Verify first, then copy that very version server-side: the destination only ever receives the recorded bytes.
+    sha256 = await sha256OfObject(args.s3, item.archiveBucket ?? '', item.archiveKey ?? '', item.archiveVersionId);
+    if (item.sha256 && sha256 !== item.sha256) {
+      throw new RestoredChecksumMismatch(`the archived copy of ${item.path} has SHA-256 ${sha256}, the index recorded ${item.sha256}; nothing was written`);
+    }
     await args.s3.send(
       new CopyObjectCommand({
         Bucket: item.destinationBucket,
@@ -437,10 +467,6 @@ export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Cli
         StorageClass: 'STANDARD',
       }),
     );
-    sha256 = await sha256OfObject(args.s3, item.destinationBucket, item.destinationKey);
-    if (item.sha256 && sha256 !== item.sha256) {
-      throw new RestoredChecksumMismatch(`restored ${item.path} has SHA-256 ${sha256}, the index recorded ${item.sha256}`);
-    }
   }
   await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RESTORED', bytesDone: size, restoredAt: new Date().toISOString(), taskToken: null });
   return { status: 'complete', size, sha256 };

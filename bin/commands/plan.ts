@@ -1,0 +1,323 @@
+// `omics-archiver plan`: what the tier policy would do to one run's outputs, worked out from reads alone.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GetRunCommand, ResourceNotFoundException, type GetRunCommandOutput } from '@aws-sdk/client-omics';
+import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import { groupWorkItems, parseS3Uri, type PlannedFile } from '../../functions/lib/archive-plan';
+import * as clients from '../../functions/lib/aws-clients';
+import { RunIndex, type FileRecord, type RunRecord } from '../../functions/lib/run-index';
+import { runOutputUriOf } from '../../functions/lib/snapshot-index';
+import { fileClassifier, matchTier, tierWaits, type RunFacts } from '../../functions/lib/tier-policy';
+import { FILE_ACTIONS, sizeBytes, type ArchiverConfig, type FileAction, type Tier } from '../../stacks/config';
+import { checkRunRef, findRun, formatBytes, isRunId, processIO, table, type CommandIO } from './display';
+import { loadPolicy } from './policy';
+import { ResourceResolver, type ResolverDeps, type ResourceFlags } from './resources';
+
+export interface PlanOptions extends ResourceFlags {
+  /** A cdk.json-like file or a bare `omicsArchiver` object; default ./cdk.json. */
+  policy?: string;
+  json?: boolean;
+  /** The moment ages are measured at (tests pin it). */
+  now?: Date;
+}
+
+export interface PlannedOutput {
+  /** Relative to the run's output folder, as the tier's globs see it. */
+  path: string;
+  size: number;
+  lastModified: string;
+  action: FileAction;
+  /** Which file rule decided (0-based), or -1 for the tier's default action. */
+  rule: number;
+  ruleText: string;
+  /** Listed in S3 now, or known only from the index (its source was deleted after archiving). */
+  source: 's3' | 'index';
+  /** The file's state in the index, where the index has it. */
+  indexState?: string;
+}
+
+export interface RunPlan {
+  run: {
+    id: string;
+    uuid?: string;
+    name?: string;
+    status: string;
+    workflowId?: string;
+    runGroupId?: string;
+    tags: Record<string, string>;
+    stopTime?: string;
+    runOutputUri: string;
+    /** Where the facts came from: HealthOmics GetRun, or the index when the run is gone from HealthOmics. */
+    source: 'healthomics' | 'index';
+    archiveState?: string;
+  };
+  policyFile: string;
+  /** Undefined when no tier matches: the archiver then leaves the run alone. */
+  tier?: Tier;
+  waits?: { settleSeconds: number; archiveAfterSeconds: number; archiveNotBefore?: string };
+  files: PlannedOutput[];
+  totals: Record<FileAction, { files: number; bytes: number }>;
+  workItems: { files: number; bytes: number; paths: string[] }[];
+  groupLimits: { maxFiles: number; maxBytes: number };
+  /** Archive files the index already has ARCHIVED: a re-run would not archive them again. */
+  alreadyArchived: number;
+  /**
+   * Objects in the output folder that belong to a newer run: HealthOmics reused this run's id, and a run's folder is
+   * `<outputUri>/<id>/`, so the newer run writes into the same folder. They are left out of the plan.
+   */
+  newerRunObjects?: { runUuid: string; since: string; files: number; bytes: number };
+}
+
+function ruleText(tier: Tier, rule: number): string {
+  if (rule === -1) return `default (${tier.defaultAction})`;
+  const r = tier.files[rule];
+  const conditions = [r.minSize !== undefined ? `≥ ${typeof r.minSize === 'number' ? formatBytes(r.minSize) : r.minSize}` : '', r.minAge ? `older than ${r.minAge}` : '']
+    .filter(Boolean)
+    .join(', ');
+  return `#${rule + 1} ${r.globs.join(' ')}${conditions ? ` (${conditions})` : ''}`;
+}
+
+/** The policy to preview with: --policy, or the cdk.json of the folder the command runs in. */
+export function planPolicy(file: string | undefined): { config: ArchiverConfig; file: string } {
+  const chosen = file ?? path.resolve('cdk.json');
+  if (!file && !fs.existsSync(chosen)) {
+    throw new Error(`no tier policy: ${chosen} does not exist; pass --policy <file> (a cdk.json or a bare omicsArchiver object)`);
+  }
+  return { config: loadPolicy(chosen), file: chosen };
+}
+
+interface RunSource {
+  facts: RunFacts & { tags: Record<string, string> };
+  run: RunPlan['run'];
+  record?: RunRecord;
+  /** The run HealthOmics now has under this run's id, when the id was reused. */
+  newerRun?: { uuid: string; creationTime: string };
+}
+
+const iso = (value: unknown): string | undefined =>
+  value instanceof Date ? value.toISOString() : typeof value === 'string' && value ? value : undefined;
+
+function fromGetRun(run: GetRunCommandOutput): RunSource {
+  const id = run.id ?? '';
+  const tags = run.tags ?? {};
+  return {
+    facts: { workflowId: run.workflowId, runGroupId: run.runGroupId, status: run.status ?? 'UNKNOWN', tags },
+    run: {
+      id,
+      uuid: run.uuid,
+      name: run.name,
+      status: run.status ?? 'UNKNOWN',
+      workflowId: run.workflowId,
+      runGroupId: run.runGroupId,
+      tags,
+      stopTime: iso(run.stopTime) ?? iso(run.creationTime),
+      runOutputUri: runOutputUriOf(run, id),
+      source: 'healthomics',
+    },
+  };
+}
+
+function fromRecord(record: RunRecord): RunSource {
+  const snapshot = record.run ?? {};
+  const tags = (snapshot.tags as Record<string, string> | undefined) ?? {};
+  return {
+    record,
+    facts: { workflowId: record.workflowId, runGroupId: record.runGroupId, status: record.status, tags },
+    run: {
+      id: record.runId,
+      uuid: record.runUuid,
+      name: record.name,
+      status: record.status,
+      workflowId: record.workflowId,
+      runGroupId: record.runGroupId,
+      tags,
+      stopTime: record.stopTime,
+      runOutputUri: record.runOutputUri ?? runOutputUriOf(snapshot as { runOutputUri?: string; outputUri?: string }, record.runId),
+      source: 'index',
+      archiveState: record.archiveState,
+    },
+  };
+}
+
+async function getRun(id: string): Promise<GetRunCommandOutput | undefined> {
+  try {
+    return await clients.omicsClient().send(new GetRunCommand({ id }));
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException || (error as Error).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The run as HealthOmics has it now, or as the index recorded it when HealthOmics no longer does (deleted, or its id
+ * reused by a newer run). The index is opened only when it is needed: a uuid, or a run HealthOmics does not have.
+ */
+async function findRunSource(ref: string, openIndex: () => Promise<RunIndex>): Promise<{ source: RunSource; index?: RunIndex }> {
+  if (isRunId(ref)) {
+    const live = await getRun(ref);
+    if (live) return { source: fromGetRun(live) };
+    const index = await openIndex();
+    const found = await findRun(index, ref);
+    if (!found) throw new Error(`run ${ref} is not in HealthOmics and not in the run index (table ${index.tableName})`);
+    return { source: fromRecord(found.record), index };
+  }
+  const index = await openIndex();
+  const found = await findRun(index, ref);
+  if (!found) throw new Error(`no run with uuid ${ref} in the run index (table ${index.tableName}); HealthOmics looks runs up by id only, so give its id`);
+  const live = await getRun(found.record.runId);
+  if (live && live.uuid === ref) return { source: { ...fromGetRun(live), record: found.record }, index };
+  const source = fromRecord(found.record);
+  const created = iso(live?.creationTime);
+  if (live?.uuid && created) source.newerRun = { uuid: live.uuid, creationTime: created };
+  return { source, index };
+}
+
+type ListedFile = PlannedFile & { lastModified?: Date };
+
+async function listOutputs(runOutputUri: string): Promise<ListedFile[]> {
+  const { bucket, prefix } = parseS3Uri(runOutputUri);
+  const files: ListedFile[] = [];
+  try {
+    for await (const page of paginateListObjectsV2({ client: clients.s3Client(), pageSize: 1000 }, { Bucket: bucket, Prefix: prefix })) {
+      for (const object of page.Contents ?? []) {
+        const key = object.Key ?? '';
+        if (key.endsWith('/')) continue; // folder markers
+        files.push({ path: key.slice(prefix.length), bucket, key, size: object.Size ?? 0, etag: object.ETag, lastModified: object.LastModified });
+      }
+    }
+  } catch (error) {
+    throw new Error(`cannot list the run's outputs at ${runOutputUri}: ${(error as Error).message}`);
+  }
+  return files;
+}
+
+/** Works the plan out; reads HealthOmics, S3 and (when needed) the index, and writes nothing. */
+export async function planRun(ref: string, options: PlanOptions, deps: ResolverDeps = {}): Promise<RunPlan> {
+  checkRunRef(ref);
+  const { config, file: policyFile } = planPolicy(options.policy);
+  const now = options.now ?? new Date();
+  const resolver = new ResourceResolver(options, deps);
+  const openIndex = async () => new RunIndex(clients.documentClient(), await resolver.get('table'));
+  const { source, index } = await findRunSource(ref, openIndex);
+
+  const groupLimits = { maxFiles: config.groupMaxFiles, maxBytes: sizeBytes(config.groupMaxBytes) };
+  const totals = Object.fromEntries(FILE_ACTIONS.map((a) => [a, { files: 0, bytes: 0 }])) as RunPlan['totals'];
+  const plan: RunPlan = { run: source.run, policyFile, files: [], totals, workItems: [], groupLimits, alreadyArchived: 0 };
+  const tier = matchTier(config, source.facts);
+  if (!tier) return plan;
+  plan.tier = tier;
+  const waits = tierWaits(tier);
+  plan.waits = {
+    ...waits,
+    ...(source.run.stopTime ? { archiveNotBefore: new Date(Date.parse(source.run.stopTime) + waits.archiveAfterSeconds * 1000).toISOString() } : {}),
+  };
+
+  let listed = await listOutputs(source.run.runOutputUri);
+  const newer = source.newerRun;
+  if (newer) {
+    // This run had finished (and was deleted) before the newer one was created: what was written since is the newer run's.
+    const since = Date.parse(newer.creationTime);
+    const theirs = listed.filter((f) => f.lastModified && f.lastModified.getTime() >= since);
+    listed = listed.filter((f) => !theirs.includes(f));
+    if (theirs.length) {
+      plan.newerRunObjects = { runUuid: newer.uuid, since: newer.creationTime, files: theirs.length, bytes: theirs.reduce((s, f) => s + f.size, 0) };
+    }
+  }
+  const indexed = new Map<string, FileRecord>();
+  if (index && source.run.uuid) for (const f of await index.listFiles(source.run.uuid)) indexed.set(f.path, f);
+  const classify = fileClassifier(tier);
+  const toArchive: PlannedFile[] = [];
+  const add = (file: { path: string; size: number; lastModified?: Date }, from: PlannedOutput['source'], planned?: PlannedFile) => {
+    const lastModified = file.lastModified ?? now;
+    const decision = classify({ path: file.path, size: file.size, lastModified }, now);
+    const record = indexed.get(file.path);
+    plan.files.push({
+      path: file.path,
+      size: file.size,
+      lastModified: lastModified.toISOString(),
+      action: decision.action,
+      rule: decision.rule,
+      ruleText: ruleText(tier, decision.rule),
+      source: from,
+      ...(record ? { indexState: record.state } : {}),
+    });
+    totals[decision.action].files++;
+    totals[decision.action].bytes += file.size;
+    if (decision.action !== 'archive') return;
+    // As the real plan does: a file the index has archived is not archived again.
+    if (record?.state === 'ARCHIVED') plan.alreadyArchived++;
+    else if (planned) toArchive.push(planned);
+  };
+  for (const file of listed) add(file, 's3', file);
+  const seen = new Set(listed.map((f) => f.path));
+  for (const record of indexed.values()) {
+    if (seen.has(record.path)) continue;
+    add({ path: record.path, size: record.size, lastModified: record.lastModified ? new Date(record.lastModified) : undefined }, 'index');
+  }
+  plan.files.sort((a, b) => a.path.localeCompare(b.path));
+  plan.workItems = groupWorkItems(toArchive, groupLimits).map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
+  return plan;
+}
+
+const seconds = (s: number) => (s >= 86400 ? `${(s / 86400).toFixed(s % 86400 ? 1 : 0)} days` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${s} s`);
+
+export function formatPlan(plan: RunPlan, now = new Date()): string {
+  const r = plan.run;
+  const lines: string[] = [];
+  const from = r.source === 'healthomics' ? 'from HealthOmics GetRun' : `from the run index (HealthOmics no longer has it; index state ${r.archiveState ?? '?'})`;
+  lines.push(`Run ${r.id}${r.uuid ? ` (uuid ${r.uuid})` : ''}${r.name ? ` "${r.name}"` : ''}: ${r.status}, workflow ${r.workflowId ?? '-'}${r.runGroupId ? `, run group ${r.runGroupId}` : ''}, ${from}`);
+  const tags = Object.entries(r.tags);
+  lines.push(`Tags: ${tags.length ? tags.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'}`);
+  lines.push(`Output folder: ${r.runOutputUri}`);
+  lines.push(`Policy: ${plan.policyFile}`);
+  const tier = plan.tier;
+  if (!tier) {
+    lines.push('', `No tier matches this run: the archiver would leave it alone (no snapshot, no archive, no deletion).`);
+    return lines.join('\n');
+  }
+  const target = tier.target.type === 's3-glacier' ? `s3-glacier (${tier.target.storageClass})` : 'glacier-vault';
+  lines.push(
+    `Tier: ${tier.name} → target ${target}; deletes archived sources: ${tier.deleteSources ? 'yes' : 'no'}; deletes the HealthOmics run: ${tier.deleteRun ? 'yes' : 'no'}; restore tier ${tier.restoreTier}`,
+  );
+  if (plan.waits) {
+    const due = plan.waits.archiveNotBefore;
+    lines.push(
+      `Waits: settle ${tier.settleWait} (${seconds(plan.waits.settleSeconds)}) after the run stops, then archive ${tier.archiveAfter} (${seconds(plan.waits.archiveAfterSeconds)}) after it stopped` +
+        (due ? `: not before ${due}${Date.parse(due) <= now.getTime() ? ' (already past)' : ''}` : ''),
+    );
+  }
+  lines.push('', `Files (${plan.files.length}):`);
+  if (plan.files.length) {
+    lines.push(
+      table(
+        ['path', 'size', 'action', 'rule', 'index state'],
+        plan.files.map((f) => [f.path, formatBytes(f.size), f.action, f.ruleText, f.indexState ? `${f.indexState}${f.source === 'index' ? ' (source deleted)' : ''}` : '-']),
+      ),
+    );
+  }
+  const newer = plan.newerRunObjects;
+  if (newer) {
+    lines.push(
+      `Left out: ${newer.files} object${newer.files === 1 ? '' : 's'} (${formatBytes(newer.bytes)}) written in the output folder since ${newer.since}, ` +
+        `when run ${newer.runUuid} took over this run's id (HealthOmics reuses ids, and a run's folder is named by its id)`,
+    );
+  }
+  lines.push(`Totals: ${FILE_ACTIONS.map((a) => `${a} ${plan.totals[a].files} files, ${formatBytes(plan.totals[a].bytes)}`).join('; ')}`);
+  lines.push(
+    '',
+    `Work items (${plan.workItems.length}; a group holds at most ${plan.groupLimits.maxFiles} files and ${formatBytes(plan.groupLimits.maxBytes)}, a larger file goes alone):`,
+  );
+  plan.workItems.forEach((item, i) =>
+    lines.push(`  #${i + 1}: ${item.files} file${item.files === 1 ? '' : 's'}, ${formatBytes(item.bytes)}${item.files === 1 ? ` (${item.paths[0]})` : ''}`),
+  );
+  if (plan.alreadyArchived) lines.push(`  (${plan.alreadyArchived} file${plan.alreadyArchived === 1 ? ' is' : 's are'} already archived and would not be archived again)`);
+  lines.push('', 'Nothing was changed: this is a preview.');
+  return lines.join('\n');
+}
+
+/** `plan`: prints the plan (text or JSON) and returns it. */
+export async function planCommand(ref: string, options: PlanOptions, io: CommandIO = processIO, deps: ResolverDeps = {}): Promise<RunPlan> {
+  const plan = await planRun(ref, options, deps);
+  io.out(options.json ? JSON.stringify(plan, null, 2) : formatPlan(plan, options.now));
+  return plan;
+}

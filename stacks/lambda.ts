@@ -1,0 +1,130 @@
+// Makes every Lambda function the same way from its wiring LambdaSpec: bundling, runtime, logs, tracing, role, environment.
+import * as path from 'node:path';
+import { Duration, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { type ArchiverConfig, ConfigError, CONTEXT_KEY } from './config';
+import { acknowledge } from './nag';
+import { ENV, type EnvName, type LambdaSpec, POWERTOOLS } from './wiring';
+
+/** The repository root: wiring paths (handler entries, ASL files) are relative to it. */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** The newest Node.js runtime this aws-cdk-lib knows, which is what cdk-nag's AwsSolutions-L1 asks for. */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/** Lambda refuses a function whose variables (names and values together) exceed 4 KB. */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/**
+ * Bytes reserved for a value only known at deploy time (a generated name or an ARN). Generated names are
+ * `<stack>-<logicalId>-<suffix>`, so 256 covers any stack name CloudFormation accepts in practice.
+ */
+export const UNRESOLVED_VALUE_BYTES = 256;
+
+/** The values for the wiring's environment variable names, filled in as the stack creates each resource. */
+export type FunctionEnvironment = Partial<Record<EnvName, string>>;
+
+/**
+ * Variables a function may go without: there is an archive bucket only when a tier uses the s3-glacier target or one is
+ * imported, and a vault only when one is imported. A handler reads them only for a file whose target needs them.
+ */
+export const OPTIONAL_ENV: ReadonlySet<EnvName> = new Set<EnvName>([ENV.archiveBucket, ENV.vaultName]);
+
+export interface ArchiverFunctionProps {
+  readonly spec: LambdaSpec;
+  readonly config: ArchiverConfig;
+  /** Values for the names in `spec.env`; TIER_POLICY is filled from `config` here. */
+  readonly environment: FunctionEnvironment;
+}
+
+/** One handler from functions/: its function, its own role (no managed policies) and its own log group. */
+export class ArchiverFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, props: ArchiverFunctionProps) {
+    const { spec, config } = props;
+    super(scope, spec.id);
+
+    const environment = functionEnvironment(spec, { ...props.environment, [ENV.tierPolicy]: JSON.stringify(config) });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+    });
+    // A role of its own instead of AWSLambdaBasicExecutionRole: logs go only to this function's group.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${spec.id}: ${spec.description}`.slice(0, 1000),
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.join(REPO_ROOT, spec.entry),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      description: spec.description,
+      runtime: LAMBDA_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memoryMiB,
+      timeout: Duration.seconds(spec.timeoutSeconds),
+      tracing: lambda.Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment,
+      bundling: {
+        format: OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The SDK is bundled, not taken from the runtime, so what runs is the version the tests ran.
+        externalModules: [],
+        logLevel: LogLevel.WARNING,
+      },
+    });
+    // Lambda's X-Ray integration needs these two actions, which accept no resource narrower than "*".
+    acknowledge(this.role, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.');
+  }
+}
+
+/** The variables a function is deployed with; throws ConfigError when they would not fit Lambda's 4 KB. */
+export function functionEnvironment(spec: LambdaSpec, values: FunctionEnvironment): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const name of spec.env) {
+    const value = values[name];
+    if (value === undefined) {
+      if (OPTIONAL_ENV.has(name)) continue;
+      throw new Error(`${spec.id} reads ${name}, but the stack provides no value for it`);
+    }
+    variables[name] = value;
+  }
+  Object.assign(variables, {
+    POWERTOOLS_SERVICE_NAME: POWERTOOLS.serviceName,
+    POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS.metricsNamespace,
+    NODE_OPTIONS: '--enable-source-maps',
+  });
+  const size = environmentBytes(variables);
+  if (size > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
+    const policyBytes = variables[ENV.tierPolicy] ? Buffer.byteLength(variables[ENV.tierPolicy]) : 0;
+    throw new ConfigError(`cdk context "${CONTEXT_KEY}"`, [
+      `${CONTEXT_KEY}: function ${spec.id}'s environment would be about ${size} bytes ` +
+        `(${ENV.tierPolicy}, the configuration as JSON, is ${policyBytes} of them); Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}. ` +
+        'Merge tiers, or shorten their globs and tag matches (defaults are filled in, so leaving them out saves nothing).',
+    ]);
+  }
+  return variables;
+}
+
+/** Names and values together, as Lambda counts them; a deploy-time value counts as UNRESOLVED_VALUE_BYTES. */
+export function environmentBytes(variables: Record<string, string>): number {
+  return Object.entries(variables).reduce(
+    (total, [name, value]) =>
+      total + Buffer.byteLength(name) + (Token.isUnresolved(value) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(value)),
+    0,
+  );
+}

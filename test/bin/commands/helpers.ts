@@ -1,0 +1,64 @@
+// Test helpers for the operator commands: a local cloud with the demo run archived, and the CLI run in-process.
+import { archiveDemoRun, type DemoReport } from '../../../bin/commands/local-demo';
+import { loadPolicy } from '../../../bin/commands/policy';
+import type { ArchiverConfig } from '../../../stacks/config';
+import { startLocalCloud, type LocalCloud } from '../../../local/local-cloud';
+
+// Jest resolves `bin/omics-archiver` to the .js launcher (which runs the CLI on load), so the .ts file is named whole.
+const { buildProgram } = require('../../../bin/omics-archiver.ts') as typeof import('../../../bin/omics-archiver');
+
+export interface DemoCloud {
+  cloud: LocalCloud;
+  config: ArchiverConfig;
+  report: DemoReport;
+}
+
+/** One local cloud (the demo policy) with the synthetic demo run archived through the real workflow. */
+export async function startDemoCloud(): Promise<DemoCloud> {
+  const config = loadPolicy();
+  const cloud = await startLocalCloud({ config, logLevel: 'SILENT' });
+  try {
+    const report = await archiveDemoRun(cloud, config, { json: true, timeoutSeconds: 60 });
+    if (report.execution.status !== 'SUCCEEDED') throw new Error(`the demo archive ended ${report.execution.status}: ${report.execution.cause}`);
+    return { cloud, config, report };
+  } catch (error) {
+    await cloud.stop();
+    throw error;
+  }
+}
+
+export interface CliRun {
+  stdout: string;
+  stderr: string;
+  /** What parseAsync threw (a CommanderError for argument errors), if anything. */
+  error?: Error;
+  /** process.exitCode as the command left it (reset afterwards). */
+  exitCode: number;
+}
+
+/** Runs `omics-archiver <args>` through the real commander wiring, capturing stdout and stderr. */
+export async function runCli(args: string[]): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  });
+  process.exitCode = undefined;
+  let error: Error | undefined;
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'omics-archiver', ...args]);
+  } catch (e) {
+    error = e as Error;
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+  const exitCode = Number(process.exitCode ?? 0);
+  process.exitCode = undefined;
+  return { stdout: out.join(''), stderr: err.join(''), error, exitCode };
+}

@@ -1,0 +1,153 @@
+// Unit tests for the archive-files handler: validated input, its environment, the Lambda deadline, and both modes.
+import { Readable } from 'node:stream';
+import { GlacierClient, UploadArchiveCommand, type UploadArchiveCommandInput } from '@aws-sdk/client-glacier';
+import { CopyObjectCommand, GetObjectCommand, S3Client, type GetObjectCommandInput } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ZodError } from 'zod';
+import { handler } from '../../functions/archive-files';
+import { logger, metrics } from '../../functions/lib/observability';
+import { SCHEMA_VERSION, fileKey, type FileRecord } from '../../functions/lib/run-index';
+import { treeHashOf } from '../../functions/lib/tree-hash';
+import { ENV } from '../../stacks/wiring';
+import { FakeRunIndexTable } from '../support/run-index-table';
+
+const TABLE = 'run-index';
+const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const s3Mock = mockClient(S3Client);
+const glacierMock = mockClient(GlacierClient);
+let table: FakeRunIndexTable;
+let addMetric: jest.SpyInstance;
+
+const VARS = [ENV.runIndexTable, ENV.vaultName, ENV.archiveBucket] as const;
+const saved = Object.fromEntries(VARS.map((name) => [name, process.env[name]]));
+
+const DATA = Buffer.from('ACGT'.repeat(1000));
+const file = { path: 'out/a.vcf', bucket: 'outputs', key: 'runs/1/out/a.vcf', size: DATA.length, etag: '"e1"' };
+const work = { files: [file], bytes: DATA.length };
+const vaultTier = { name: 'standard', target: { type: 'glacier-vault' }, deleteSources: false, partSizeMiB: 1 };
+const s3Tier = { name: 'deep', target: { type: 's3-glacier', storageClass: 'GLACIER' }, deleteSources: false };
+
+function register(path = file.path, record: Partial<FileRecord> = {}) {
+  table.put({
+    ...fileKey(UUID, path),
+    schemaVersion: SCHEMA_VERSION,
+    runUuid: UUID,
+    path,
+    sourceBucket: file.bucket,
+    sourceKey: file.key,
+    size: file.size,
+    etag: file.etag,
+    action: 'archive',
+    state: 'PENDING',
+    updatedAt: 'x',
+    ...record,
+  });
+}
+const record = (path = file.path) => table.get(`RUN#${UUID}`, `FILE#${path}`);
+
+beforeEach(() => {
+  process.env[ENV.runIndexTable] = TABLE;
+  process.env[ENV.vaultName] = 'archive-vault';
+  process.env[ENV.archiveBucket] = 'archive-bucket';
+  ddbMock.reset();
+  s3Mock.reset();
+  glacierMock.reset();
+  table = new FakeRunIndexTable(TABLE).attach(ddbMock);
+  s3Mock.on(GetObjectCommand).callsFake((input: GetObjectCommandInput) => {
+    const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(input.Range!)!.map(Number);
+    return { Body: Readable.from([DATA.subarray(start, end + 1)]) };
+  });
+  glacierMock.on(UploadArchiveCommand).callsFake((input: UploadArchiveCommandInput) => ({
+    archiveId: 'archive-1',
+    checksum: treeHashOf(Buffer.from(input.body as Uint8Array)).toString('hex'),
+  }));
+  s3Mock.on(CopyObjectCommand).resolves({ VersionId: 'v1' });
+  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
+  jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  addMetric = jest.spyOn(metrics, 'addMetric');
+  // EMF output would only clutter the test log; the metrics themselves are asserted through addMetric.
+  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
+    metrics.clearMetrics();
+    return metrics;
+  });
+});
+
+afterEach(() => jest.restoreAllMocks());
+afterAll(() => {
+  for (const name of VARS) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+});
+
+describe('archive-files handler', () => {
+  it.each([
+    ['no mode', { runUuid: UUID, item: work, tier: vaultTier }],
+    ['an archive without its tier', { mode: 'archive', runUuid: UUID, item: work }],
+    ['a tier the policy schema refuses', { mode: 'archive', runUuid: UUID, item: work, tier: { ...vaultTier, partSizeMiB: 3 } }],
+    ['an item without files', { mode: 'archive', runUuid: UUID, item: { files: [], bytes: 0 }, tier: vaultTier }],
+    ['a negative file size', { mode: 'archive', runUuid: UUID, item: { files: [{ ...file, size: -1 }], bytes: 0 }, tier: vaultTier }],
+    ['an empty run uuid', { mode: 'archive', runUuid: '', item: work, tier: vaultTier }],
+    ['a failure without the error', { mode: 'record-failure', runUuid: UUID, item: work }],
+    ['nothing', undefined],
+  ])('rejects %s with a ZodError before any AWS call', async (_name, event) => {
+    await expect(handler(event)).rejects.toBeInstanceOf(ZodError);
+    expect(ddbMock.calls()).toHaveLength(0);
+    expect(s3Mock.calls()).toHaveLength(0);
+    expect(glacierMock.calls()).toHaveLength(0);
+  });
+
+  it('archives the item into the configured vault and reports the counts', async () => {
+    register();
+    const result = await handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier }, { getRemainingTimeInMillis: () => 600_000 });
+    expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(glacierMock).toHaveReceivedCommandWith(UploadArchiveCommand, { accountId: '-', vaultName: 'archive-vault' });
+    expect(record()).toMatchObject({ state: 'ARCHIVED', archiveId: 'archive-1', vaultName: 'archive-vault', partSize: 1024 * 1024 });
+    expect(addMetric).toHaveBeenCalledWith('FilesArchived', 'Count', 1);
+    expect(addMetric).not.toHaveBeenCalledWith('FilesFailed', expect.anything(), expect.anything());
+  });
+
+  it('copies into the configured archive bucket for an s3-glacier tier', async () => {
+    register();
+    const result = await handler({ mode: 'archive', runUuid: UUID, item: work, tier: s3Tier });
+    expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { Bucket: 'archive-bucket', Key: `runs/${UUID}/out/a.vcf`, StorageClass: 'GLACIER' });
+    expect(record()).toMatchObject({ state: 'ARCHIVED', archiveBucket: 'archive-bucket', archiveVersionId: 'v1' });
+  });
+
+  it('returns incomplete without starting a file when the Lambda has too little time left', async () => {
+    register();
+    const result = await handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier }, { getRemainingTimeInMillis: () => 20_000 });
+    expect(result).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+    expect(s3Mock.calls()).toHaveLength(0);
+    expect(glacierMock.calls()).toHaveLength(0);
+    expect(record()).toMatchObject({ state: 'PENDING' });
+  });
+
+  it('counts failed files in a metric', async () => {
+    register();
+    s3Mock.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }));
+    expect(await handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).toEqual({ status: 'complete', archived: 0, failed: 1 });
+    expect(addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
+  });
+
+  it('records the files of an item the workflow gave up on, without needing the vault', async () => {
+    delete process.env[ENV.vaultName];
+    register();
+    register('out/done.vcf', { state: 'ARCHIVED', archiveId: 'a' });
+    const item = { files: [file, { ...file, path: 'out/done.vcf' }], bytes: 2 * DATA.length };
+    const result = await handler({ mode: 'record-failure', runUuid: UUID, item, error: { Error: 'States.Timeout', Cause: 'took too long' } });
+    expect(result).toEqual({ status: 'complete', archived: 0, failed: 1 });
+    expect(record()).toMatchObject({ state: 'FAILED', failureReason: 'States.Timeout: took too long' });
+    expect(record('out/done.vcf')).toMatchObject({ state: 'ARCHIVED' });
+    expect(addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
+  });
+
+  it.each([ENV.runIndexTable, ENV.vaultName])('fails naming %s when it is not set', async (name) => {
+    delete process.env[name];
+    await expect(handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).rejects.toThrow(`environment variable ${name} is not set`);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+});

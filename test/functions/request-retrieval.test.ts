@@ -1,0 +1,105 @@
+// Unit tests for the request-retrieval handler: validated input, its environment, and the job started with the token parked.
+import { DescribeJobCommand, GlacierClient, InitiateJobCommand } from '@aws-sdk/client-glacier';
+import { RestoreObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ZodError } from 'zod';
+import { handler } from '../../functions/request-retrieval';
+import { logger } from '../../functions/lib/observability';
+import { jobDescription, type RestoreItem } from '../../functions/lib/restore';
+import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/run-index';
+import { ENV } from '../../stacks/wiring';
+import { FakeRunIndexTable } from '../support/run-index-table';
+
+const TABLE = 'run-index';
+const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:vault-jobs';
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const glacierMock = mockClient(GlacierClient);
+const s3Mock = mockClient(S3Client);
+let table: FakeRunIndexTable;
+
+const VARS = [ENV.runIndexTable, ENV.vaultJobsTopicArn] as const;
+const saved = Object.fromEntries(VARS.map((name) => [name, process.env[name]]));
+
+const item: RestoreItem = {
+  runUuid: UUID,
+  restoreId: 'r-1',
+  path: 'out/a.bam',
+  size: 10,
+  retrieval: 'vault-job',
+  tier: 'Standard',
+  sha256: 's',
+  treeHash: 't',
+  vaultName: 'archive-vault',
+  archiveId: 'archive-1',
+  destinationBucket: 'restores',
+  destinationKey: 'out/a.bam',
+  notificationWaitSeconds: 600,
+  pollSeconds: 60,
+};
+const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
+
+beforeEach(() => {
+  process.env[ENV.runIndexTable] = TABLE;
+  process.env[ENV.vaultJobsTopicArn] = TOPIC;
+  ddbMock.reset();
+  glacierMock.reset();
+  s3Mock.reset();
+  table = new FakeRunIndexTable(TABLE).attach(ddbMock);
+  table.put({ ...key, runUuid: UUID, restoreId: 'r-1', path: 'out/a.bam', fileKey: restoreFileKeyOf('out/a.bam'), state: 'REQUESTED', destination: 's3://restores/out/a.bam' });
+  glacierMock.on(InitiateJobCommand).resolves({ jobId: 'job-1' });
+  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
+});
+
+afterEach(() => jest.restoreAllMocks());
+afterAll(() => {
+  for (const name of VARS) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+});
+
+describe('request-retrieval handler', () => {
+  it.each([
+    ['no item', { taskToken: 't' }],
+    ['an unknown retrieval kind', { item: { ...item, retrieval: 'tape' } }],
+    ['an unknown tier', { item: { ...item, tier: 'Slow' } }],
+    ['a negative size', { item: { ...item, size: -1 } }],
+    ['a token that is not a string', { item, taskToken: 42 }],
+    ['nothing', undefined],
+  ])('rejects %s with a ZodError before any AWS call', async (_name, event) => {
+    await expect(handler(event)).rejects.toBeInstanceOf(ZodError);
+    expect(ddbMock.calls()).toHaveLength(0);
+    expect(glacierMock.calls()).toHaveLength(0);
+  });
+
+  it('starts the job with the vault jobs topic and parks the task token', async () => {
+    expect(await handler({ item, taskToken: 'token-1' })).toEqual({ jobId: 'job-1', reused: false });
+    expect(glacierMock).toHaveReceivedCommandWith(InitiateJobCommand, {
+      vaultName: 'archive-vault',
+      jobParameters: { Type: 'archive-retrieval', ArchiveId: 'archive-1', Tier: 'Standard', SNSTopic: TOPIC, Description: jobDescription(item) },
+    });
+    expect(table.get(key.pk, key.sk)).toMatchObject({ state: 'RETRIEVING', jobId: 'job-1', taskToken: 'token-1' });
+  });
+
+  it('reuses the job already recorded for the file', async () => {
+    table.put({ ...table.get(key.pk, key.sk)!, jobId: 'job-0' });
+    glacierMock.on(DescribeJobCommand).resolves({ JobId: 'job-0', StatusCode: 'InProgress' });
+    expect(await handler({ item, taskToken: 'token-2' })).toEqual({ jobId: 'job-0', reused: true });
+    expect(glacierMock.commandCalls(InitiateJobCommand)).toHaveLength(0);
+  });
+
+  it('asks S3 to restore an S3 Glacier object', async () => {
+    s3Mock.on(RestoreObjectCommand).resolves({});
+    const s3Item = { ...item, retrieval: 's3-restore', archiveBucket: 'archive', archiveKey: `runs/${UUID}/out/a.bam`, storageClass: 'GLACIER' };
+    expect(await handler({ item: s3Item })).toEqual({ reused: false });
+    expect(s3Mock).toHaveReceivedCommandWith(RestoreObjectCommand, { Bucket: 'archive', Key: `runs/${UUID}/out/a.bam` });
+  });
+
+  it.each([ENV.runIndexTable, ENV.vaultJobsTopicArn])('fails naming %s when it is not set', async (name) => {
+    delete process.env[name];
+    await expect(handler({ item, taskToken: 't' })).rejects.toThrow(`environment variable ${name} is not set`);
+    expect(glacierMock.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,49 @@
+// Shared by the infra tests: synthesizes the stack as `npx cdk synth` would (cdk.json feature flags), bundling skipped by default.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { OmicsRunArchiverStack } from '../../stacks/archiver-stack';
+import { type ArchiverConfigInput, CONTEXT_KEY, parseConfig } from '../../stacks/config';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context: Record<string, unknown> };
+
+/** The example configuration in cdk.json (two tiers; the stack creates the vault). */
+export const EXAMPLE_CONFIG = cdkJson.context[CONTEXT_KEY] as ArchiverConfigInput;
+
+/** cdk.json's feature flags, without the archiver's own configuration. */
+export function featureFlags(): Record<string, unknown> {
+  const { [CONTEXT_KEY]: _config, ...flags } = cdkJson.context;
+  return flags;
+}
+
+export interface SynthOptions {
+  /** Run esbuild for every function (slow); default false, which is what `aws:cdk:bundling-stacks: []` does. */
+  bundling?: boolean;
+  outdir?: string;
+  stackName?: string;
+}
+
+/** Builds the stack from raw configuration; parseConfig validates it first, exactly as bin/app.ts does. */
+export function buildStack(configInput: ArchiverConfigInput = EXAMPLE_CONFIG, options: SynthOptions = {}) {
+  const app = new App({
+    outdir: options.outdir,
+    context: { ...featureFlags(), ...(options.bundling ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+  });
+  const stackName = options.stackName ?? 'OmicsRunArchiver';
+  const stack = new OmicsRunArchiverStack(app, stackName, { config: parseConfig(configInput), stackName });
+  return { app, stack };
+}
+
+export function synthTemplate(configInput: ArchiverConfigInput = EXAMPLE_CONFIG, options: SynthOptions = {}): Template {
+  return Template.fromStack(buildStack(configInput, options).stack);
+}
+
+/** A copy of the example configuration with changes, for one test's variant. */
+export function exampleWith(change: (config: ArchiverConfigInput) => void): ArchiverConfigInput {
+  const copy = structuredClone(EXAMPLE_CONFIG);
+  change(copy);
+  return copy;
+}
