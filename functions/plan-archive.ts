@@ -14,7 +14,11 @@ const InputSchema = z.object({
   excludeUris: z.array(z.string()).default([]),
   executionName: z.string().min(1),
   tier: TierSchema,
-  settings: z.object({ groupMaxFiles: z.number().int().positive(), groupMaxBytes: z.number().int().positive() }),
+  settings: z.object({
+    groupMaxFiles: z.number().int().positive(),
+    groupMaxBytes: z.number().int().positive(),
+    archiveConcurrency: z.number().int().positive().default(1),
+  }),
 });
 
 export const handler = instrumented('plan-archive', async (event: unknown) => {
@@ -31,6 +35,7 @@ export const handler = instrumented('plan-archive', async (event: unknown) => {
     excludeUris: input.excludeUris,
     tier: input.tier,
     groupLimits: { maxFiles: input.settings.groupMaxFiles, maxBytes: input.settings.groupMaxBytes },
+    concurrency: input.settings.archiveConcurrency,
     planBucket: bucket,
     planKey: `plans/${input.runUuid}/${input.executionName}/items.json`,
     now: new Date(),

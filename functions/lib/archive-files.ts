@@ -1,10 +1,11 @@
 // Archives one plan item's files: streams each into Glacier (or copies it into an S3 Glacier class), records it, then cleans up.
 import type { GlacierClient } from '@aws-sdk/client-glacier';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { partSizeFor, type Tier } from '../../stacks/config';
 import type { WorkItem } from './archive-plan';
-import { uploadToVault, type ByteSource, type UploadResult } from './glacier-upload';
+import { s3ByteSource, uploadToVault, type ByteSource, type UploadResult } from './glacier-upload';
+import { describeWorkflowError, type WorkflowError } from './workflow-error';
 import { StateConflictError, type FileRecord, type RunIndex } from './run-index';
 
 /** Time kept back from the Lambda deadline to record progress and return. */
@@ -54,21 +55,9 @@ class PermanentFileError extends Error {
   }
 }
 
-/**
- * Ranged reads pinned to the ETag the plan saw: if the object changes while it streams, the read fails
- * (PreconditionFailed) instead of archiving a mix of two versions.
- */
+/** The file's bytes as the plan saw them: ranged reads pinned to its ETag. */
 export function pinnedSource(s3: S3Client, file: Pick<FileRecord, 'sourceBucket' | 'sourceKey' | 'size' | 'etag'>): ByteSource {
-  return {
-    size: file.size,
-    read: async (start, endInclusive) => {
-      const { Body } = await s3.send(
-        new GetObjectCommand({ Bucket: file.sourceBucket, Key: file.sourceKey, Range: `bytes=${start}-${endInclusive}`, IfMatch: file.etag }),
-      );
-      if (!Body) throw new Error(`empty body reading ${file.sourceKey}`);
-      return Body as AsyncIterable<Uint8Array>;
-    },
-  };
+  return s3ByteSource(s3, file.sourceBucket, file.sourceKey, file.size, { etag: file.etag });
 }
 
 async function sha256OfSource(source: ByteSource): Promise<string> {
@@ -235,19 +224,14 @@ export async function archiveItem(args: ArchiveItemArgs): Promise<ItemResult> {
 }
 
 /** After the workflow gave up on an item: its unfinished files become FAILED with the workflow's error. */
-export async function recordItemFailure(index: RunIndex, runUuid: string, item: WorkItem, error: { Error?: string; Cause?: string }): Promise<number> {
-  let cause = error.Cause ?? '';
-  try {
-    cause = (JSON.parse(cause) as { errorMessage?: string }).errorMessage ?? cause;
-  } catch {
-    // plain text cause
-  }
+export async function recordItemFailure(index: RunIndex, runUuid: string, item: WorkItem, error: WorkflowError): Promise<number> {
+  const failureReason = describeWorkflowError(error, 1000);
   let marked = 0;
   for (const file of item.files) {
     try {
       await index.updateFile(runUuid, file.path, ['PENDING', 'UPLOADING', 'FAILED'], {
         state: 'FAILED',
-        failureReason: `${error.Error ?? 'Error'}: ${cause}`.slice(0, 1000),
+        failureReason,
       });
       marked++;
     } catch (e) {

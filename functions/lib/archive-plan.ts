@@ -47,6 +47,19 @@ export interface GroupLimits {
   maxBytes: number;
 }
 
+/**
+ * Tightens the limits so the files make at least `concurrency` items when there are that many files: a few big
+ * groups would leave Map slots idle while one item works through its files one after another.
+ */
+export function spreadLimits(limits: GroupLimits, files: readonly PlannedFile[], concurrency: number): GroupLimits {
+  if (concurrency <= 1 || files.length === 0) return limits;
+  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+  return {
+    maxFiles: Math.max(1, Math.min(limits.maxFiles, Math.ceil(files.length / concurrency))),
+    maxBytes: Math.max(1, Math.min(limits.maxBytes, Math.ceil(totalBytes / concurrency))),
+  };
+}
+
 /** Groups files in order: each group stays within both limits; a file at or over the byte limit goes alone. */
 export function groupWorkItems(files: Iterable<PlannedFile>, limits: GroupLimits): WorkItem[] {
   const items: WorkItem[] = [];
@@ -79,6 +92,8 @@ export interface PlanArchiveArgs {
   excludeUris?: string[];
   tier: Pick<Tier, 'files' | 'defaultAction' | 'target'>;
   groupLimits: { maxFiles: number; maxBytes: number | string };
+  /** The Map's concurrency: items are spread so that many can run at once. */
+  concurrency?: number;
   planBucket: string;
   planKey: string;
   now: Date;
@@ -137,7 +152,8 @@ export async function planArchive(args: PlanArchiveArgs): Promise<PlanSummary> {
   }
 
   await args.index.putFiles(toRegister);
-  const items = groupWorkItems(toArchive, { maxFiles: args.groupLimits.maxFiles, maxBytes: sizeBytes(args.groupLimits.maxBytes) });
+  const limits = { maxFiles: args.groupLimits.maxFiles, maxBytes: sizeBytes(args.groupLimits.maxBytes) };
+  const items = groupWorkItems(toArchive, spreadLimits(limits, toArchive, args.concurrency ?? 1));
   await new Upload({
     client: args.s3,
     params: { Bucket: args.planBucket, Key: args.planKey, Body: JSON.stringify(items), ContentType: 'application/json' },

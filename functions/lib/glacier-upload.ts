@@ -245,12 +245,14 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
 }
 
 /** A ByteSource over one S3 object (pinned to a version when given), read with ranged GetObject calls. */
-export function s3ByteSource(s3: S3Client, bucket: string, key: string, size: number, versionId?: string): ByteSource {
+export function s3ByteSource(s3: S3Client, bucket: string, key: string, size: number, pin: { versionId?: string; etag?: string } = {}): ByteSource {
   return {
     size,
     async read(start, endInclusive) {
+      // IfMatch pins the reads to one version of the object: a change mid-stream fails (PreconditionFailed)
+      // instead of mixing two versions' bytes into one archive.
       const response = await s3.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, Range: `bytes=${start}-${endInclusive}` }),
+        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: pin.versionId, IfMatch: pin.etag, Range: `bytes=${start}-${endInclusive}` }),
       );
       if (!response.Body) throw new Error(`s3://${bucket}/${key} returned no body for bytes ${start}-${endInclusive}`);
       if (response.ContentLength !== undefined && response.ContentLength !== endInclusive - start + 1) {

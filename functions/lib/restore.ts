@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { RESTORE_TIERS, type ArchiverConfig, type RestoreTier } from '../../stacks/config';
 import { parseS3Uri } from './archive-plan';
 import { copyJobOutputToS3 } from './glacier-retrieval';
+import { describeWorkflowError, type WorkflowError } from './workflow-error';
 import { StateConflictError, restoreFileKeyOf, type FileRecord, type RestoreFileRecord, type RunIndex, type RunRecord } from './run-index';
 
 /** A request the workflow cannot act on; the execution fails at once with this error's name and message. */
@@ -473,14 +474,8 @@ export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Cli
 }
 
 /** Marks one file of a restore FAILED with the workflow's error. */
-export async function recordRestoreFileFailure(index: RunIndex, item: Pick<RestoreItem, 'runUuid' | 'restoreId' | 'path'>, error: { Error?: string; Cause?: string }): Promise<void> {
-  let cause = error.Cause ?? '';
-  try {
-    cause = (JSON.parse(cause) as { errorMessage?: string }).errorMessage ?? cause;
-  } catch {
-    // plain text
-  }
-  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'FAILED', failureReason: `${error.Error ?? 'Error'}: ${cause}`.slice(0, 1000) });
+export async function recordRestoreFileFailure(index: RunIndex, item: Pick<RestoreItem, 'runUuid' | 'restoreId' | 'path'>, error: WorkflowError): Promise<void> {
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'FAILED', failureReason: describeWorkflowError(error, 1000) });
 }
 
 export interface RestoreOutcome {

@@ -698,6 +698,6 @@ describe('pinnedSource', () => {
 
   it('fails when S3 returns no body', async () => {
     s3Mock.on(GetObjectCommand).resolves({});
-    await expect(pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: 'k', size: 5 }).read(0, 4)).rejects.toThrow('empty body reading k');
+    await expect(pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: 'k', size: 5 }).read(0, 4)).rejects.toThrow("s3://outputs/k returned no body");
   });
 });

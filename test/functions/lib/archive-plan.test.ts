@@ -15,7 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { TierSchema } from '../../../stacks/config';
-import { groupWorkItems, parseS3Uri, planArchive, type PlannedFile, type WorkItem } from '../../../functions/lib/archive-plan';
+import { groupWorkItems, parseS3Uri, planArchive, spreadLimits, type PlannedFile, type WorkItem } from '../../../functions/lib/archive-plan';
 import { RunIndex, type FileRecord } from '../../../functions/lib/run-index';
 
 const MIB = 1024 * 1024;
@@ -391,4 +391,28 @@ describe('planArchive at scale', () => {
     expect(growthMB).toBeLessThan(LIMIT_MB);
     process.stdout.write(`planArchive 100,000 objects: ${seconds.toFixed(1)} s, heap growth ${growthMB.toFixed(0)} MB, ${plan.length} items\n`);
   }, 60_000);
+});
+
+describe('spreadLimits', () => {
+  const file = (i: number, size = 1000): PlannedFile => ({ path: `out/f${i}`, bucket: 'b', key: `k${i}`, size });
+
+  it('makes at least as many items as the Map runs at once, when there are enough files', () => {
+    const files = Array.from({ length: 200 }, (_, i) => file(i));
+    const limits = spreadLimits({ maxFiles: 100, maxBytes: 256 * 1024 * 1024 }, files, 4);
+    expect(limits.maxFiles).toBe(50);
+    expect(groupWorkItems(files, limits)).toHaveLength(4);
+  });
+
+  it('spreads bytes too, so a few large files do not share one item', () => {
+    const files = [file(1, 40), file(2, 40), file(3, 40), file(4, 40)];
+    const items = groupWorkItems(files, spreadLimits({ maxFiles: 100, maxBytes: 1000 }, files, 4));
+    expect(items.map((i) => i.files.length)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('never loosens the configured limits, and leaves them alone for a concurrency of one', () => {
+    const files = Array.from({ length: 10 }, (_, i) => file(i));
+    expect(spreadLimits({ maxFiles: 2, maxBytes: 500 }, files, 3)).toEqual({ maxFiles: 2, maxBytes: 500 });
+    expect(spreadLimits({ maxFiles: 100, maxBytes: 1e9 }, files, 1)).toEqual({ maxFiles: 100, maxBytes: 1e9 });
+    expect(spreadLimits({ maxFiles: 100, maxBytes: 1e9 }, [], 8)).toEqual({ maxFiles: 100, maxBytes: 1e9 });
+  });
 });

@@ -212,7 +212,7 @@ describe('s3ByteSource', () => {
       const [, start, end] = /bytes=(\d+)-(\d+)/.exec(input.Range)!.map(Number);
       return { Body: Readable.from([testBytes(100).subarray(start, end + 1)]), ContentLength: end - start + 1 };
     });
-    const source = s3ByteSource(new S3Client({ region: 'us-east-1' }), 'bucket', 'runs/1/out.bam', 100, 'v1');
+    const source = s3ByteSource(new S3Client({ region: 'us-east-1' }), 'bucket', 'runs/1/out.bam', 100, { versionId: 'v1' });
     const chunks: Buffer[] = [];
     for await (const chunk of await source.read(10, 19)) chunks.push(Buffer.from(chunk));
     expect(Buffer.concat(chunks).equals(testBytes(100).subarray(10, 20))).toBe(true);
