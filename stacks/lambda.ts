@@ -46,12 +46,18 @@ export class ArchiverFunction extends Construct {
   readonly function: NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
+  /** The validated configuration as JSON, compiled into the bundle of functions that read the tier policy. */
+  readonly tierPolicy?: string;
 
   constructor(scope: Construct, props: ArchiverFunctionProps) {
     const { spec, config } = props;
     super(scope, spec.id);
 
-    const environment = functionEnvironment(spec, { ...props.environment, [ENV.tierPolicy]: JSON.stringify(config) });
+    const environment = functionEnvironment(spec, props.environment);
+    // The policy is compiled into the bundle rather than passed as a variable: Lambda's 4 KB of environment would
+    // cap it at a handful of tiers (functions/lib/env.ts reads exactly `process.env.TIER_POLICY`).
+    const readsPolicy = (spec.env as readonly EnvName[]).includes(ENV.tierPolicy);
+    this.tierPolicy = readsPolicy ? JSON.stringify(config) : undefined;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: config.logRetentionDays as logs.RetentionDays,
@@ -85,6 +91,7 @@ export class ArchiverFunction extends Construct {
         // The SDK is bundled, not taken from the runtime, so what runs is the version the tests ran.
         externalModules: [],
         logLevel: LogLevel.WARNING,
+        ...(this.tierPolicy ? { define: { 'process.env.TIER_POLICY': JSON.stringify(this.tierPolicy) } } : {}),
       },
     });
     // Lambda's X-Ray integration needs these two actions, which accept no resource narrower than "*".
@@ -92,10 +99,11 @@ export class ArchiverFunction extends Construct {
   }
 }
 
-/** The variables a function is deployed with; throws ConfigError when they would not fit Lambda's 4 KB. */
+/** The variables a function is deployed with (not the tier policy, which is compiled in); ConfigError past Lambda's 4 KB. */
 export function functionEnvironment(spec: LambdaSpec, values: FunctionEnvironment): Record<string, string> {
   const variables: Record<string, string> = {};
   for (const name of spec.env) {
+    if (name === ENV.tierPolicy) continue; // compiled into the bundle instead
     const value = values[name];
     if (value === undefined) {
       if (OPTIONAL_ENV.has(name)) continue;
@@ -110,11 +118,9 @@ export function functionEnvironment(spec: LambdaSpec, values: FunctionEnvironmen
   });
   const size = environmentBytes(variables);
   if (size > LAMBDA_ENVIRONMENT_LIMIT_BYTES) {
-    const policyBytes = variables[ENV.tierPolicy] ? Buffer.byteLength(variables[ENV.tierPolicy]) : 0;
     throw new ConfigError(`cdk context "${CONTEXT_KEY}"`, [
-      `${CONTEXT_KEY}: function ${spec.id}'s environment would be about ${size} bytes ` +
-        `(${ENV.tierPolicy}, the configuration as JSON, is ${policyBytes} of them); Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}. ` +
-        'Merge tiers, or shorten their globs and tag matches (defaults are filled in, so leaving them out saves nothing).',
+      `${CONTEXT_KEY}: function ${spec.id}'s environment would be about ${size} bytes; Lambda allows ${LAMBDA_ENVIRONMENT_LIMIT_BYTES} ` +
+        '(imported resource names count in full: shorten them)',
     ]);
   }
   return variables;

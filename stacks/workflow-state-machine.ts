@@ -9,7 +9,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
-import type { ArchiverConfig } from './config';
+import { ConfigError, type ArchiverConfig } from './config';
 import { REPO_ROOT } from './lambda';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 import type { RunIndex } from './run-index';
@@ -22,7 +22,9 @@ const MAX_STATE_MACHINE_NAME = 80;
 export function stateMachineName(stack: Stack, key: StateMachineKey): string {
   const name = `${stack.stackName}-${STATE_MACHINES[key].id}`;
   if (name.length > MAX_STATE_MACHINE_NAME) {
-    throw new Error(`state machine name "${name}" is longer than ${MAX_STATE_MACHINE_NAME} characters; choose a shorter stack name`);
+    throw new ConfigError('cdk context "stackName"', [
+      `stackName: "${stack.stackName}" makes the state machine name "${name}" longer than ${MAX_STATE_MACHINE_NAME} characters; choose a shorter stack name`,
+    ]);
   }
   return name;
 }

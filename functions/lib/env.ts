@@ -10,9 +10,14 @@ export function requireEnv(name: EnvName): string {
 
 let cachedPolicy: { raw: string; config: ArchiverConfig } | undefined;
 
-/** The tier policy the stack was synthesized with, validated again so a hand-edited variable fails loudly. */
+/**
+ * The tier policy the stack was synthesized with, validated again so a hand-edited value fails loudly. Deployed, it
+ * is baked into the bundle (esbuild `define` replaces this very expression, `process.env.TIER_POLICY`), because a
+ * policy of a few tiers outgrows Lambda's 4 KB of environment; locally and in tests it is an ordinary variable.
+ */
 export function tierPolicy(): ArchiverConfig {
-  const raw = requireEnv(ENV.tierPolicy);
+  const raw = process.env.TIER_POLICY;
+  if (!raw) throw new Error(`the tier policy (${ENV.tierPolicy}) is not set; the stack bakes it into the bundle, the local cloud sets the variable`);
   if (cachedPolicy?.raw !== raw) cachedPolicy = { raw, config: parseConfig(JSON.parse(raw), `environment variable ${ENV.tierPolicy}`) };
   return cachedPolicy.config;
 }

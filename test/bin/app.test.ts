@@ -59,10 +59,11 @@ it('exits 1 when the context is missing, saying where it goes', () => {
   expectNoStackTrace(run.stderr);
 }, 120_000);
 
-it('exits 1 on a problem only the stack can see (a vault tier with no vault), naming the key', () => {
-  const run = runApp({ omicsArchiver: { outputBuckets: ['omics-outputs'], tiers: [{ name: 'vaulted' }] } });
+it('exits 1 on a problem only the stack can see (a stack name too long for its state machines), naming the key', () => {
+  const run = runApp({ omicsArchiver: validConfig, stackName: `Archiver${'x'.repeat(70)}` });
   expect(run.status).toBe(1);
-  expect(run.stderr).toContain('omicsArchiver.imports.vaultName: required, because tier "vaulted"');
+  expect(run.stderr).toContain('stackName: "Archiver');
+  expect(run.stderr).toContain('longer than 80 characters; choose a shorter stack name');
   expectNoStackTrace(run.stderr);
 }, 120_000);
 

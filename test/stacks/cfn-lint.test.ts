@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LAMBDAS } from '../../stacks/wiring';
-import { buildStack } from './helpers';
+import { parseConfig } from '../../stacks/config';
+import { buildStack, EXAMPLE_CONFIG } from './helpers';
 
 /** Regions where HealthOmics runs; the template must be valid in each. */
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-west-2', 'eu-central-1', 'ap-southeast-1'];
@@ -52,6 +53,19 @@ describe('cfn-lint', () => {
       const assetDir = path.join(outdir, `asset.${fn.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`);
       expect(fs.readdirSync(assetDir).sort()).toEqual(['index.js', 'index.js.map']);
     }
+  });
+
+  it('compiled the tier policy into the bundles that read it (esbuild define), where a handler finds it', () => {
+    const template = JSON.parse(fs.readFileSync(templateFile, 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string }; Description?: string } }>;
+    };
+    const trigger = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === LAMBDAS.triggerArchive.description)!;
+    const bundle = fs.readFileSync(path.join(outdir, `asset.${trigger.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`, 'index.js'), 'utf8');
+    // Booleans, not the bundle itself, in the assertions: a failure should not print a megabyte of minified code.
+    expect(/process\.env\.TIER_POLICY/.test(bundle)).toBe(false);
+    const config = parseConfig(EXAMPLE_CONFIG);
+    expect(bundle.includes(`"outputBuckets":["${config.outputBuckets[0]}"]`)).toBe(true);
+    expect(bundle.includes(`"name":"${config.tiers[0].name}"`)).toBe(true);
   });
 
   it('finds no errors, and no warnings beyond the CDK idiom it always flags', () => {
