@@ -40,7 +40,7 @@ export const handler = instrumented('archive-files', async (event: unknown, cont
     s3: s3Client(),
     glacier: glacierClient(),
     index,
-    vaultName: requireEnv(ENV.vaultName),
+    vaultName: process.env[ENV.vaultName],
     archiveBucket: process.env[ENV.archiveBucket],
     runUuid: input.runUuid,
     item: input.item,

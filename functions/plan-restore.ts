@@ -19,7 +19,7 @@ export const handler = instrumented('plan-restore', async (event: unknown) => {
     request: input.request,
     restoreId: input.restoreId,
     executionArn: input.executionArn,
-    vaultName: requireEnv(ENV.vaultName),
+    vaultName: process.env[ENV.vaultName],
     itemsBucket: requireEnv(ENV.snapshotBucket),
   });
   logger.info('Restore planned', { ...plan });

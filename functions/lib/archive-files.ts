@@ -17,7 +17,8 @@ export interface ArchiveItemArgs {
   s3: S3Client;
   glacier: GlacierClient;
   index: RunIndex;
-  vaultName: string;
+  /** Absent when the stack has no vault (every tier targets s3-glacier). */
+  vaultName?: string;
   archiveBucket?: string;
   runUuid: string;
   item: WorkItem;
@@ -67,18 +68,20 @@ async function sha256OfSource(source: ByteSource): Promise<string> {
 }
 
 async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
+  const vaultName = args.vaultName;
+  if (!vaultName) throw new Error('the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one');
   const partSize = record.partSize ?? partSizeFor(args.tier, record.size);
   await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], {
     state: 'UPLOADING',
     target: 'glacier-vault',
-    vaultName: args.vaultName,
+    vaultName,
     partSize,
     failureReason: null,
   });
   const upload = (resumeUploadId: string | undefined) =>
     uploadToVault({
       glacier: args.glacier,
-      vaultName: args.vaultName,
+      vaultName,
       source: pinnedSource(args.s3, record),
       partSize,
       // Glacier keeps the description with the archive: enough to know what it is even without the index.

@@ -140,7 +140,8 @@ export interface PlanRestoreArgs {
   request: unknown;
   restoreId: string;
   executionArn?: string;
-  vaultName: string;
+  /** The stack's vault; absent when every tier targets s3-glacier. */
+  vaultName?: string;
   itemsBucket: string;
 }
 

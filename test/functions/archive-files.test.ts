@@ -145,9 +145,15 @@ describe('archive-files handler', () => {
     expect(addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
   });
 
-  it.each([ENV.runIndexTable, ENV.vaultName])('fails naming %s when it is not set', async (name) => {
-    delete process.env[name];
-    await expect(handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).rejects.toThrow(`environment variable ${name} is not set`);
+  it('fails naming RUN_INDEX_TABLE when it is not set', async () => {
+    delete process.env[ENV.runIndexTable];
+    await expect(handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).rejects.toThrow(`environment variable ${ENV.runIndexTable} is not set`);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('fails naming VAULT_NAME when a vault tier meets a stack without a vault, before reading any source', async () => {
+    delete process.env[ENV.vaultName];
+    await expect(handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).rejects.toThrow(`${ENV.vaultName} is not set`);
     expect(s3Mock.calls()).toHaveLength(0);
   });
 });

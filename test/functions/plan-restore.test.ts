@@ -94,9 +94,15 @@ describe('plan-restore handler', () => {
     expect(table.get(restoreKey(UUID, 'r-1').pk, restoreKey(UUID, 'r-1').sk)).toMatchObject({ executionArn: event.executionArn, state: 'REQUESTED' });
   });
 
-  it.each([ENV.runIndexTable, ENV.tierPolicy, ENV.vaultName, ENV.snapshotBucket])('fails naming %s when it is not set', async (name) => {
+  it.each([ENV.runIndexTable, ENV.snapshotBucket])('fails naming %s when it is not set', async (name) => {
     delete process.env[name];
     await expect(handler(event)).rejects.toThrow(`environment variable ${name} is not set`);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('fails naming the tier policy when it is not set', async () => {
+    delete process.env[ENV.tierPolicy];
+    await expect(handler(event)).rejects.toThrow(`the tier policy (${ENV.tierPolicy}) is not set`);
     expect(s3Mock.calls()).toHaveLength(0);
   });
 
