@@ -67,9 +67,11 @@ async function sha256OfSource(source: ByteSource): Promise<string> {
   return hash.digest('hex');
 }
 
+const NO_VAULT = 'the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one';
+
 async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
   const vaultName = args.vaultName;
-  if (!vaultName) throw new Error('the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one');
+  if (!vaultName) throw new Error(NO_VAULT);
   const partSize = record.partSize ?? partSizeFor(args.tier, record.size);
   await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], {
     state: 'UPLOADING',
@@ -194,6 +196,7 @@ function reasonOf(error: unknown): string {
 /** Archives every file of the item that is not archived yet; per-file failures are recorded, not thrown. */
 export async function archiveItem(args: ArchiveItemArgs): Promise<ItemResult> {
   const result: ItemResult = { status: 'complete', archived: 0, failed: 0 };
+  if (args.tier.target.type === 'glacier-vault' && !args.vaultName) throw new Error(NO_VAULT);
   for (const planned of args.item.files) {
     const record = await args.index.getFile(args.runUuid, planned.path);
     if (!record) throw new Error(`file ${planned.path} of run ${args.runUuid} was planned but is not in the index`);
