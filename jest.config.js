@@ -9,4 +9,6 @@ module.exports = {
   },
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
   testTimeout: 30000,
+  // bin/omics-archiver.js is the installed launcher (it runs the CLI when loaded); tests mean the .ts beside it.
+  moduleFileExtensions: ['ts', 'js', 'json'],
 };

@@ -2,10 +2,10 @@
 import { App } from 'aws-cdk-lib';
 import { OmicsRunArchiverStack } from '../stacks/archiver-stack';
 import { ConfigError, CONTEXT_KEY, parseConfig } from '../stacks/config';
+import { DEFAULT_STACK_NAME } from '../stacks/outputs';
 
 /** Context key for the stack name, e.g. `npx cdk deploy -c stackName=OmicsRunArchiverProd`. */
 const STACK_NAME_CONTEXT_KEY = 'stackName';
-const DEFAULT_STACK_NAME = 'OmicsRunArchiver';
 
 function main(): void {
   const app = new App();

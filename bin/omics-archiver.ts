@@ -8,6 +8,7 @@ import { ConfigError, RESTORE_TIERS } from '../stacks/config';
 import { localDemo } from './commands/local-demo';
 import { localUp } from './commands/local-up';
 import { planCommand, type PlanOptions } from './commands/plan';
+import { backfill, type BackfillOptions } from './commands/backfill';
 import { resourceOptions } from './commands/resources';
 import { parseDestination, parseExecutionName, parseRestoreTier, restoreCommand, type RestoreOptions } from './commands/restore';
 import { parseArchiveState, parseDateBound, parseLimit, runsList, runsShow, type RunsListOptions, type RunsShowOptions } from './commands/runs';
@@ -102,6 +103,20 @@ export function buildProgram(): Command {
   ).action(async (run: string, opts: RestoreOptions) => {
     const result = await restoreCommand(run, opts);
     if (!result.ok) process.exitCode = 1;
+  });
+
+  resourceOptions(
+    program
+      .command('backfill')
+      .description('archive terminal HealthOmics runs the index does not know (lost events, runs older than the stack), as the daily sweep does')
+      .option('--since <date>', 'only runs that stopped at or after this date or time (default: every run HealthOmics still has)', (v) => parseDateBound(v, 'since'))
+      .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
+      .option('--max <n>', 'start at most this many archives (the next run takes the rest)', parseLimit)
+      .option('--dry-run', 'list what would be started, start nothing')
+      .option('--json', 'print one JSON document'),
+    ['table', 'archiveStateMachine'],
+  ).action(async (opts: BackfillOptions) => {
+    await backfill(opts);
   });
 
   // Subcommands take their exit behaviour when created, so the root's is copied here: argument errors then reach

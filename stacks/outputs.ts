@@ -45,3 +45,6 @@ export function readStackOutputs(outputs: readonly { OutputKey?: string; OutputV
   }
   return { values, deadLetterQueueUrls };
 }
+
+/** The stack name `cdk deploy` uses unless `-c stackName=...` says otherwise; the CLI looks for this stack's outputs. */
+export const DEFAULT_STACK_NAME = 'OmicsRunArchiver';

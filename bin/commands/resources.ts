@@ -2,13 +2,9 @@
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { Command } from 'commander';
 import * as clients from '../../functions/lib/aws-clients';
-import { readStackOutputs, STACK_OUTPUTS, type ArchiverStackOutputs, type StackOutputKey } from '../../stacks/outputs';
+import { DEFAULT_STACK_NAME, readStackOutputs, STACK_OUTPUTS, type ArchiverStackOutputs, type StackOutputKey } from '../../stacks/outputs';
 
-/**
- * The stack name `cdk deploy` uses unless `-c stackName=...` says otherwise. bin/app.ts exports the same constant but
- * synthesizes the stack when loaded, so the CLI cannot import it from there.
- */
-export const DEFAULT_STACK_NAME = 'OmicsRunArchiver';
+export { DEFAULT_STACK_NAME };
 export const STACK_NAME_ENV = 'OMICS_ARCHIVER_STACK';
 
 interface ResourceSource {
