@@ -33,13 +33,24 @@ function baseConfig(settings: ClientSettings = {}) {
 
 const cache = new Map<string, unknown>();
 
+/**
+ * In a deployed function (active tracing), every client's calls become X-Ray subsegments through Powertools' Tracer.
+ * Loaded only there: the CLI and the local cloud have no use for the X-Ray SDK.
+ */
+function traced<T>(client: T): T {
+  if (!process.env.AWS_LAMBDA_FUNCTION_NAME || process.env.POWERTOOLS_TRACE_ENABLED === 'false') return client;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { tracer } = require('./observability') as typeof import('./observability');
+  return tracer.captureAWSv3Client(client);
+}
+
 /** Clients are cached per endpoint and region, so a handler can ask for one on every invocation for free. */
 function cached<T>(kind: string, settings: ClientSettings | undefined, make: () => T): T {
   const config = baseConfig(settings);
   const key = `${kind}|${config.endpoint ?? ''}|${config.region ?? ''}`;
   let client = cache.get(key) as T | undefined;
   if (!client) {
-    client = make();
+    client = traced(make());
     cache.set(key, client);
   }
   return client;
@@ -58,10 +69,17 @@ export const omicsClient = (s?: ClientSettings) =>
   });
 export const glacierClient = (s?: ClientSettings) => cached('glacier', s, () => new GlacierClient(baseConfig(s)));
 export const dynamoClient = (s?: ClientSettings) => cached('dynamodb', s, () => new DynamoDBClient(baseConfig(s)));
-export const documentClient = (s?: ClientSettings) =>
-  cached('dynamodb-document', s, () =>
-    DynamoDBDocumentClient.from(dynamoClient(s), { marshallOptions: { removeUndefinedValues: true } }),
-  );
+export const documentClient = (s?: ClientSettings) => {
+  const config = baseConfig(s);
+  const key = `dynamodb-document|${config.endpoint ?? ''}|${config.region ?? ''}`;
+  // Built on the (already traced) DynamoDB client, so it is cached here rather than traced twice.
+  let client = cache.get(key) as DynamoDBDocumentClient | undefined;
+  if (!client) {
+    client = DynamoDBDocumentClient.from(dynamoClient(s), { marshallOptions: { removeUndefinedValues: true } });
+    cache.set(key, client);
+  }
+  return client;
+};
 export const snsClient = (s?: ClientSettings) => cached('sns', s, () => new SNSClient(baseConfig(s)));
 export const sqsClient = (s?: ClientSettings) => cached('sqs', s, () => new SQSClient(baseConfig(s)));
 export const sfnClient = (s?: ClientSettings) => cached('sfn', s, () => new SFNClient(baseConfig(s)));

@@ -1,12 +1,15 @@
-// Powertools logger and metrics shared by every handler: structured JSON logs and EMF metrics in one namespace.
+// Powertools logger, metrics and tracer shared by every handler: structured JSON logs, EMF metrics in one namespace, X-Ray.
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { POWERTOOLS } from '../../stacks/wiring';
 
 export { MetricUnit };
 
 export const logger = new Logger({ serviceName: POWERTOOLS.serviceName });
 export const metrics = new Metrics({ namespace: POWERTOOLS.metricsNamespace, serviceName: POWERTOOLS.serviceName });
+/** X-Ray through Powertools: off outside Lambda (the CLI, the local cloud, tests), on in deployed functions. */
+export const tracer = new Tracer({ serviceName: POWERTOOLS.serviceName });
 
 /** The part of Lambda's context the handlers use. */
 export interface InvocationContext {
