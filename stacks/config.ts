@@ -109,7 +109,7 @@ export const TierSchema = z
     deleteSources: z.boolean().default(false),
     deleteRun: z.boolean().default(false),
     restoreTier: z.enum(RESTORE_TIERS).default('Standard'),
-    /** Glacier multipart part size; absent: the smallest power of two (at least 8 MiB) that keeps a file within 10,000 parts. */
+    /** Glacier multipart part size; absent: the smallest power of two (at least 64 MiB) that keeps a file within 10,000 parts. */
     partSizeMiB: partSizeMiB.optional(),
   })
   .strict()
@@ -244,13 +244,19 @@ export function parseConfig(raw: unknown, source = `cdk context "${CONTEXT_KEY}"
   return result.data;
 }
 
-/** Part size for a file: the tier's, or the smallest power of two from 8 MiB that keeps it within 10,000 parts. */
+/**
+ * The automatic part size starts here: Glacier bills each part as a request, so a 100 GB file costs 1,600 requests in
+ * 64 MiB parts against 12,800 in 8 MiB ones, and two 64 MiB parts in flight are nothing to a 1,769 MB function.
+ */
+export const DEFAULT_MIN_PART_SIZE_MIB = 64;
+
+/** Part size for a file: the tier's, or the smallest power of two from 64 MiB that keeps it within 10,000 parts. */
 export function partSizeFor(tier: Pick<Tier, 'partSizeMiB'>, fileSize: number): number {
   if (tier.partSizeMiB) {
     const chosen = tier.partSizeMiB * MIB;
     if (Math.ceil(fileSize / chosen) <= 10000) return chosen;
   }
-  let part = 8 * MIB;
+  let part = DEFAULT_MIN_PART_SIZE_MIB * MIB;
   while (Math.ceil(fileSize / part) > 10000 && part < MAX_PART_SIZE_MIB * MIB) part *= 2;
   return part;
 }

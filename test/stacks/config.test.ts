@@ -380,13 +380,13 @@ describe('sizeBytes', () => {
 describe('partSizeFor (Glacier allows at most 10,000 parts of 1 MiB × 2^n)', () => {
   const auto = {};
 
-  it('starts at 8 MiB', () => {
-    expect(partSizeFor(auto, 1)).toBe(8 * MIB);
-    expect(partSizeFor(auto, 10000 * 8 * MIB)).toBe(8 * MIB);
+  it('starts at 64 MiB (fewer billed part requests)', () => {
+    expect(partSizeFor(auto, 1)).toBe(64 * MIB);
+    expect(partSizeFor(auto, 10000 * 64 * MIB)).toBe(64 * MIB);
   });
 
   it('doubles once a file needs more than 10,000 parts', () => {
-    expect(partSizeFor(auto, 10000 * 8 * MIB + 1)).toBe(16 * MIB);
+    expect(partSizeFor(auto, 10000 * 64 * MIB + 1)).toBe(128 * MIB);
     expect(partSizeFor(auto, 10000 * 1024 * MIB)).toBe(1024 * MIB);
     expect(partSizeFor(auto, 10000 * 1024 * MIB + 1)).toBe(2048 * MIB);
   });
@@ -411,6 +411,6 @@ describe('partSizeFor (Glacier allows at most 10,000 parts of 1 MiB × 2^n)', ()
   });
 
   it("falls back to the automatic size when the tier's would need more than 10,000 parts", () => {
-    expect(partSizeFor({ partSizeMiB: 1 }, 20 * 1024 * MIB)).toBe(8 * MIB);
+    expect(partSizeFor({ partSizeMiB: 1 }, 20 * 1024 * MIB)).toBe(64 * MIB);
   });
 });
