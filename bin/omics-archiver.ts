@@ -9,6 +9,7 @@ import { localDemo } from './commands/local-demo';
 import { localUp } from './commands/local-up';
 import { planCommand, type PlanOptions } from './commands/plan';
 import { backfill, type BackfillOptions } from './commands/backfill';
+import { indexMigrate, type IndexMigrateOptions } from './commands/index-migrate';
 import { resourceOptions } from './commands/resources';
 import { parseDestination, parseExecutionName, parseRestoreTier, restoreCommand, type RestoreOptions } from './commands/restore';
 import { parseArchiveState, parseDateBound, parseLimit, runsList, runsShow, type RunsListOptions, type RunsShowOptions } from './commands/runs';
@@ -117,6 +118,18 @@ export function buildProgram(): Command {
     ['table', 'archiveStateMachine'],
   ).action(async (opts: BackfillOptions) => {
     await backfill(opts);
+  });
+
+  const index = program.command('index').description('the run index itself');
+  resourceOptions(
+    index
+      .command('migrate')
+      .description('move items written by older archivers to the current schema version (safe to run again)')
+      .option('--dry-run', 'count what would be migrated, write nothing')
+      .option('--json', 'print one JSON document'),
+    ['table'],
+  ).action(async (opts: IndexMigrateOptions) => {
+    await indexMigrate(opts);
   });
 
   // Subcommands take their exit behaviour when created, so the root's is copied here: argument errors then reach

@@ -1,4 +1,4 @@
-// `omics-archiver backfill` on the local cloud: a finished run whose event was lost is found and archived, once.
+// Maintenance commands on the local cloud: backfill finds and archives a run whose event was lost; index migrate checks every item.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -49,4 +49,12 @@ test('refuses a bad --since before calling AWS', async () => {
   const run = await runCli(['backfill', '--since', 'yesterday', ...flags()]);
   expect(run.error).toBeInstanceOf(CommanderError);
   expect(run.stderr).toMatch(/since/);
+});
+
+test('index migrate reads every item of the real index and finds them all current', async () => {
+  const run = await runCli(['index', 'migrate', '--dry-run', '--json', '--table', demo.cloud.resources.runIndexTable]);
+  expect(run.error).toBeUndefined();
+  const report = JSON.parse(run.stdout) as { scanned: number; current: number; migrated: number; byVersion: Record<string, number> };
+  expect(report.scanned).toBeGreaterThan(10);
+  expect(report).toMatchObject({ current: report.scanned, migrated: 0, byVersion: { '1': report.scanned } });
 });
