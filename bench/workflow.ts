@@ -216,7 +216,7 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
           notes: [
             `Each run goes the real way: its Run Status Change event, EventBridge, SQS, the trigger Lambda, then the deployed ASL in moto with archiveConcurrency ${config.archiveConcurrency}. "execution" is StartExecution to the end (DescribeExecution startDate→stopDate; it includes the tier's 1 s settle wait, the snapshot and the plan); "Map state" is the Distributed Map alone, from the execution history.`,
             '"handler time" adds up the ArchiveFiles invocations (each file: read from S3, UploadArchive, index updates, source deleted), and "per file" divides it by the files. Map time beyond handler time ÷ concurrency is per-item orchestration: a child execution, its Lambda task and its result for every item. That is the cost grouping removes, and why groupMaxFiles 100 is the default.',
-            `Files within an item go one after another, so fewer items than the Map's concurrency (${config.archiveConcurrency}) leave slots idle: the best grouping for a run gives at least as many items as the concurrency. Locally, moto and the handlers share the same cores, so per-file time also grows with the items in flight.`,
+            `Files within an item go one after another, so the plan spreads them over at least as many items as the Map's concurrency (${config.archiveConcurrency}) when there are enough files; groupMaxFiles only caps an item. Locally, moto and the handlers share the same cores, so per-file time also grows with the items in flight.`,
           ],
         },
         {

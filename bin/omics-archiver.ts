@@ -110,7 +110,7 @@ export function buildProgram(): Command {
     program
       .command('backfill')
       .description('archive terminal HealthOmics runs the index does not know (lost events, runs older than the stack), as the daily sweep does')
-      .option('--since <date>', 'only runs that stopped at or after this date or time (default: every run HealthOmics still has)', (v) => parseDateBound(v, 'since'))
+      .option('--since <date>', 'only runs that stopped at or after this date or time (default: every run HealthOmics still has)', (v) => new Date(parseDateBound(v, 'since')))
       .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
       .option('--max <n>', 'start at most this many archives (the next run takes the rest)', parseLimit)
       .option('--dry-run', 'list what would be started, start nothing')

@@ -218,7 +218,8 @@ function describeIssue(root: string, issue: z.core.$ZodIssue): string[] {
   // Zod's stock wording ("Too small: expected string to have >=1 characters") reads poorly next to a key path.
   if (issue.code === 'invalid_type') {
     const received = /received (\w+)$/.exec(issue.message)?.[1];
-    return [`${keyPath(root, issue.path)}: must be ${issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}${received ? ` (got ${received})` : ''}`];
+    const expected = issue.expected === 'int' ? 'an integer' : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    return [`${keyPath(root, issue.path)}: must be ${expected}${received ? ` (got ${received})` : ''}`];
   }
   if (issue.code === 'too_small' && issue.origin === 'string') {
     return [`${keyPath(root, issue.path)}: ${Number(issue.minimum) <= 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} characters long`}`];

@@ -7,7 +7,7 @@ export type QueueKey = keyof typeof QUEUES;
 export const STACK_OUTPUTS = {
   runIndexTableName: 'RunIndexTableName',
   snapshotBucketName: 'SnapshotBucketName',
-  /** Present only when `imports.vaultName` names a vault (CloudFormation cannot create one). */
+  /** Present when a tier archives to a vault: the one the stack created, or the one `imports.vaultName` names. */
   vaultName: 'VaultName',
   /** Present only when a tier uses the s3-glacier target or `imports.archiveBucketName` names a bucket. */
   archiveBucketName: 'ArchiveBucketName',

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GetRunCommand, ResourceNotFoundException, type GetRunCommandOutput } from '@aws-sdk/client-omics';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
-import { groupWorkItems, parseS3Uri, type PlannedFile } from '../../functions/lib/archive-plan';
+import { groupWorkItems, parseS3Uri, spreadLimits, type PlannedFile } from '../../functions/lib/archive-plan';
 import * as clients from '../../functions/lib/aws-clients';
 import { RunIndex, type FileRecord, type RunRecord } from '../../functions/lib/run-index';
 import { runOutputUriOf } from '../../functions/lib/snapshot-index';
@@ -255,7 +255,8 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
     add({ path: record.path, size: record.size, lastModified: record.lastModified ? new Date(record.lastModified) : undefined }, 'index');
   }
   plan.files.sort((a, b) => a.path.localeCompare(b.path));
-  plan.workItems = groupWorkItems(toArchive, groupLimits).map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
+  // The same grouping the workflow's plan makes, spread over the Map's concurrency.
+  plan.workItems = groupWorkItems(toArchive, spreadLimits(groupLimits, toArchive, config.archiveConcurrency)).map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
   return plan;
 }
 

@@ -24,7 +24,8 @@ export interface ReconcileArgs {
 export interface ReconcileReport {
   listed: number;
   known: number;
-  missing: { runId: string; status: string; stopTime?: string; outcome: TriggerOutcome['outcome'] | 'would-start' }[];
+  /** Unknown terminal runs: started (or why not), `would-start` on a dry run, `deferred` past the cap on starts. */
+  missing: { runId: string; status: string; stopTime?: string; outcome: TriggerOutcome['outcome'] | 'would-start' | 'deferred' }[];
 }
 
 /**
@@ -49,13 +50,17 @@ export async function reconcileRuns(args: ReconcileArgs): Promise<ReconcileRepor
           report.known++;
           continue;
         }
-        if (args.maxStarts !== undefined && started >= args.maxStarts) continue;
+        if (args.maxStarts !== undefined && started >= args.maxStarts) {
+          report.missing.push({ runId: run.id, status, stopTime, outcome: 'deferred' });
+          continue;
+        }
         if (args.dryRun) {
-          report.missing.push({ runId: run.id, status, stopTime: run.stopTime?.toISOString(), outcome: 'would-start' });
+          started++;
+          report.missing.push({ runId: run.id, status, stopTime, outcome: 'would-start' });
           continue;
         }
         const result = await triggerArchive({ omics: args.omics, sfn: args.sfn, stateMachineArn: args.stateMachineArn, config: args.config, runId: run.id, status });
-        report.missing.push({ runId: run.id, status, stopTime: run.stopTime?.toISOString(), outcome: result.outcome });
+        report.missing.push({ runId: run.id, status, stopTime, outcome: result.outcome });
         if (result.outcome === 'started') {
           started++;
           if (args.pauseMs) await new Promise((r) => setTimeout(r, args.pauseMs));

@@ -28,7 +28,12 @@ test('finds a finished run no event announced, archives it, and finds nothing th
   // A run that finished while the stack was not listening: no Run Status Change event.
   const run = await loadRun(demo.cloud, { outputs: [{ path: 'lost.txt', content: 'the event never came' }] }, { outputBucket: DEMO_POLICY.outputBuckets[0], publishEvent: false });
 
-  const dry = await runCli(['backfill', '--dry-run', ...flags(), '--json']);
+  // --since later than the run's stop: nothing is even considered.
+  const later = await runCli(['backfill', '--dry-run', '--since', new Date(Date.now() + 3600_000).toISOString(), ...flags(), '--json']);
+  expect(later.error).toBeUndefined();
+  expect((JSON.parse(later.stdout) as { missing: unknown[] }).missing).toEqual([]);
+
+  const dry = await runCli(['backfill', '--dry-run', '--since', '2000-01-01', ...flags(), '--json']);
   expect(dry.exitCode).toBe(0);
   const dryReport = JSON.parse(dry.stdout) as { missing: { runId: string; outcome: string }[] };
   expect(dryReport.missing).toEqual([expect.objectContaining({ runId: run.id, outcome: 'would-start' })]);

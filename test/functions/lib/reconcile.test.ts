@@ -69,6 +69,8 @@ describe('reconcileRuns', () => {
     ]);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     const capped = await reconcileRuns(args(indexKnowing([]), { maxStarts: 1 }));
-    expect(capped.missing.filter((m) => m.outcome === 'started')).toHaveLength(1);
+    expect(capped.missing.map((m) => m.outcome)).toEqual(['started', 'deferred', 'deferred']);
+    const dryCapped = await reconcileRuns(args(indexKnowing([]), { maxStarts: 2, dryRun: true }));
+    expect(dryCapped.missing.map((m) => m.outcome)).toEqual(['would-start', 'would-start', 'deferred']);
   });
 });
