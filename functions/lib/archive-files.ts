@@ -4,7 +4,7 @@ import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Clien
 import { createHash } from 'node:crypto';
 import { partSizeFor, type Tier } from '../../stacks/config';
 import type { WorkItem } from './archive-plan';
-import { s3ByteSource, uploadToVault, type ByteSource, type UploadResult } from './glacier-upload';
+import { s3ByteSource, uploadToVault, type ByteSource, type Sha256Checkpoint, type UploadProgress, type UploadResult } from './glacier-upload';
 import { describeWorkflowError, type WorkflowError } from './workflow-error';
 import { StateConflictError, type FileRecord, type RunIndex } from './run-index';
 
@@ -67,7 +67,29 @@ async function sha256OfSource(source: ByteSource): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * Parts held in memory at once: two overlap reading and uploading, but parts of 1 GiB and more (files over 10 TiB)
+ * go one at a time, so the function's 1,769 MB always holds them.
+ */
+export function partConcurrency(partSize: number): number {
+  return partSize >= 1024 * 1024 * 1024 ? 1 : 2;
+}
+
 const NO_VAULT = 'the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one';
+
+/**
+ * Records an upload's progress with its SHA-256 checkpoint, in one write so the two always belong together. A
+ * report without a checkpoint removes the recorded one: it belonged to an earlier upload, or did not fit this one.
+ */
+async function recordProgress(args: ArchiveItemArgs, path: string, progress: UploadProgress): Promise<void> {
+  await args.index.updateFile(args.runUuid, path, ['UPLOADING'], {
+    uploadId: progress.uploadId,
+    partsDone: progress.partsDone,
+    bytesDone: progress.bytesDone,
+    sha256State: progress.sha256State ?? null,
+    sha256Bytes: progress.sha256Bytes ?? null,
+  });
+}
 
 async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
   const vaultName = args.vaultName;
@@ -80,7 +102,7 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
     partSize,
     failureReason: null,
   });
-  const upload = (resumeUploadId: string | undefined) =>
+  const upload = (resumeUploadId: string | undefined, resumeSha256: Sha256Checkpoint | undefined) =>
     uploadToVault({
       glacier: args.glacier,
       vaultName,
@@ -89,35 +111,35 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
       // Glacier keeps the description with the archive: enough to know what it is even without the index.
       description: archiveDescription(args.runUuid, record.path),
       resumeUploadId,
+      resumeSha256,
+      concurrency: partConcurrency(partSize),
       deadline: args.deadline - DEADLINE_MARGIN_MS,
-      onProgress: async (progress) => {
-        await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
-          uploadId: progress.uploadId,
-          partsDone: progress.partsDone,
-          bytesDone: progress.bytesDone,
-        });
-      },
+      onProgress: (progress) => recordProgress(args, record.path, progress),
     });
   const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
+  // The checkpoint belongs to the recorded upload: it goes back only with it (so only with its part size).
+  const resumeSha256 =
+    resumeUploadId && record.sha256State !== undefined && record.sha256Bytes !== undefined
+      ? { state: record.sha256State, bytes: record.sha256Bytes }
+      : undefined;
   let result: UploadResult;
   try {
-    result = await upload(resumeUploadId);
+    result = await upload(resumeUploadId, resumeSha256);
   } catch (error) {
     // The recorded upload is gone (aborted, or expired while the item waited): resuming can never work, so start afresh.
     if (!resumeUploadId || (error as Error).name !== 'ResourceNotFoundException') throw error;
-    result = await upload(undefined);
+    result = await upload(undefined, undefined);
   }
   if (result.status === 'incomplete') {
     // Progress reports come per finished part; an upload the deadline stopped before its first part is recorded here.
-    await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
-      uploadId: result.uploadId,
-      partsDone: result.partsDone,
-      bytesDone: result.bytesDone,
-    });
+    await recordProgress(args, record.path, result);
     return 'incomplete';
   }
   await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
     state: 'ARCHIVED',
+    // The checkpoint only ever served the upload.
+    sha256State: null,
+    sha256Bytes: null,
     archiveId: result.archiveId ?? undefined,
     treeHash: result.treeHash,
     sha256: result.sha256,

@@ -11,7 +11,8 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { ChecksumMismatchError, EMPTY_SHA256, MIB, TreeHash, TreeHashMismatchError, combinePartTreeHashes, isPowerOfTwoMiB } from './tree-hash';
+import { loadFileSha256, newFileSha256, type FileSha256 } from './file-sha256';
+import { ChecksumMismatchError, EMPTY_SHA256, MIB, SubtreeStack, TreeHash, TreeHashMismatchError, isPowerOfTwoMiB } from './tree-hash';
 
 export { ChecksumMismatchError, TreeHashMismatchError } from './tree-hash';
 
@@ -19,9 +20,33 @@ export const DEFAULT_RANGE_SIZE = 64 * MIB;
 /** Ranges double as S3 parts (at least 5 MiB) and must be powers of two MiB to stay tree-hash aligned. */
 export const MIN_RANGE_SIZE = 8 * MIB;
 
+export interface CopyProgress {
+  uploadId: string;
+  /** Bytes from the start of the file now in the S3 upload. */
+  bytesDone: number;
+  /**
+   * The whole-file SHA-256 after its first `sha256Bytes` bytes (base64 of hash-wasm's save()), and the archive's
+   * tree hash over the same bytes (`treeHashState`): handed back as `resumeSha256`, they spare the next call
+   * fetching those ranges again. Absent until the first whole range is copied.
+   */
+  sha256State?: string;
+  /** A multiple of the range size. */
+  sha256Bytes?: number;
+  /** The roots of the complete subtrees of the archive's tree hash that cover those bytes, left to right (hex). */
+  treeHashState?: string;
+}
+
+/** What a resumed copy needs to skip the ranges already in S3: the hash states after its first `bytes` bytes. */
+export interface CopyCheckpoint {
+  /** Base64 of hash-wasm's save() of the whole-file SHA-256. */
+  state: string;
+  bytes: number;
+  treeHashState: string;
+}
+
 export type CopyResult =
   | { status: 'complete'; size: number; treeHash: string; sha256: string; versionId?: string; etag?: string }
-  | { status: 'incomplete'; uploadId: string; bytesDone: number };
+  | ({ status: 'incomplete' } & CopyProgress);
 
 export interface CopyArgs {
   glacier: GlacierClient;
@@ -39,9 +64,15 @@ export interface CopyArgs {
   rangeSize?: number;
   /** An S3 multipart upload a previous call started; its parts are checked and kept where they match. */
   resumeUploadId?: string;
+  /**
+   * With resumeUploadId, the checkpoint that call reported: the ranges it covers are not fetched again, only
+   * confirmed in S3 (ListParts: every part there, of the range's size). One that does not fit is ignored, and every
+   * range is fetched and checked again, as without it.
+   */
+  resumeSha256?: CopyCheckpoint;
   /** Epoch ms by which to return; no range is started that the slowest range so far says would end after it. */
   deadline?: number;
-  onProgress?: (progress: { uploadId: string; bytesDone: number }) => Promise<void>;
+  onProgress?: (progress: CopyProgress) => Promise<void>;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -107,18 +138,45 @@ async function existingParts(args: CopyArgs, uploadId: string): Promise<Map<numb
 const partHolds = (part: { etag: string; size: number } | undefined, bytes: Buffer) =>
   part !== undefined && part.size === bytes.length && part.etag.replace(/"/g, '') === createHash('md5').update(bytes).digest('hex');
 
+interface ResumePoint {
+  sha256: FileSha256;
+  treeHash: SubtreeStack;
+  /** Ranges from the start already in S3 that are not fetched again. */
+  ranges: number;
+  checkpoint?: CopyCheckpoint;
+}
+
+/**
+ * Where a resumed copy picks up: after the ranges its checkpoint covers, when S3 holds every one of them as a part
+ * of the range's size; otherwise from the start, fetching every range again.
+ */
+async function resumePoint(args: CopyArgs, rangeSize: number, stored: Map<number, { etag: string; size: number }>): Promise<ResumePoint> {
+  const fromStart = async (): Promise<ResumePoint> => ({ sha256: await newFileSha256(args.archiveSize), treeHash: new SubtreeStack(), ranges: 0 });
+  const saved = args.resumeSha256;
+  if (!args.resumeUploadId || !saved) return fromStart();
+  const ranges = saved.bytes / rangeSize;
+  if (!Number.isSafeInteger(ranges) || ranges < 1 || saved.bytes > args.archiveSize) return fromStart();
+  for (let partNumber = 1; partNumber <= ranges; partNumber++) {
+    if (stored.get(partNumber)?.size !== rangeSize) return fromStart();
+  }
+  const treeHash = SubtreeStack.load(saved.treeHashState, saved.bytes / MIB);
+  const sha256 = treeHash && (await loadFileSha256(saved.state));
+  if (!treeHash || !sha256) return fromStart();
+  return { sha256, treeHash, ranges, checkpoint: { state: saved.state, bytes: saved.bytes, treeHashState: saved.treeHashState } };
+}
+
 export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
   const { s3, bucket, key, archiveSize: size } = args;
   const rangeSize = args.rangeSize ?? DEFAULT_RANGE_SIZE;
   if (!isPowerOfTwoMiB(rangeSize) || rangeSize < MIN_RANGE_SIZE) throw new RangeError(`Range size ${rangeSize} is not a power-of-two MiB of at least 8 MiB`);
   const now = args.now ?? Date.now;
-  const fileSha256 = createHash('sha256');
 
   if (size <= rangeSize) {
     // One range: verify it all, then PutObject, so a bad byte never becomes an object.
     // Glacier stores no empty archives, so an empty file has no job to read: it is written from nothing.
     const { bytes, treeHash }: FetchedRange = size > 0 ? await fetchRange(args, 0, size - 1) : { bytes: Buffer.alloc(0), treeHash: EMPTY_SHA256 };
-    const sha256 = fileSha256.update(bytes).digest();
+    // Nothing to resume from here, so node:crypto's faster SHA-256 will do.
+    const sha256 = createHash('sha256').update(bytes).digest();
     checkWholeFile(args, treeHash.toString('hex'), sha256.toString('hex'));
     const put = await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: size, ChecksumSHA256: sha256.toString('base64') }),
@@ -131,18 +189,27 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
   try {
     const stored = args.resumeUploadId ? await existingParts(args, uploadId) : new Map<number, { etag: string; size: number }>();
     const rangeCount = Math.ceil(size / rangeSize);
-    const rangeHashes: Buffer[] = [];
+    const rangeLevel = Math.log2(rangeSize / MIB);
+    const resumed = await resumePoint(args, rangeSize, stored);
+    const { sha256: fileSha256, treeHash: archiveTreeHash } = resumed;
     const parts: CompletedPart[] = [];
-    let bytesDone = 0;
+    for (let partNumber = 1; partNumber <= resumed.ranges; partNumber++) parts.push({ PartNumber: partNumber, ETag: stored.get(partNumber)!.etag });
+    let bytesDone = resumed.ranges * rangeSize;
+    let checkpoint = resumed.checkpoint;
     let slowestRangeMs = 0;
-    for (let index = 0; index < rangeCount; index++) {
-      if (args.deadline !== undefined && now() + slowestRangeMs > args.deadline) return { status: 'incomplete', uploadId, bytesDone };
+    const progress = (): CopyProgress => ({
+      uploadId,
+      bytesDone,
+      ...(checkpoint && { sha256State: checkpoint.state, sha256Bytes: checkpoint.bytes, treeHashState: checkpoint.treeHashState }),
+    });
+    for (let index = resumed.ranges; index < rangeCount; index++) {
+      if (args.deadline !== undefined && now() + slowestRangeMs > args.deadline) return { status: 'incomplete', ...progress() };
       const began = now();
       const start = index * rangeSize;
       const end = Math.min(start + rangeSize, size) - 1;
       const { bytes, treeHash } = await fetchRange(args, start, end);
       fileSha256.update(bytes);
-      rangeHashes.push(treeHash);
+      archiveTreeHash.push(treeHash, rangeLevel);
       const partNumber = index + 1;
       const previous = stored.get(partNumber);
       const etag = partHolds(previous, bytes)
@@ -151,11 +218,14 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
             .ETag!;
       parts.push({ PartNumber: partNumber, ETag: etag });
       bytesDone += bytes.length;
+      // A short last range is never covered: checkpoints stay whole ranges, which is how the tree-hash state reads back.
+      const state = bytes.length === rangeSize ? fileSha256.save() : undefined;
+      if (state !== undefined) checkpoint = { state, bytes: bytesDone, treeHashState: archiveTreeHash.save() };
       slowestRangeMs = Math.max(slowestRangeMs, now() - began);
-      await args.onProgress?.({ uploadId, bytesDone });
+      await args.onProgress?.(progress());
     }
-    const treeHash = combinePartTreeHashes(rangeHashes).toString('hex');
-    const sha256 = fileSha256.digest('hex');
+    const treeHash = archiveTreeHash.digest().toString('hex');
+    const sha256 = fileSha256.digestHex();
     checkWholeFile(args, treeHash, sha256);
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     return { status: 'complete', size, treeHash, sha256, versionId: done.VersionId, etag: done.ETag };

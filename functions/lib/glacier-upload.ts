@@ -1,5 +1,4 @@
 // Streams one file into a Glacier vault (single request or resumable multipart upload), hashing it as it passes.
-import { createHash, type Hash } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
   InitiateMultipartUploadCommand,
@@ -9,6 +8,7 @@ import {
   type GlacierClient,
 } from '@aws-sdk/client-glacier';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { loadFileSha256, newFileSha256, type FileSha256 } from './file-sha256';
 import { EMPTY_SHA256, MIB, TreeHash, TreeHashMismatchError, combinePartTreeHashes, isPowerOfTwoMiB } from './tree-hash';
 
 /** Glacier's limits: parts of 1 MiB × 2^n up to 4 GiB, at most 10,000 of them. */
@@ -27,6 +27,21 @@ export interface UploadProgress {
   /** Parts now in the vault's multipart upload (uploaded by this call or found there on resume). */
   partsDone: number;
   bytesDone: number;
+  /**
+   * The whole-file SHA-256 after its first `sha256Bytes` bytes (base64 of hash-wasm's save()), all of which are
+   * in the vault: handed back as `resumeSha256`, it spares the next call reading them again. Absent until the
+   * first part is in.
+   */
+  sha256State?: string;
+  /** A multiple of the part size: the parts from the start of the file that are all in the vault. */
+  sha256Bytes?: number;
+}
+
+/** A saved whole-file SHA-256: its state after the first `bytes` bytes of the file. */
+export interface Sha256Checkpoint {
+  /** Base64 of hash-wasm's save(). */
+  state: string;
+  bytes: number;
 }
 
 export type UploadResult =
@@ -55,6 +70,12 @@ export interface UploadArgs {
   description: string;
   /** An upload a previous call started: its parts are checked against the source instead of sent again. */
   resumeUploadId?: string;
+  /**
+   * With resumeUploadId, the SHA-256 checkpoint that call reported: the parts it covers are taken from ListParts
+   * (their tree hashes) without reading the source. One that does not fit the upload is ignored, and every part
+   * already there is read again, as without it.
+   */
+  resumeSha256?: Sha256Checkpoint;
   /** Parts held in memory and in flight at once (default 2), whatever the file size. */
   concurrency?: number;
   /**
@@ -69,8 +90,11 @@ export interface UploadArgs {
 
 const hex = (digest: Buffer) => digest.toString('hex');
 
+/** Where the file's bytes are fed as they pass. */
+type Sha256Sink = Pick<FileSha256, 'update'>;
+
 /** Reads exactly [start, end] from the source into one buffer, feeding the file's running SHA-256 on the way. */
-async function readPart(source: ByteSource, start: number, end: number, fileSha256: Hash): Promise<{ bytes: Buffer; treeHash: string }> {
+async function readPart(source: ByteSource, start: number, end: number, fileSha256: Sha256Sink): Promise<{ bytes: Buffer; treeHash: string }> {
   const bytes = Buffer.allocUnsafe(end - start + 1);
   const treeHash = new TreeHash();
   let filled = 0;
@@ -86,7 +110,7 @@ async function readPart(source: ByteSource, start: number, end: number, fileSha2
 }
 
 /** Streams [start, end] through the hashes without keeping it: for parts already in the vault. */
-async function hashPart(source: ByteSource, start: number, end: number, fileSha256: Hash): Promise<string> {
+async function hashPart(source: ByteSource, start: number, end: number, fileSha256: Sha256Sink): Promise<string> {
   const treeHash = new TreeHash();
   for await (const chunk of await source.read(start, end)) {
     fileSha256.update(chunk);
@@ -134,6 +158,23 @@ async function existingParts(args: UploadArgs, uploadId: string): Promise<Map<nu
   return parts;
 }
 
+/**
+ * Where a resumed upload picks up the file's SHA-256: after the parts its checkpoint covers, when every one of them
+ * is in the upload with a tree hash; otherwise from the start, reading again each part already there.
+ */
+async function resumePoint(args: UploadArgs, stored: Map<number, string>): Promise<{ sha256: FileSha256; parts: number; checkpoint?: Sha256Checkpoint }> {
+  const fromStart = async () => ({ sha256: await newFileSha256(args.source.size), parts: 0 });
+  const saved = args.resumeSha256;
+  if (!args.resumeUploadId || !saved) return fromStart();
+  const parts = saved.bytes / args.partSize;
+  if (!Number.isSafeInteger(parts) || parts < 1 || saved.bytes > args.source.size) return fromStart();
+  for (let index = 0; index < parts; index++) {
+    if (!/^[0-9a-f]{64}$/.test(stored.get(index) ?? '')) return fromStart();
+  }
+  const sha256 = await loadFileSha256(saved.state);
+  return sha256 ? { sha256, parts, checkpoint: { state: saved.state, bytes: saved.bytes } } : fromStart();
+}
+
 export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   validate(args);
   const { glacier, vaultName, source, partSize, description } = args;
@@ -143,14 +184,14 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
     return { status: 'complete', archiveId: null, treeHash: empty, sha256: empty, size, partSize };
   }
 
-  const fileSha256 = createHash('sha256');
   if (size <= partSize && !args.resumeUploadId) {
+    const fileSha256 = await newFileSha256(size);
     const { bytes, treeHash } = await readPart(source, 0, size - 1, fileSha256);
     const result = await glacier.send(
       new UploadArchiveCommand({ accountId: '-', vaultName, body: bytes, checksum: treeHash, archiveDescription: description }),
     );
     if (result.checksum !== treeHash) throw new TreeHashMismatchError(`Glacier computed tree hash ${result.checksum}, the file has ${treeHash}`);
-    return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256: fileSha256.digest('hex'), size, partSize };
+    return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256: fileSha256.digestHex(), size, partSize };
   }
 
   const uploadId =
@@ -160,19 +201,46 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   const stored = args.resumeUploadId ? await existingParts(args, uploadId) : new Map<number, string>();
   const partCount = Math.ceil(size / partSize);
   const treeHashes: Buffer[] = new Array(partCount);
+  const resumed = await resumePoint(args, stored);
+  const fileSha256 = resumed.sha256;
+  for (let index = 0; index < resumed.parts; index++) treeHashes[index] = Buffer.from(stored.get(index)!, 'hex');
   const concurrency = args.concurrency ?? 2;
   const now = args.now ?? Date.now;
 
-  let partsDone = 0;
-  let bytesDone = 0;
+  let partsDone = resumed.parts;
+  let bytesDone = resumed.parts * partSize;
+  // The checkpoint is the SHA-256 after the longest run of parts from the start that are all in the vault. Parts are
+  // read in order but their uploads finish in any order, so the state after each part read waits here until every
+  // part before it is in too. A short last part is never covered: checkpoints stay whole parts.
+  let checkpoint = resumed.checkpoint;
+  let covered = resumed.parts;
+  const stateAfter = new Map<number, string>();
+  const finished = new Set<number>();
   let slowestPartMs = 0;
   let failure: unknown;
   let progressChain = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
-  const progress = (): UploadProgress => ({ uploadId, partSize, partsDone, bytesDone });
-  const partDone = (length: number) => {
+  const progress = (): UploadProgress => ({
+    uploadId,
+    partSize,
+    partsDone,
+    bytesDone,
+    ...(checkpoint && { sha256State: checkpoint.state, sha256Bytes: checkpoint.bytes }),
+  });
+  const partRead = (index: number, length: number) => {
+    const state = length === partSize ? fileSha256.save() : undefined;
+    if (state !== undefined) stateAfter.set(index, state);
+  };
+  const partDone = (index: number, length: number) => {
     partsDone += 1;
     bytesDone += length;
+    finished.add(index);
+    while (finished.delete(covered)) {
+      const state = stateAfter.get(covered);
+      stateAfter.delete(covered);
+      covered += 1;
+      if (state !== undefined) checkpoint = { state, bytes: covered * partSize };
+    }
     const snapshot = progress();
     // Reports run one at a time, in order; a failing report stops the upload like a failing part.
     if (args.onProgress) {
@@ -185,7 +253,7 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   };
   const pastDeadline = () => args.deadline !== undefined && now() + slowestPartMs > args.deadline;
 
-  let next = 0;
+  let next = resumed.parts;
   for (; next < partCount && failure === undefined; next++) {
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     if (failure !== undefined || pastDeadline()) break;
@@ -203,7 +271,8 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
           );
         }
         treeHashes[next] = Buffer.from(treeHash, 'hex');
-        partDone(end - start + 1);
+        partRead(next, end - start + 1);
+        partDone(next, end - start + 1);
         slowestPartMs = Math.max(slowestPartMs, now() - began);
         continue;
       }
@@ -215,12 +284,13 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
     }
     const { bytes, treeHash } = read;
     const index = next;
+    partRead(index, bytes.length);
     const task = glacier
       .send(new UploadMultipartPartCommand({ accountId: '-', vaultName, uploadId, range: `bytes ${start}-${end}/*`, body: bytes, checksum: treeHash }))
       .then((result) => {
         if (result.checksum !== treeHash) throw new TreeHashMismatchError(`Glacier computed ${result.checksum} for part ${start}-${end}, not ${treeHash}`);
         treeHashes[index] = Buffer.from(treeHash, 'hex');
-        partDone(bytes.length);
+        partDone(index, bytes.length);
         slowestPartMs = Math.max(slowestPartMs, now() - began);
       })
       .catch((error: unknown) => {
@@ -241,7 +311,7 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   if (result.checksum !== undefined && result.checksum !== treeHash) {
     throw new TreeHashMismatchError(`Glacier completed the archive with tree hash ${result.checksum}, the file has ${treeHash}`);
   }
-  return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256: fileSha256.digest('hex'), size, partSize };
+  return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256: fileSha256.digestHex(), size, partSize };
 }
 
 /** A ByteSource over one S3 object (pinned to a version when given), read with ranged GetObject calls. */

@@ -20,7 +20,7 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import { RESTORE_TIERS, type ArchiverConfig, type RestoreTier } from '../../stacks/config';
 import { parseS3Uri } from './archive-plan';
-import { copyJobOutputToS3 } from './glacier-retrieval';
+import { copyJobOutputToS3, type CopyProgress } from './glacier-retrieval';
 import { describeWorkflowError, type WorkflowError } from './workflow-error';
 import { StateConflictError, restoreFileKeyOf, type FileRecord, type RestoreFileRecord, type RunIndex, type RunRecord } from './run-index';
 
@@ -423,6 +423,20 @@ export class RestoredChecksumMismatch extends Error {
   }
 }
 
+/**
+ * Records a copy's progress with its checkpoint, in one write so they always belong together. A report without a
+ * checkpoint removes the recorded one: it belonged to an earlier upload, or did not fit this one.
+ */
+async function recordCopyProgress(index: RunIndex, item: RestoreItem, progress: CopyProgress): Promise<void> {
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, {
+    uploadId: progress.uploadId,
+    bytesDone: progress.bytesDone,
+    sha256State: progress.sha256State ?? null,
+    sha256Bytes: progress.sha256Bytes ?? null,
+    treeHashState: progress.treeHashState ?? null,
+  });
+}
+
 /** Copies one retrieved file to its destination, verified; resumable for vault jobs. Marks it RESTORED when done. */
 export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Client; index: RunIndex; item: RestoreItem; deadline: number }): Promise<CopyOutcome> {
   const { item, index } = args;
@@ -444,12 +458,19 @@ export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Cli
       bucket: item.destinationBucket,
       key: item.destinationKey,
       resumeUploadId: record.uploadId,
+      // The checkpoint belongs to the recorded upload: it goes back only with it.
+      resumeSha256:
+        record.uploadId && record.sha256State !== undefined && record.sha256Bytes !== undefined && record.treeHashState !== undefined
+          ? { state: record.sha256State, bytes: record.sha256Bytes, treeHashState: record.treeHashState }
+          : undefined,
       deadline: args.deadline,
-      onProgress: async (p) => {
-        await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { uploadId: p.uploadId, bytesDone: p.bytesDone });
-      },
+      onProgress: (progress) => recordCopyProgress(index, item, progress),
     });
-    if (result.status === 'incomplete') return { status: 'incomplete', bytesDone: result.bytesDone };
+    if (result.status === 'incomplete') {
+      // Progress reports come per range; a copy the deadline stopped before its first range is recorded here.
+      await recordCopyProgress(index, item, result);
+      return { status: 'incomplete', bytesDone: result.bytesDone };
+    }
     size = result.size;
     sha256 = result.sha256;
   } else if (item.size === 0) {
@@ -470,7 +491,16 @@ export async function copyRestoredFile(args: { glacier: GlacierClient; s3: S3Cli
       }),
     );
   }
-  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RESTORED', bytesDone: size, restoredAt: new Date().toISOString(), taskToken: null });
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, {
+    state: 'RESTORED',
+    bytesDone: size,
+    restoredAt: new Date().toISOString(),
+    taskToken: null,
+    // The checkpoint only ever served the copy.
+    sha256State: null,
+    sha256Bytes: null,
+    treeHashState: null,
+  });
   return { status: 'complete', size, sha256 };
 }
 

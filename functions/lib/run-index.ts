@@ -98,6 +98,12 @@ export interface FileRecord {
   uploadId?: string;
   partsDone?: number;
   bytesDone?: number;
+  /**
+   * The upload's SHA-256 checkpoint (glacier-upload's UploadProgress): the hash state after the first `sha256Bytes`
+   * bytes, all of them in the vault, so a resumed upload does not read them again. Removed once ARCHIVED.
+   */
+  sha256State?: string;
+  sha256Bytes?: number;
   sourceDeleted?: boolean;
   sourceDeletedAt?: string;
   failureReason?: string;
@@ -139,6 +145,13 @@ export interface RestoreFileRecord {
   taskToken?: string;
   uploadId?: string;
   bytesDone?: number;
+  /**
+   * The copy's checkpoint (glacier-retrieval's CopyProgress): SHA-256 and tree-hash states after the first
+   * `sha256Bytes` bytes, all of them in the S3 upload, so a resumed copy does not fetch them again. Removed once RESTORED.
+   */
+  sha256State?: string;
+  sha256Bytes?: number;
+  treeHashState?: string;
   failureReason?: string;
   createdAt: string;
   updatedAt: string;

@@ -14,13 +14,58 @@ const sha256 = (...chunks: Uint8Array[]): Buffer => {
 export const EMPTY_SHA256 = sha256();
 
 /**
+ * The roots of the complete subtrees of a tree hash seen so far, left to right, their levels (log2 of their span in
+ * MiB) strictly decreasing: one 32-byte hash per level, whatever the size. Nodes of any level can be pushed (a MiB
+ * leaf, or a 2^n MiB range whose tree hash Glacier returned), and the state saves to a string and back.
+ */
+export class SubtreeStack {
+  private readonly stack: { level: number; hash: Buffer }[] = [];
+
+  push(hash: Buffer, level: number): void {
+    let node = { level, hash };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1].level === node.level) {
+      const left = this.stack.pop()!;
+      node = { level: node.level + 1, hash: sha256(left.hash, node.hash) };
+    }
+    this.stack.push(node);
+  }
+
+  /**
+   * An unpaired right-hand subtree is promoted unchanged, so folding the leftovers right to left reproduces the
+   * level-by-level pairing the Glacier documentation describes.
+   */
+  digest(): Buffer {
+    if (this.stack.length === 0) return EMPTY_SHA256;
+    let hash = this.stack[this.stack.length - 1].hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) hash = sha256(this.stack[i].hash, hash);
+    return hash;
+  }
+
+  save(): string {
+    return this.stack.map((node) => node.hash.toString('hex')).join('');
+  }
+
+  /**
+   * The stack after `mib` whole MiB from the start, from `saved`; undefined when `saved` cannot be that. A run of whole
+   * MiB splits into one complete subtree per set bit of its length, which gives each saved hash its level.
+   */
+  static load(saved: string, mib: number): SubtreeStack | undefined {
+    const levels: number[] = [];
+    for (let rest = mib, level = 0; rest > 0; rest = Math.floor(rest / 2), level++) if (rest % 2) levels.unshift(level);
+    if (!Number.isSafeInteger(mib) || !/^([0-9a-f]{64})+$/.test(saved) || saved.length !== levels.length * 64) return undefined;
+    const loaded = new SubtreeStack();
+    levels.forEach((level, i) => loaded.stack.push({ level, hash: Buffer.from(saved.slice(i * 64, (i + 1) * 64), 'hex') }));
+    return loaded;
+  }
+}
+
+/**
  * Streaming tree hash. Holds at most one partial MiB of input (as a running SHA-256, not a copy of the bytes)
  * and one 32-byte hash per level of the tree: complete subtrees are folded as soon as their sibling arrives, so
  * memory grows with log2(size in MiB), not with the size.
  */
 export class TreeHash {
-  /** Roots of the complete subtrees seen so far, left to right; levels strictly decrease. */
-  private readonly stack: { level: number; hash: Buffer }[] = [];
+  private readonly subtrees = new SubtreeStack();
   private leaf = createHash('sha256');
   private leafBytes = 0;
   private totalBytes = 0;
@@ -48,16 +93,8 @@ export class TreeHash {
   digest(): Buffer {
     if (this.finished) return this.finished;
     if (this.leafBytes > 0) this.closeLeaf();
-    if (this.stack.length === 0) {
-      this.finished = EMPTY_SHA256;
-      return this.finished;
-    }
-    // An unpaired right-hand subtree is promoted unchanged, so folding the leftovers right to left reproduces
-    // the level-by-level pairing the Glacier documentation describes.
-    let hash = this.stack[this.stack.length - 1].hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) hash = sha256(this.stack[i].hash, hash);
-    this.finished = hash;
-    return hash;
+    this.finished = this.subtrees.digest();
+    return this.finished;
   }
 
   digestHex(): string {
@@ -65,12 +102,7 @@ export class TreeHash {
   }
 
   private closeLeaf(): void {
-    let node: { level: number; hash: Buffer } = { level: 0, hash: this.leaf.digest() };
-    while (this.stack.length > 0 && this.stack[this.stack.length - 1].level === node.level) {
-      const left = this.stack.pop()!;
-      node = { level: node.level + 1, hash: sha256(left.hash, node.hash) };
-    }
-    this.stack.push(node);
+    this.subtrees.push(this.leaf.digest(), 0);
     this.leaf = createHash('sha256');
     this.leafBytes = 0;
   }

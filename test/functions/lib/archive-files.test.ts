@@ -24,6 +24,7 @@ import {
   DEADLINE_MARGIN_MS,
   archiveDescription,
   archiveItem,
+  partConcurrency,
   pinnedSource,
   recordItemFailure,
   type ArchiveItemArgs,
@@ -34,6 +35,17 @@ import { treeHashOf } from '../../../functions/lib/tree-hash';
 import { GlacierError, sendError } from '../../../local/glacier/errors';
 import { FakeRunIndexTable } from '../../support/run-index-table';
 import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../local/glacier/helpers';
+import { sha256Checkpoints } from '../../../functions/lib/file-sha256';
+
+// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
+const checkpointFrom = sha256Checkpoints.minBytes;
+beforeAll(() => {
+  sha256Checkpoints.minBytes = 0;
+});
+afterAll(() => {
+  sha256Checkpoints.minBytes = checkpointFrom;
+});
+
 
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const BUCKET = 'outputs';
@@ -374,6 +386,76 @@ describe('archiveItem to a Glacier vault', () => {
       expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
     });
 
+    it('records the SHA-256 checkpoint with the progress, hands it back on resume so the archived prefix is not read again, and clears it when ARCHIVED', async () => {
+      const data = testBytes(6.5 * MIB, 27);
+      const work = item(plannedFile('out/resumed.bam', data));
+      const realNow = Date.now.bind(Date);
+      let skew = 0;
+      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      const writes: Partial<FileRecord>[] = [];
+      table.onWrite = (_c, written) => {
+        if (written.path !== 'out/resumed.bam' || written.state !== 'UPLOADING' || written.partsDone === undefined) return;
+        writes.push(written as Partial<FileRecord>);
+        if (written.partsDone === 3) skew = 20 * 60_000;
+      };
+
+      expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      // Each progress write carries the checkpoint of that moment: the parts from the start all in the vault. (Parts
+      // finish in any order, so a write made while part 0 is still in flight has none yet, and clears any old one.)
+      const withCheckpoint = writes.filter((w) => w.partsDone! > 0 && w.sha256Bytes != null);
+      expect(withCheckpoint.length).toBeGreaterThan(0);
+      for (const written of withCheckpoint) {
+        expect(written.sha256Bytes! % MIB).toBe(0);
+        expect(written.sha256Bytes).toBeLessThanOrEqual(written.bytesDone!);
+        expect(written.sha256State).toEqual(expect.any(String));
+      }
+      for (const written of writes.filter((w) => w.sha256Bytes == null)) expect(written.sha256State ?? null).toBeNull();
+      const stopped = fileRecord('out/resumed.bam')!;
+      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), sha256State: expect.any(String) });
+      const covered = stopped.sha256Bytes! / MIB;
+      expect(covered).toBeGreaterThanOrEqual(1);
+      expect(covered).toBeLessThanOrEqual(stopped.partsDone!);
+
+      skew = 0;
+      table.onWrite = undefined;
+      glacierRequests = [];
+      s3Mock.resetHistory();
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+
+      // The covered parts are taken from ListParts; reading starts right after them.
+      const reads = s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Range);
+      expect(reads[0]).toBe(`bytes=${covered * MIB}-${(covered + 1) * MIB - 1}`);
+      expect(reads).toHaveLength(7 - covered);
+      const record = fileRecord('out/resumed.bam')!;
+      expect(record).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data), partsDone: 7 });
+      expect(record.sha256State).toBeUndefined();
+      expect(record.sha256Bytes).toBeUndefined();
+      expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
+    });
+
+    it('reads everything again, and still records the right SHA-256, when the recorded checkpoint does not fit the upload', async () => {
+      const data = testBytes(4 * MIB, 28);
+      const work = item(plannedFile('out/spoiled.bam', data));
+      const realNow = Date.now.bind(Date);
+      let skew = 0;
+      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      table.onWrite = (_c, written) => {
+        if (written.partsDone === 2) skew = 20 * 60_000;
+      };
+      expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      skew = 0;
+      table.onWrite = undefined;
+      // The checkpoint claims a part the upload does not hold.
+      await index.updateFile(UUID, 'out/spoiled.bam', ['UPLOADING'], { sha256Bytes: 4 * MIB });
+      s3Mock.resetHistory();
+
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(4);
+      const record = fileRecord('out/spoiled.bam')!;
+      expect(record).toMatchObject({ state: 'ARCHIVED', sha256: sha256Hex(data), treeHash: treeHashOf(data).toString('hex') });
+      expect(record.sha256State).toBeUndefined();
+    });
+
     it('records the upload id even when the deadline stops the upload before its first part', async () => {
       const data = testBytes(3 * MIB, 10);
       const work = item(plannedFile('out/early.bam', data));
@@ -388,6 +470,7 @@ describe('archiveItem to a Glacier vault', () => {
       expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
       const stopped = fileRecord('out/early.bam')!;
       expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), partsDone: 0, bytesDone: 0 });
+      expect(stopped.sha256State).toBeUndefined(); // nothing in the vault yet: no checkpoint
 
       skew = 0;
       glacierFault = undefined;
@@ -400,14 +483,30 @@ describe('archiveItem to a Glacier vault', () => {
 
   it('starts a fresh upload when the one the record names is gone from the vault', async () => {
     const data = testBytes(2 * MIB + 5, 26);
-    const work = item(plannedFile('out/stale.bam', data, { state: 'UPLOADING', partSize: MIB, uploadId: 'upload-gone-long-ago', partsDone: 1 }));
+    const work = item(
+      plannedFile('out/stale.bam', data, {
+        state: 'UPLOADING',
+        partSize: MIB,
+        uploadId: 'upload-gone-long-ago',
+        partsDone: 1,
+        // The old upload's checkpoint: it must not be applied to the fresh upload.
+        sha256State: 'c3RhbGU=',
+        sha256Bytes: MIB,
+      }),
+    );
 
     expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Range)).toEqual([
+      `bytes=0-${MIB - 1}`,
+      `bytes=${MIB}-${2 * MIB - 1}`,
+      `bytes=${2 * MIB}-${2 * MIB + 4}`,
+    ]);
 
     expect(glacierRequests.filter((r) => r === `POST /-/vaults/${vaultName}/multipart-uploads`)).toHaveLength(1);
     const record = fileRecord('out/stale.bam')!;
     expect(record).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex'), partsDone: 3 });
     expect(record.uploadId).not.toBe('upload-gone-long-ago');
+    expect(record.sha256State).toBeUndefined();
     expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
   });
 
@@ -699,5 +798,14 @@ describe('pinnedSource', () => {
   it('fails when S3 returns no body', async () => {
     s3Mock.on(GetObjectCommand).resolves({});
     await expect(pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: 'k', size: 5 }).read(0, 4)).rejects.toThrow("s3://outputs/k returned no body");
+  });
+});
+
+describe('partConcurrency', () => {
+  it('keeps two parts in flight, but one at a time from 1 GiB parts, so the function memory always holds them', () => {
+    expect(partConcurrency(64 * MIB)).toBe(2);
+    expect(partConcurrency(512 * MIB)).toBe(2);
+    expect(partConcurrency(1024 * MIB)).toBe(1);
+    expect(partConcurrency(4096 * MIB)).toBe(1);
   });
 });

@@ -12,10 +12,21 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { copyJobOutputToS3, type CopyArgs } from '../../../functions/lib/glacier-retrieval';
+import { copyJobOutputToS3, type CopyArgs, type CopyCheckpoint, type CopyProgress } from '../../../functions/lib/glacier-retrieval';
 import { uploadToVault } from '../../../functions/lib/glacier-upload';
 import { treeHashOf } from '../../../functions/lib/tree-hash';
 import { MIB, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../local/glacier/helpers';
+import { sha256Checkpoints } from '../../../functions/lib/file-sha256';
+
+// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
+const checkpointFrom = sha256Checkpoints.minBytes;
+beforeAll(() => {
+  sha256Checkpoints.minBytes = 0;
+});
+afterAll(() => {
+  sha256Checkpoints.minBytes = checkpointFrom;
+});
+
 
 let g: LocalGlacier;
 const vaultName = 'restore';
@@ -223,6 +234,160 @@ describe('copyJobOutputToS3', () => {
     const sent = s3Mock.commandCalls(UploadPartCommand).map((c) => c.args[0].input.PartNumber);
     expect(sent).toEqual([2, 3, 4]);
     expect(s3Mock).not.toHaveReceivedCommand(CreateMultipartUploadCommand);
+  });
+
+  describe('resuming from a checkpoint', () => {
+    /** 5 whole 8 MiB ranges and a short one: the tree-hash state is more than one subtree at most checkpoints. */
+    const data = testBytes(41 * MIB + 5, 45);
+    let archived: { archiveId: string; treeHash: string; sha256: string };
+    beforeAll(async () => {
+      archived = await archive(data);
+    });
+
+    /** Ranges fetched from Glacier while `run` runs, as the first byte of each, in MiB. */
+    async function countingFetches<T>(run: () => Promise<T>): Promise<{ result: T; fetched: number[] }> {
+      const fetched: number[] = [];
+      const handle = g.emulator.handle.bind(g.emulator);
+      g.emulator.handle = async (req, res) => {
+        const range = /^bytes=(\d+)-/.exec(String(req.headers.range ?? ''));
+        if (req.method === 'GET' && range && req.url?.includes('/output')) fetched.push(Number(range[1]) / MIB);
+        return handle(req, res);
+      };
+      try {
+        return { result: await run(), fetched };
+      } finally {
+        g.emulator.handle = handle;
+      }
+    }
+
+    /** A copy the deadline stops after `k` ranges, with every progress report it made. */
+    async function stoppedAfter(job: { jobId: string; treeHash: string; sha256: string }, k: number) {
+      let clock = 0;
+      const progress: CopyProgress[] = [];
+      const first = await copy(data, job, {
+        rangeSize: 8 * MIB,
+        deadline: 100,
+        now: () => clock,
+        onProgress: async (p) => {
+          progress.push(p);
+          if (p.bytesDone === k * 8 * MIB) clock = 1_000;
+        },
+      });
+      if (first.status !== 'incomplete') throw new Error('complete');
+      const checkpoint: CopyCheckpoint = { state: first.sha256State!, bytes: first.sha256Bytes!, treeHashState: first.treeHashState! };
+      return { first, progress, checkpoint };
+    }
+
+    it('reports the hash states with each whole range, and a resumed copy fetches none of the ranges they cover', async () => {
+      const job = { ...archived, jobId: await finishedJob(archived.archiveId) };
+      const { first, progress, checkpoint } = await stoppedAfter(job, 3);
+      expect(first).toMatchObject({ status: 'incomplete', bytesDone: 24 * MIB, sha256Bytes: 24 * MIB });
+      expect(progress.map((p) => p.sha256Bytes)).toEqual([8 * MIB, 16 * MIB, 24 * MIB]);
+      // 24 MiB from the start is two complete subtrees of the archive's tree: 16 MiB and 8 MiB.
+      expect(first.treeHashState).toBe(treeHashOf(data.subarray(0, 16 * MIB)).toString('hex') + treeHashOf(data.subarray(16 * MIB, 24 * MIB)).toString('hex'));
+      s3Mock.resetHistory();
+
+      const resumedProgress: CopyProgress[] = [];
+      const { result, fetched } = await countingFetches(() =>
+        copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: first.uploadId, resumeSha256: checkpoint, onProgress: async (p) => void resumedProgress.push(p) }),
+      );
+      expect(result).toMatchObject({ status: 'complete', size: data.length, treeHash: job.treeHash, sha256: job.sha256, versionId: 'v-mpu' });
+      expect(fetched).toEqual([24, 32, 40]);
+      expect(s3Mock.commandCalls(UploadPartCommand).map((c) => c.args[0].input.PartNumber)).toEqual([4, 5, 6]);
+      expect(s3Mock.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input.MultipartUpload!.Parts!.map((p) => p.PartNumber)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(objects.get('runs/1/out.bam')!.equals(data)).toBe(true);
+      // A short last range is never covered: the checkpoint stays whole ranges.
+      expect(resumedProgress.map((p) => [p.bytesDone, p.sha256Bytes])).toEqual([
+        [32 * MIB, 32 * MIB],
+        [40 * MIB, 40 * MIB],
+        [data.length, 40 * MIB],
+      ]);
+    });
+
+    it('resumes from a checkpoint more than once, fetching every range exactly once in all', async () => {
+      const job = { ...archived, jobId: await finishedJob(archived.archiveId) };
+      const { first, checkpoint } = await stoppedAfter(job, 1);
+      let clock = 0;
+      const { result: middle, fetched: middleFetched } = await countingFetches(() =>
+        copy(data, job, {
+          rangeSize: 8 * MIB,
+          resumeUploadId: first.uploadId,
+          resumeSha256: checkpoint,
+          deadline: 100,
+          now: () => clock,
+          onProgress: async (p) => {
+            if (p.bytesDone === 32 * MIB) clock = 1_000;
+          },
+        }),
+      );
+      expect(middle).toMatchObject({ status: 'incomplete', bytesDone: 32 * MIB, sha256Bytes: 32 * MIB });
+      if (middle.status !== 'incomplete') throw new Error('complete');
+      const { result: last, fetched: lastFetched } = await countingFetches(() =>
+        copy(data, job, {
+          rangeSize: 8 * MIB,
+          resumeUploadId: middle.uploadId,
+          resumeSha256: { state: middle.sha256State!, bytes: middle.sha256Bytes!, treeHashState: middle.treeHashState! },
+        }),
+      );
+      expect(last).toMatchObject({ status: 'complete', treeHash: job.treeHash, sha256: job.sha256 });
+      expect([...middleFetched, ...lastFetched]).toEqual([8, 16, 24, 32, 40]);
+      expect(objects.get('runs/1/out.bam')!.equals(data)).toBe(true);
+    });
+
+    it.each([
+      ['a SHA-256 state that is not a hash-wasm state', (c: CopyCheckpoint) => ({ ...c, state: Buffer.from('not a state').toString('base64') })],
+      ['a tree-hash state of the wrong shape', (c: CopyCheckpoint) => ({ ...c, treeHashState: c.treeHashState.slice(64) })],
+      ['a tree-hash state that is not hex', (c: CopyCheckpoint) => ({ ...c, treeHashState: 'z'.repeat(c.treeHashState.length) })],
+      ['bytes that are not a whole number of ranges', (c: CopyCheckpoint) => ({ ...c, bytes: c.bytes - MIB })],
+      ['bytes covering ranges S3 does not hold', (c: CopyCheckpoint) => ({ ...c, bytes: 32 * MIB })],
+      ['no bytes', (c: CopyCheckpoint) => ({ ...c, bytes: 0 })],
+    ])('falls back to fetching every range again given %s, and still verifies the whole file', async (_name, spoil) => {
+      const job = { ...archived, jobId: await finishedJob(archived.archiveId) };
+      const { first, checkpoint } = await stoppedAfter(job, 3);
+      s3Mock.resetHistory();
+      const { result, fetched } = await countingFetches(() =>
+        copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: first.uploadId, resumeSha256: spoil(checkpoint) }),
+      );
+      expect(result).toMatchObject({ status: 'complete', treeHash: job.treeHash, sha256: job.sha256 });
+      expect(fetched).toEqual([0, 8, 16, 24, 32, 40]);
+      // The ranges already in S3 are checked against their ETags and kept.
+      expect(s3Mock.commandCalls(UploadPartCommand).map((c) => c.args[0].input.PartNumber)).toEqual([4, 5, 6]);
+      expect(objects.get('runs/1/out.bam')!.equals(data)).toBe(true);
+    });
+
+    it.each([
+      ['missing', (parts: Map<number, Buffer>) => parts.delete(2)],
+      ['of another size', (parts: Map<number, Buffer>) => parts.set(2, Buffer.from('garbage'))],
+    ])('falls back to fetching every range again when a covered part is %s in S3', async (_name, damage) => {
+      const job = { ...archived, jobId: await finishedJob(archived.archiveId) };
+      const { first, checkpoint } = await stoppedAfter(job, 3);
+      damage(uploads.get(first.uploadId)!);
+      s3Mock.resetHistory();
+      const { result, fetched } = await countingFetches(() => copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: first.uploadId, resumeSha256: checkpoint }));
+      expect(result).toMatchObject({ status: 'complete', treeHash: job.treeHash, sha256: job.sha256 });
+      expect(fetched).toEqual([0, 8, 16, 24, 32, 40]);
+      expect(s3Mock.commandCalls(UploadPartCommand).map((c) => c.args[0].input.PartNumber)).toEqual([2, 4, 5, 6]);
+      expect(objects.get('runs/1/out.bam')!.equals(data)).toBe(true);
+    });
+
+    it('fails the whole-file checks, never completing, when a well-formed checkpoint holds the wrong hashes', async () => {
+      const job = { ...archived, jobId: await finishedJob(archived.archiveId) };
+      const a = await stoppedAfter(job, 3);
+      const wrongTree = { ...a.checkpoint, treeHashState: a.checkpoint.treeHashState.replace(/^./, (c) => (c === '0' ? '1' : '0')) };
+      await expect(copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: a.first.uploadId, resumeSha256: wrongTree })).rejects.toMatchObject({
+        name: 'TreeHashMismatch',
+      });
+      expect(s3Mock).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: a.first.uploadId });
+      // The SHA-256 state after two ranges, claimed for three: the tree hash passes, the SHA-256 does not.
+      const b = await stoppedAfter(job, 3);
+      const wrongSha = { ...b.checkpoint, state: b.progress[1].sha256State! };
+      await expect(copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: b.first.uploadId, resumeSha256: wrongSha })).rejects.toMatchObject({
+        name: 'ChecksumMismatch',
+      });
+      expect(s3Mock).toHaveReceivedCommandWith(AbortMultipartUploadCommand, { UploadId: b.first.uploadId });
+      expect(s3Mock).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+      expect(objects.size).toBe(0);
+    });
   });
 
   it('refuses range sizes that are not a power-of-two MiB of at least 8 MiB', async () => {

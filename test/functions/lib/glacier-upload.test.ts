@@ -12,9 +12,21 @@ import {
 } from '@aws-sdk/client-glacier';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { loadFileSha256, sha256Checkpoints } from '../../../functions/lib/file-sha256';
 import { s3ByteSource, uploadToVault, type ByteSource, type UploadProgress } from '../../../functions/lib/glacier-upload';
+import { GlacierError, sendError } from '../../../local/glacier/errors';
 import { TreeHash, treeHashOf } from '../../../functions/lib/tree-hash';
 import { MIB, sha256Hex, startLocalGlacier, testBytes, testBytesAt, type LocalGlacier } from '../../local/glacier/helpers';
+
+// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
+const checkpointFrom = sha256Checkpoints.minBytes;
+beforeAll(() => {
+  sha256Checkpoints.minBytes = 0;
+});
+afterAll(() => {
+  sha256Checkpoints.minBytes = checkpointFrom;
+});
+
 
 let g: LocalGlacier;
 const vaultName = 'archive';
@@ -115,7 +127,7 @@ describe('uploadToVault', () => {
       const second = await upload(source, { resumeUploadId: first.uploadId });
       expect(second).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data) });
       expect(puts).toEqual([3, 4, 5, 6, 7].map((i) => `bytes ${i * MIB}-${Math.min((i + 1) * MIB, data.length) - 1}/*`));
-      expect(source.reads).toHaveLength(8); // every part is read: the three already there to rebuild the SHA-256
+      expect(source.reads).toHaveLength(8); // no checkpoint given: the three parts already there are read to rebuild the SHA-256
       if (second.status !== 'complete') throw new Error('incomplete');
       expect((await archiveBytes(second.archiveId!)).equals(data)).toBe(true);
     } finally {
@@ -205,6 +217,233 @@ describe('uploadToVault', () => {
   });
 });
 
+describe('uploadToVault with a SHA-256 checkpoint', () => {
+  /** Parts of `data` the source was asked for, by part index (1 MiB parts). */
+  const partsRead = (source: { reads: [number, number][] }) => source.reads.map(([start]) => start / MIB);
+
+  /** A 7.5 MiB file uploaded until the deadline stops it after `k` parts (one part at a time, so in order). */
+  async function stoppedAfter(data: Buffer, k: number) {
+    let clock = 1_000;
+    const progress: UploadProgress[] = [];
+    const first = await upload(bufferSource(data), {
+      deadline: 10_000,
+      now: () => clock,
+      concurrency: 1,
+      onProgress: async (p) => {
+        progress.push(p);
+        if (p.partsDone === k) clock = 20_000;
+      },
+    });
+    if (first.status !== 'incomplete') throw new Error('complete');
+    return { first, progress };
+  }
+
+  /** Counts the PUTs (parts sent) the emulator serves while `run` runs. */
+  async function countingPuts<T>(run: () => Promise<T>): Promise<{ result: T; puts: string[] }> {
+    const puts: string[] = [];
+    const handle = g.emulator.handle.bind(g.emulator);
+    g.emulator.handle = async (req, res) => {
+      if (req.method === 'PUT') puts.push(String(req.headers['content-range']));
+      return handle(req, res);
+    };
+    try {
+      return { result: await run(), puts };
+    } finally {
+      g.emulator.handle = handle;
+    }
+  }
+
+  it('reports the SHA-256 state with each part, and a resumed call reads none of the parts it covers', async () => {
+    const data = testBytes(7.5 * MIB, 51);
+    const { first, progress } = await stoppedAfter(data, 3);
+    expect(first).toMatchObject({ status: 'incomplete', partsDone: 3, bytesDone: 3 * MIB, sha256Bytes: 3 * MIB, sha256State: expect.any(String) });
+    expect(progress.map((p) => p.sha256Bytes)).toEqual([MIB, 2 * MIB, 3 * MIB]);
+    expect(progress[2].sha256State).toBe(first.sha256State);
+
+    const source = bufferSource(data);
+    const { result: second, puts } = await countingPuts(() =>
+      upload(source, { resumeUploadId: first.uploadId, resumeSha256: { state: first.sha256State!, bytes: first.sha256Bytes! } }),
+    );
+    expect(second).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data), size: data.length });
+    expect(partsRead(source)).toEqual([3, 4, 5, 6, 7]);
+    expect(puts).toHaveLength(5);
+    if (second.status !== 'complete') throw new Error('incomplete');
+    expect((await archiveBytes(second.archiveId!)).equals(data)).toBe(true);
+  });
+
+  it('resumes from a checkpoint more than once, reading every byte of the file exactly once in all', async () => {
+    const data = testBytes(6 * MIB, 52);
+    const { first } = await stoppedAfter(data, 2);
+    let clock = 1_000;
+    const middleSource = bufferSource(data);
+    const middle = await upload(middleSource, {
+      resumeUploadId: first.uploadId,
+      resumeSha256: { state: first.sha256State!, bytes: first.sha256Bytes! },
+      deadline: 10_000,
+      now: () => clock,
+      concurrency: 1,
+      onProgress: async (p) => {
+        if (p.partsDone === 4) clock = 20_000;
+      },
+    });
+    expect(middle).toMatchObject({ status: 'incomplete', partsDone: 4, sha256Bytes: 4 * MIB });
+    if (middle.status !== 'incomplete') throw new Error('complete');
+    const lastSource = bufferSource(data);
+    const last = await upload(lastSource, { resumeUploadId: middle.uploadId, resumeSha256: { state: middle.sha256State!, bytes: middle.sha256Bytes! } });
+    expect(last).toMatchObject({ status: 'complete', sha256: sha256Hex(data), treeHash: treeHashOf(data).toString('hex') });
+    expect([...partsRead(middleSource), ...partsRead(lastSource)]).toEqual([2, 3, 4, 5]);
+  });
+
+  it('completes without reading anything when the checkpoint covers the whole file', async () => {
+    const data = testBytes(3 * MIB, 53);
+    // Every part goes in, then completing the upload fails: the checkpoint covers the whole file.
+    const handle = g.emulator.handle.bind(g.emulator);
+    g.emulator.handle = async (req, res) => {
+      if (req.method === 'POST' && req.headers['x-amz-archive-size'] !== undefined) {
+        req.resume();
+        sendError(res, new GlacierError('InvalidParameterValueException', 'refused by the test'), 'test');
+        return;
+      }
+      return handle(req, res);
+    };
+    const progress: UploadProgress[] = [];
+    try {
+      await expect(upload(bufferSource(data), { onProgress: async (p) => void progress.push(p) })).rejects.toMatchObject({
+        name: 'InvalidParameterValueException',
+      });
+    } finally {
+      g.emulator.handle = handle;
+    }
+    const last = progress[progress.length - 1];
+    expect(last).toMatchObject({ partsDone: 3, sha256Bytes: 3 * MIB });
+    const source = bufferSource(data);
+    const second = await upload(source, { resumeUploadId: last.uploadId, resumeSha256: { state: last.sha256State!, bytes: last.sha256Bytes! } });
+    expect(second).toMatchObject({ status: 'complete', sha256: sha256Hex(data), treeHash: treeHashOf(data).toString('hex') });
+    expect(source.reads).toEqual([]);
+  });
+
+  it('never covers a short last part: the checkpoint stays whole parts', async () => {
+    const data = testBytes(2.5 * MIB, 58);
+    const progress: UploadProgress[] = [];
+    const result = await upload(bufferSource(data), { concurrency: 1, onProgress: async (p) => void progress.push(p) });
+    expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
+    expect(progress.map((p) => [p.partsDone, p.sha256Bytes])).toEqual([
+      [1, MIB],
+      [2, 2 * MIB],
+      [3, 2 * MIB],
+    ]);
+  });
+
+  it.each([
+    ['a state that is not a hash-wasm state', (c: { state: string; bytes: number }) => ({ ...c, state: Buffer.from('not a state').toString('base64') })],
+    ['a state from another build of hash-wasm', (c: { state: string; bytes: number }) => ({ ...c, state: `AAAA${c.state.slice(4)}` })],
+    ['bytes that are not a whole number of parts', (c: { state: string; bytes: number }) => ({ ...c, bytes: c.bytes + 1 })],
+    ['bytes covering parts the upload does not hold', (c: { state: string; bytes: number }) => ({ ...c, bytes: 5 * MIB })],
+    ['bytes beyond the end of the file', (c: { state: string; bytes: number }) => ({ ...c, bytes: 16 * MIB })],
+    ['no bytes', (c: { state: string; bytes: number }) => ({ ...c, bytes: 0 })],
+  ])('falls back to reading every part again given %s, and still gets the right SHA-256', async (_name, spoil) => {
+    const data = testBytes(7.5 * MIB, 54);
+    const { first } = await stoppedAfter(data, 3);
+    const source = bufferSource(data);
+    const { result: second, puts } = await countingPuts(() =>
+      upload(source, { resumeUploadId: first.uploadId, resumeSha256: spoil({ state: first.sha256State!, bytes: first.sha256Bytes! }) }),
+    );
+    expect(second).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data) });
+    expect(partsRead(source)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(puts).toHaveLength(5); // the three parts already there are checked against the source, not sent again
+  });
+
+  it('ignores a checkpoint given without the upload it belongs to', async () => {
+    const data = testBytes(3 * MIB, 55);
+    const { first } = await stoppedAfter(data, 2);
+    const source = bufferSource(data);
+    const result = await upload(source, { resumeSha256: { state: first.sha256State!, bytes: first.sha256Bytes! } });
+    expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
+    expect(partsRead(source)).toEqual([0, 1, 2]);
+  });
+
+  it('checkpoints only the parts from the start that are all in the vault when uploads finish out of order', async () => {
+    const data = testBytes(5 * MIB, 56);
+    // Part 1 is held back, then refused: parts 0 and 2 (and maybe 3) are stored, part 1 never is.
+    const handle = g.emulator.handle.bind(g.emulator);
+    const partOne = `bytes ${MIB}-${2 * MIB - 1}/*`;
+    const order: string[] = [];
+    g.emulator.handle = async (req, res) => {
+      if (req.method === 'PUT' && req.headers['content-range'] === partOne) {
+        req.resume();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        order.push(partOne);
+        sendError(res, new GlacierError('InvalidParameterValueException', 'held back by the test'), 'test');
+        return;
+      }
+      if (req.method === 'PUT') res.on('finish', () => order.push(String(req.headers['content-range'])));
+      return handle(req, res);
+    };
+    const progress: UploadProgress[] = [];
+    let uploadId = '';
+    try {
+      // Two in flight: part 2 starts only once part 0 is in, and then overtakes part 1.
+      const failed = upload(bufferSource(data), {
+        concurrency: 2,
+        onProgress: async (p) => {
+          uploadId = p.uploadId;
+          progress.push(p);
+        },
+      });
+      await expect(failed).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+    } finally {
+      g.emulator.handle = handle;
+    }
+    expect(order.indexOf(`bytes ${2 * MIB}-${3 * MIB - 1}/*`)).toBeLessThan(order.indexOf(partOne));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[0]).toMatchObject({ partsDone: 1, sha256Bytes: MIB });
+    // Later parts are in, but part 1 is not: the checkpoint stays after part 0.
+    for (const p of progress.slice(1)) expect(p).toMatchObject({ sha256Bytes: MIB, sha256State: progress[0].sha256State });
+    const listed = await g.glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId }));
+    expect(listed.Parts!.map((p) => p.RangeInBytes)).not.toContain(`${MIB}-${2 * MIB - 1}`);
+
+    // Resumed from that checkpoint: part 0 is not read; part 1 is sent; the parts after it are read and checked.
+    const last = progress[progress.length - 1];
+    const source = bufferSource(data);
+    const { result, puts } = await countingPuts(() => upload(source, { resumeUploadId: uploadId, resumeSha256: { state: last.sha256State!, bytes: last.sha256Bytes! } }));
+    expect(result).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data) });
+    expect(partsRead(source)).toEqual([1, 2, 3, 4]);
+    expect(puts).toContain(partOne);
+    expect(puts).toHaveLength(5 - listed.Parts!.length);
+  });
+
+  it('checkpoints the contiguous prefix once a slow part catches up', async () => {
+    const data = testBytes(4 * MIB, 57);
+    const handle = g.emulator.handle.bind(g.emulator);
+    g.emulator.handle = async (req, res) => {
+      if (req.method === 'PUT' && req.headers['content-range'] === `bytes ${MIB}-${2 * MIB - 1}/*`) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      return handle(req, res);
+    };
+    const progress: UploadProgress[] = [];
+    try {
+      const result = await upload(bufferSource(data), { concurrency: 2, onProgress: async (p) => void progress.push(p) });
+      expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
+    } finally {
+      g.emulator.handle = handle;
+    }
+    // Part 0, then parts 2 and 3 while part 1 is held back (the checkpoint waits at part 0), then part 1: all four.
+    expect(progress.map((p) => [p.partsDone, p.sha256Bytes])).toEqual([
+      [1, MIB],
+      [2, MIB],
+      [3, MIB],
+      [4, 4 * MIB],
+    ]);
+    // Each reported state is the SHA-256 of exactly the bytes it says it covers.
+    for (const p of progress) {
+      const hasher = (await loadFileSha256(p.sha256State!))!;
+      hasher.update(data.subarray(p.sha256Bytes!));
+      expect(hasher.digestHex()).toBe(sha256Hex(data));
+    }
+  });
+});
+
 describe('s3ByteSource', () => {
   it('reads inclusive ranges of a pinned object version', async () => {
     const s3 = mockClient(S3Client);
@@ -221,5 +460,21 @@ describe('s3ByteSource', () => {
     s3.on(GetObjectCommand).resolves({ Body: Readable.from([Buffer.alloc(5)]) as never, ContentLength: 5 });
     await expect(source.read(0, 9)).rejects.toThrow(/changed/);
     s3.restore();
+  });
+});
+
+describe('whole-file SHA-256 below the checkpoint size', () => {
+  it('uses the native hash and reports no checkpoint: files that move in one invocation do not pay for one', async () => {
+    sha256Checkpoints.minBytes = 64 * 1024 ** 3;
+    try {
+      const data = testBytes(3 * MIB + 5, 7);
+      const progress: UploadProgress[] = [];
+      const result = await upload(bufferSource(data), { onProgress: async (p) => void progress.push(p) });
+      expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress.every((p) => p.sha256State === undefined && p.sha256Bytes === undefined)).toBe(true);
+    } finally {
+      sha256Checkpoints.minBytes = 0;
+    }
   });
 });

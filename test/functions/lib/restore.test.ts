@@ -12,16 +12,20 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-glacier';
 import {
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListPartsCommand,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
   RestoreObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
   type CopyObjectCommandInput,
   type DeleteObjectCommandInput,
   type GetObjectCommandInput,
@@ -62,10 +66,21 @@ import {
   type FileRecord,
   type RestoreFileRecord,
 } from '../../../functions/lib/run-index';
+import { sha256Checkpoints } from '../../../functions/lib/file-sha256';
 import { treeHashOf } from '../../../functions/lib/tree-hash';
 import { parseConfig } from '../../../stacks/config';
 import { FakeRunIndexTable } from '../../support/run-index-table';
 import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../local/glacier/helpers';
+
+// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
+const checkpointFrom = sha256Checkpoints.minBytes;
+beforeAll(() => {
+  sha256Checkpoints.minBytes = 0;
+});
+afterAll(() => {
+  sha256Checkpoints.minBytes = checkpointFrom;
+});
+
 
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const OTHER_UUID = '1b1f1a0e-2c3d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -274,6 +289,10 @@ function putRestoreFile(item: RestoreItem, record: Partial<RestoreFileRecord> = 
     ...record,
   });
 }
+const fileRecordOf = (path: string) => {
+  const key = fileKey(UUID, path);
+  return table.get(key.pk, key.sk) as FileRecord | undefined;
+};
 const restoreFile = (item: Pick<RestoreItem, 'runUuid' | 'restoreId' | 'path'>) => {
   const key = restoreFileKey(item.runUuid, item.restoreId, item.path);
   return table.get(key.pk, key.sk) as RestoreFileRecord | undefined;
@@ -943,6 +962,74 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
 
     expect(await finalizeRestore(index, UUID, restoreId)).toMatchObject({ state: 'RESTORED', restored: 1, failed: 0 });
     expect(treeHashOf(data).toString('hex')).toBe(item.treeHash);
+  });
+
+  it('records the copy checkpoint with its progress, fetches none of the copied ranges on resume, and clears it when RESTORED', async () => {
+    // Two 64 MiB ranges (the default): the deadline stops the copy after the first.
+    const data = testBytes(64 * MIB + 1000, 72);
+    await archived('out/big.bam', data);
+    const item = restoreItem({ path: 'out/big.bam', size: data.length, sha256: sha256Hex(data), treeHash: treeHashOf(data).toString('hex'), destinationKey: 'back/out/big.bam' });
+    const { jobId } = await g.glacier.send(
+      new InitiateJobCommand({ accountId: '-', vaultName: VAULT, jobParameters: { Type: 'archive-retrieval', ArchiveId: fileRecordOf('out/big.bam')!.archiveId } }),
+    );
+    await g.emulator.completeJobNow(jobId!);
+    putRestoreFile(item, { state: 'RETRIEVING', jobId });
+
+    // An S3 multipart upload in memory, for the destination.
+    const parts = new Map<number, Buffer>();
+    s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'mpu-1' });
+    s3Mock.on(UploadPartCommand).callsFake(async (input: { PartNumber: number; Body: Buffer }) => {
+      parts.set(input.PartNumber, Buffer.from(input.Body));
+      return { ETag: `"${createHash('md5').update(input.Body).digest('hex')}"` };
+    });
+    s3Mock.on(ListPartsCommand).callsFake(async () => ({
+      Parts: [...parts].map(([PartNumber, body]) => ({ PartNumber, Size: body.length, ETag: `"${createHash('md5').update(body).digest('hex')}"` })),
+      IsTruncated: false,
+    }));
+    s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input: { Bucket: string; Key: string; MultipartUpload: { Parts: { PartNumber: number }[] } }) => {
+      objects.set(`${input.Bucket}/${input.Key}`, { body: Buffer.concat(input.MultipartUpload.Parts.map((p) => parts.get(p.PartNumber)!)), versionId: 'v-mpu' });
+      return { VersionId: 'v-mpu' };
+    });
+    const fetched: string[] = [];
+    const handle = g.emulator.handle.bind(g.emulator);
+    g.emulator.handle = async (req, res) => {
+      if (req.method === 'GET' && req.headers.range) fetched.push(String(req.headers.range));
+      return handle(req, res);
+    };
+    const realNow = Date.now.bind(Date);
+    let skew = 0;
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+    table.onWrite = (_c, written) => {
+      if (written.bytesDone === 64 * MIB) skew = 10 * 60_000;
+    };
+    try {
+      expect(await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: realNow() + 5 * 60_000 })).toEqual({ status: 'incomplete', bytesDone: 64 * MIB });
+      expect(restoreFile(item)).toMatchObject({
+        state: 'COPYING',
+        uploadId: 'mpu-1',
+        bytesDone: 64 * MIB,
+        sha256Bytes: 64 * MIB,
+        sha256State: expect.any(String),
+        treeHashState: treeHashOf(data.subarray(0, 64 * MIB)).toString('hex'),
+      });
+
+      skew = 0;
+      table.onWrite = undefined;
+      fetched.length = 0;
+      const copied = await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: realNow() + 5 * 60_000 });
+      expect(copied).toEqual({ status: 'complete', size: data.length, sha256: sha256Hex(data) });
+      expect(fetched).toEqual([`bytes=${64 * MIB}-${data.length - 1}`]);
+      expect(objects.get(`${RESTORES}/back/out/big.bam`)?.body.equals(data)).toBe(true);
+      const record = restoreFile(item)!;
+      expect(record).toMatchObject({ state: 'RESTORED', bytesDone: data.length });
+      expect(record.sha256State).toBeUndefined();
+      expect(record.sha256Bytes).toBeUndefined();
+      expect(record.treeHashState).toBeUndefined();
+    } finally {
+      g.emulator.handle = handle;
+      jest.restoreAllMocks();
+      table.onWrite = undefined;
+    }
   });
 
   it('writes nothing when the job output does not match the recorded tree hash', async () => {
