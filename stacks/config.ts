@@ -165,6 +165,8 @@ export const ArchiverConfigSchema = z
         message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (the retention periods CloudWatch Logs accepts)`,
       })
       .default(365),
+    /** Log each state's input and output with the workflows' events (run metadata, paths, task tokens): off by default. */
+    logExecutionData: z.boolean().default(false),
     /** The daily sweep for runs that no event announced looks back this many days (older ones: the backfill command). */
     reconcileLookbackDays: z.number().int().min(1).max(365).default(7),
   })

@@ -80,7 +80,7 @@ export class WorkflowStateMachine extends Construct {
       definitionSubstitutions: substitutions,
       stateMachineType: sfn.StateMachineType.STANDARD,
       // Execution data holds run metadata and task tokens; ALL events without it still show every transition.
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: props.config.logExecutionData },
       tracingEnabled: true,
     });
 

@@ -350,6 +350,13 @@ describe('the example configuration (cdk.json)', () => {
       },
     );
 
+    it('log execution data too when logExecutionData asks for it', () => {
+      const verbose = new Synth(buildStack(exampleWith((c) => (c.logExecutionData = true))).stack);
+      for (const workflow of [verbose.stack.archive.workflow, verbose.stack.restore.workflow]) {
+        expect(verbose.resource(workflow.stateMachine).Properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+      }
+    });
+
     it.each(Object.keys(STATE_MACHINES) as (keyof typeof STATE_MACHINES)[])("%s's substitutions name its functions and the shared resources", (key) => {
       const workflow = machines()[key];
       const substitutions = s.resource(workflow.stateMachine).Properties.DefinitionSubstitutions as Record<string, unknown>;

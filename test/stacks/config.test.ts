@@ -324,6 +324,7 @@ describe('parseConfig defaults', () => {
       groupMaxFiles: 100,
       groupMaxBytes: '256 MiB',
       logRetentionDays: 365,
+      logExecutionData: false,
       reconcileLookbackDays: 7,
     });
   });
