@@ -6,22 +6,19 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/archive-files';
-import { logger, metrics } from '../../functions/lib/observability';
 import { SCHEMA_VERSION, fileKey, type FileRecord } from '../../functions/lib/run-index';
 import { treeHashOf } from '../../functions/lib/tree-hash';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
 const glacierMock = mockClient(GlacierClient);
 let table: FakeRunIndexTable;
-let addMetric: jest.SpyInstance;
-
-const VARS = [ENV.runIndexTable, ENV.vaultName, ENV.archiveBucket] as const;
-const saved = Object.fromEntries(VARS.map((name) => [name, process.env[name]]));
+const powertools = quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE, [ENV.vaultName]: 'archive-vault', [ENV.archiveBucket]: 'archive-bucket' });
 
 const DATA = Buffer.from('ACGT'.repeat(1000));
 const file = { path: 'out/a.vcf', bucket: 'outputs', key: 'runs/1/out/a.vcf', size: DATA.length, etag: '"e1"' };
@@ -48,9 +45,6 @@ function register(path = file.path, record: Partial<FileRecord> = {}) {
 const record = (path = file.path) => table.get(`RUN#${UUID}`, `FILE#${path}`);
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
-  process.env[ENV.vaultName] = 'archive-vault';
-  process.env[ENV.archiveBucket] = 'archive-bucket';
   ddbMock.reset();
   s3Mock.reset();
   glacierMock.reset();
@@ -64,22 +58,6 @@ beforeEach(() => {
     checksum: treeHashOf(Buffer.from(input.body as Uint8Array)).toString('hex'),
   }));
   s3Mock.on(CopyObjectCommand).resolves({ VersionId: 'v1' });
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-  jest.spyOn(logger, 'error').mockImplementation(() => undefined);
-  addMetric = jest.spyOn(metrics, 'addMetric');
-  // EMF output would only clutter the test log; the metrics themselves are asserted through addMetric.
-  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    metrics.clearMetrics();
-    return metrics;
-  });
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  for (const name of VARS) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
 });
 
 describe('archive-files handler', () => {
@@ -105,8 +83,8 @@ describe('archive-files handler', () => {
     expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
     expect(glacierMock).toHaveReceivedCommandWith(UploadArchiveCommand, { accountId: '-', vaultName: 'archive-vault' });
     expect(record()).toMatchObject({ state: 'ARCHIVED', archiveId: 'archive-1', vaultName: 'archive-vault', partSize: 1024 * 1024 });
-    expect(addMetric).toHaveBeenCalledWith('FilesArchived', 'Count', 1);
-    expect(addMetric).not.toHaveBeenCalledWith('FilesFailed', expect.anything(), expect.anything());
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesArchived', 'Count', 1);
+    expect(powertools.addMetric).not.toHaveBeenCalledWith('FilesFailed', expect.anything(), expect.anything());
   });
 
   it('copies into the configured archive bucket for an s3-glacier tier', async () => {
@@ -130,7 +108,7 @@ describe('archive-files handler', () => {
     register();
     s3Mock.on(GetObjectCommand).rejects(Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }));
     expect(await handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).toEqual({ status: 'complete', archived: 0, failed: 1 });
-    expect(addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
   });
 
   it('records the files of an item the workflow gave up on, without needing the vault', async () => {
@@ -142,7 +120,7 @@ describe('archive-files handler', () => {
     expect(result).toEqual({ status: 'complete', archived: 0, failed: 1 });
     expect(record()).toMatchObject({ state: 'FAILED', failureReason: 'States.Timeout: took too long' });
     expect(record('out/done.vcf')).toMatchObject({ state: 'ARCHIVED' });
-    expect(addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
   });
 
   it('fails naming RUN_INDEX_TABLE when it is not set', async () => {

@@ -5,49 +5,27 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/check-retrieval';
-import { logger } from '../../functions/lib/observability';
-import type { RestoreItem } from '../../functions/lib/restore';
 import { restoreFileKey } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const glacierMock = mockClient(GlacierClient);
 const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
-const saved = process.env[ENV.runIndexTable];
+quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE });
 
-const item: RestoreItem = {
-  runUuid: UUID,
-  restoreId: 'r-1',
-  path: 'out/a.bam',
-  size: 10,
-  retrieval: 'vault-job',
-  tier: 'Bulk',
-  vaultName: 'archive-vault',
-  archiveId: 'archive-1',
-  destinationBucket: 'restores',
-  destinationKey: 'out/a.bam',
-  notificationWaitSeconds: 600,
-  pollSeconds: 60,
-};
+const item = restoreItem();
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
   ddbMock.reset();
   glacierMock.reset();
   s3Mock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
   table.put({ ...restoreFileKey(UUID, 'r-1', 'out/a.bam'), runUuid: UUID, restoreId: 'r-1', path: 'out/a.bam', state: 'RETRIEVING', jobId: 'job-1', destination: 'x' });
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  if (saved === undefined) delete process.env[ENV.runIndexTable];
-  else process.env[ENV.runIndexTable] = saved;
 });
 
 describe('check-retrieval handler', () => {

@@ -9,10 +9,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/copy-restored-file';
 import { copyJobOutputToS3 } from '../../functions/lib/glacier-retrieval';
-import { logger } from '../../functions/lib/observability';
 import type { RestoreItem } from '../../functions/lib/restore';
 import { restoreFileKey } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 // The verified range copy has its own tests against the Glacier emulator (test/functions/lib/glacier-retrieval.test.ts).
@@ -20,36 +20,20 @@ jest.mock('../../functions/lib/glacier-retrieval', () => ({ copyJobOutputToS3: j
 const copyJobOutputMock = jest.mocked(copyJobOutputToS3);
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const glacierMock = mockClient(GlacierClient);
 const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
-const saved = process.env[ENV.runIndexTable];
+quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE });
 const DATA = Buffer.from('restored bytes');
 const SHA256 = createHash('sha256').update(DATA).digest('hex');
 
-const item: RestoreItem = {
-  runUuid: UUID,
-  restoreId: 'r-1',
-  path: 'out/a.bam',
-  size: DATA.length,
-  retrieval: 'vault-job',
-  tier: 'Bulk',
-  sha256: SHA256,
-  treeHash: 't',
-  vaultName: 'archive-vault',
-  archiveId: 'archive-1',
-  destinationBucket: 'restores',
-  destinationKey: 'back/out/a.bam',
-  notificationWaitSeconds: 600,
-  pollSeconds: 60,
-};
+const item = restoreItem({ size: DATA.length, sha256: SHA256, treeHash: 't', destinationKey: 'back/out/a.bam' });
 const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
 const s3Item: RestoreItem = { ...item, retrieval: 's3-restore', archiveBucket: 'archive', archiveKey: `runs/${UUID}/out/a.bam`, archiveId: undefined, storageClass: 'GLACIER' };
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
   ddbMock.reset();
   glacierMock.reset();
   s3Mock.reset();
@@ -59,13 +43,6 @@ beforeEach(() => {
   s3Mock.on(CopyObjectCommand).resolves({ VersionId: 'dv-1' });
   s3Mock.on(GetObjectCommand).callsFake(() => ({ Body: Readable.from([DATA]) }));
   s3Mock.on(DeleteObjectCommand).resolves({});
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  if (saved === undefined) delete process.env[ENV.runIndexTable];
-  else process.env[ENV.runIndexTable] = saved;
 });
 
 describe('copy-restored-file handler', () => {

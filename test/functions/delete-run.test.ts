@@ -2,47 +2,31 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DeleteRunCommand, GetRunCommand, OmicsClient } from '@aws-sdk/client-omics';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/delete-run';
-import { logger, metrics } from '../../functions/lib/observability';
 import { ENV } from '../../stacks/wiring';
+import { quietPowertools, sqsBatch, sqsRecordsFrom, useEnv } from '../support/handlers';
 
 const TABLE = 'run-index';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const omicsMock = mockClient(OmicsClient);
 
-function sqsRecord(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `handle-${messageId}`,
-    body,
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1717243200000', SenderId: 'AIDAEXAMPLE', ApproximateFirstReceiveTimestamp: '1717243200000' },
-    messageAttributes: {
-      event: { stringValue: 'RUN_ARCHIVED', dataType: 'String', stringListValues: [], binaryListValues: [] },
-      deleteRun: { stringValue: 'true', dataType: 'String', stringListValues: [], binaryListValues: [] },
-    },
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:RunDeletion',
-    awsRegion: 'us-east-1',
-  };
-}
+const sqsRecord = sqsRecordsFrom('RunDeletion', {
+  event: { stringValue: 'RUN_ARCHIVED', dataType: 'String', stringListValues: [], binaryListValues: [] },
+  deleteRun: { stringValue: 'true', dataType: 'String', stringListValues: [], binaryListValues: [] },
+});
 
 /** The archive outcome the workflow publishes (raw SNS delivery: the SQS body is the message itself). */
 const archived = (n: string) =>
   JSON.stringify({ runUuid: `uuid-${n}`, runId: n, tier: 'standard', archiveState: 'ARCHIVED', event: 'RUN_ARCHIVED', deleteRun: 'true', snapshotLocation: `s3://snap/runs/uuid-${n}/` });
 
-const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
-
 /** Run records by uuid; conditional updates move them as DynamoDB would. */
 let records: Map<string, Record<string, unknown>>;
 
-const saved = process.env[ENV.runIndexTable];
-let addMetric: jest.SpyInstance;
+const powertools = quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE });
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
   ddbMock.reset();
   omicsMock.reset();
   records = new Map(
@@ -65,21 +49,6 @@ beforeEach(() => {
   });
   omicsMock.on(GetRunCommand).callsFake((input: { id: string }) => ({ id: input.id, uuid: `uuid-${input.id}`, status: 'COMPLETED' }));
   omicsMock.on(DeleteRunCommand).resolves({});
-  jest.spyOn(logger, 'error').mockImplementation(() => undefined);
-  jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-  addMetric = jest.spyOn(metrics, 'addMetric');
-  // EMF output would only clutter the test log; the metrics themselves are asserted through addMetric.
-  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    metrics.clearMetrics();
-    return metrics;
-  });
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  if (saved === undefined) delete process.env[ENV.runIndexTable];
-  else process.env[ENV.runIndexTable] = saved;
 });
 
 describe('delete-run handler', () => {
@@ -87,7 +56,7 @@ describe('delete-run handler', () => {
     // GetRun shows run 3 (same uuid) RUNNING: HealthOmics would refuse DeleteRun, so the message waits for a retry.
     omicsMock.on(GetRunCommand, { id: '3' }).resolves({ id: '3', uuid: 'uuid-3', status: 'RUNNING' });
 
-    const result = await handler(batch(sqsRecord('msg-1', archived('1')), sqsRecord('msg-2', '{"runId":"2"}'), sqsRecord('msg-3', archived('3'))));
+    const result = await handler(sqsBatch(sqsRecord('msg-1', archived('1')), sqsRecord('msg-2', '{"runId":"2"}'), sqsRecord('msg-3', archived('3'))));
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'msg-3' }] });
     expect(omicsMock).toHaveReceivedCommandWith(DeleteRunCommand, { id: '1' });
@@ -95,19 +64,19 @@ describe('delete-run handler', () => {
     expect(records.get('uuid-1')!.archiveState).toBe('RUN_DELETED');
     expect(records.get('uuid-2')!.archiveState).toBe('ARCHIVED');
     expect(records.get('uuid-3')!.archiveState).toBe('DELETING');
-    expect(logger.error).toHaveBeenCalledWith('Malformed run-archived message dropped', expect.objectContaining({ messageId: 'msg-2' }));
-    expect(addMetric).toHaveBeenCalledWith('MalformedDeletionMessages', 'Count', 1);
-    expect(addMetric).toHaveBeenCalledWith('RunsDeleted', 'Count', 1);
+    expect(powertools.logs.error).toHaveBeenCalledWith('Malformed run-archived message dropped', expect.objectContaining({ messageId: 'msg-2' }));
+    expect(powertools.addMetric).toHaveBeenCalledWith('MalformedDeletionMessages', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('RunsDeleted', 'Count', 1);
   });
 
   it('drops a body that is not JSON', async () => {
-    expect(await handler(batch(sqsRecord('bad', 'RUN_ARCHIVED')))).toEqual({ batchItemFailures: [] });
+    expect(await handler(sqsBatch(sqsRecord('bad', 'RUN_ARCHIVED')))).toEqual({ batchItemFailures: [] });
     expect(ddbMock.calls()).toHaveLength(0);
   });
 
   it('reports a throttled DeleteRun for retry and keeps the other records', async () => {
     omicsMock.on(DeleteRunCommand, { id: '2' }).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
-    const result = await handler(batch(sqsRecord('a', archived('1')), sqsRecord('b', archived('2'))));
+    const result = await handler(sqsBatch(sqsRecord('a', archived('1')), sqsRecord('b', archived('2'))));
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'b' }] });
     expect(records.get('uuid-1')!.archiveState).toBe('RUN_DELETED');
   });
@@ -115,9 +84,9 @@ describe('delete-run handler', () => {
   it('lets refusals and finished deletions go, counting the refusals', async () => {
     records.get('uuid-1')!.archiveState = 'PARTIAL';
     records.get('uuid-2')!.archiveState = 'RUN_DELETED';
-    const result = await handler(batch(sqsRecord('a', archived('1')), sqsRecord('b', archived('2'))));
+    const result = await handler(sqsBatch(sqsRecord('a', archived('1')), sqsRecord('b', archived('2'))));
     expect(result).toEqual({ batchItemFailures: [] });
     expect(omicsMock.calls()).toHaveLength(0);
-    expect(addMetric).toHaveBeenCalledWith('RunDeletionsRefused', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('RunDeletionsRefused', 'Count', 1);
   });
 });

@@ -3,33 +3,18 @@ import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/finalize-archive';
-import { logger, metrics } from '../../functions/lib/observability';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
-const saved = process.env[ENV.runIndexTable];
-let addMetric: jest.SpyInstance;
+const powertools = quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE });
 
 const run = { pk: `RUN#${UUID}`, sk: 'META', runUuid: UUID, runId: '7830534', tier: 'standard', deleteRun: true, snapshotLocation: 's3://snap/x/' };
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
   ddbMock.reset();
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-  addMetric = jest.spyOn(metrics, 'addMetric');
-  // EMF output would only clutter the test log; the metrics themselves are asserted through addMetric.
-  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    metrics.clearMetrics();
-    return metrics;
-  });
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  if (saved === undefined) delete process.env[ENV.runIndexTable];
-  else process.env[ENV.runIndexTable] = saved;
 });
 
 describe('finalize-archive handler', () => {
@@ -59,7 +44,7 @@ describe('finalize-archive handler', () => {
     expect(outcome).toMatchObject({ runUuid: UUID, archiveState: 'ARCHIVED', event: 'RUN_ARCHIVED', deleteRun: 'true' });
     const update = ddbMock.commandCalls(UpdateCommand)[0].args[0].input;
     expect(update).toMatchObject({ TableName: TABLE, Key: { pk: `RUN#${UUID}`, sk: 'META' }, ExpressionAttributeValues: expect.objectContaining({ ':from0': 'ARCHIVING' }) });
-    expect(addMetric).toHaveBeenCalledWith('RunsArchived', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('RunsArchived', 'Count', 1);
   });
 
   it('records a workflow failure with the cause’s message, never deleting the run', async () => {
@@ -74,7 +59,7 @@ describe('finalize-archive handler', () => {
     expect(outcome).toMatchObject({ archiveState: 'FAILED', event: 'RUN_ARCHIVE_FAILED', deleteRun: 'false' });
     expect(ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues).toMatchObject({ ':reason': 'Lambda.Unknown: out of memory', ':tier': 'standard', ':runId': '7830534' });
     expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
-    expect(addMetric).toHaveBeenCalledWith('RunsArchiveFailed', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('RunsArchiveFailed', 'Count', 1);
   });
 
   it('fails naming the variable when the table is not configured', async () => {

@@ -3,57 +3,27 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/finalize-restore';
-import { logger, metrics } from '../../functions/lib/observability';
-import type { RestoreItem } from '../../functions/lib/restore';
 import { restoreFileKey, restoreKey } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 let table: FakeRunIndexTable;
-let addMetric: jest.SpyInstance;
-const saved = process.env[ENV.runIndexTable];
+const powertools = quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE });
 
-const item: RestoreItem = {
-  runUuid: UUID,
-  restoreId: 'r-1',
-  path: 'out/a.bam',
-  size: 10,
-  retrieval: 'vault-job',
-  tier: 'Bulk',
-  vaultName: 'archive-vault',
-  archiveId: 'archive-1',
-  destinationBucket: 'restores',
-  destinationKey: 'out/a.bam',
-  notificationWaitSeconds: 600,
-  pollSeconds: 60,
-};
+const item = restoreItem();
 
 function restoreFile(path: string, state: string) {
   table.put({ ...restoreFileKey(UUID, 'r-1', path), runUuid: UUID, restoreId: 'r-1', path, state, destination: `s3://restores/${path}` });
 }
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
   ddbMock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
   table.put({ ...restoreKey(UUID, 'r-1'), runUuid: UUID, restoreId: 'r-1', state: 'REQUESTED', fileCount: 2 });
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-  jest.spyOn(logger, 'error').mockImplementation(() => undefined);
-  addMetric = jest.spyOn(metrics, 'addMetric');
-  // EMF output would only clutter the test log; the metrics themselves are asserted through addMetric.
-  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    metrics.clearMetrics();
-    return metrics;
-  });
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  if (saved === undefined) delete process.env[ENV.runIndexTable];
-  else process.env[ENV.runIndexTable] = saved;
 });
 
 describe('finalize-restore handler', () => {
@@ -75,7 +45,7 @@ describe('finalize-restore handler', () => {
     expect(result).toEqual({ path: 'out/a.bam', state: 'FAILED' });
     const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
     expect(table.get(key.pk, key.sk)).toMatchObject({ state: 'FAILED', failureReason: 'ChecksumMismatch: restored out/a.bam has SHA-256 x' });
-    expect(addMetric).toHaveBeenCalledWith('FilesNotRestored', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesNotRestored', 'Count', 1);
   });
 
   it('settles the restore from its files', async () => {
@@ -84,7 +54,7 @@ describe('finalize-restore handler', () => {
     const outcome = await handler({ mode: 'complete', runUuid: UUID, restoreId: 'r-1' });
     expect(outcome).toMatchObject({ restoreId: 'r-1', runUuid: UUID, state: 'FAILED', restored: 1, failed: 1 });
     expect(table.get(restoreKey(UUID, 'r-1').pk, restoreKey(UUID, 'r-1').sk)).toMatchObject({ state: 'FAILED', restored: 1, failed: 1 });
-    expect(addMetric).toHaveBeenCalledWith('FilesRestored', 'Count', 1);
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesRestored', 'Count', 1);
   });
 
   it('fails naming the table variable when it is not set', async () => {

@@ -5,16 +5,16 @@ import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand 
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/plan-archive';
-import { logger } from '../../functions/lib/observability';
 import { StateConflictError } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 
 const TABLE = 'run-index';
 const BUCKET = 'snapshots';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
-const saved = { table: process.env[ENV.runIndexTable], bucket: process.env[ENV.snapshotBucket] };
+quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE, [ENV.snapshotBucket]: BUCKET });
 
 /** The plan-archive input as the workflow passes it: the tier travels, already parsed, in the execution input. */
 const input = (overrides: Record<string, unknown> = {}) => ({
@@ -28,8 +28,6 @@ const input = (overrides: Record<string, unknown> = {}) => ({
 });
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
-  process.env[ENV.snapshotBucket] = BUCKET;
   ddbMock.reset();
   s3Mock.reset();
   ddbMock.on(UpdateCommand).resolves({ Attributes: { archiveState: 'ARCHIVING' } });
@@ -45,15 +43,6 @@ beforeEach(() => {
     IsTruncated: false,
   });
   s3Mock.on(PutObjectCommand).resolves({ ETag: '"plan"' });
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  for (const [name, value] of [[ENV.runIndexTable, saved.table], [ENV.snapshotBucket, saved.bucket]] as const) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
 });
 
 describe('plan-archive handler', () => {

@@ -4,27 +4,22 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/plan-restore';
-import { logger } from '../../functions/lib/observability';
 import { SCHEMA_VERSION, fileKey, restoreKey, runKey } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
 
-const VARS = [ENV.runIndexTable, ENV.tierPolicy, ENV.snapshotBucket, ENV.vaultName] as const;
-const saved = Object.fromEntries(VARS.map((name) => [name, process.env[name]]));
 const POLICY = { outputBuckets: ['outputs'], restoreBuckets: ['restores'], archiveConcurrency: 3, tiers: [{ name: 'standard', restoreTier: 'Bulk' }] };
 const event = { request: { run: UUID, destination: 's3://restores/back/' }, restoreId: 'r-1', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:RestoreRun:r-1' };
+quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE, [ENV.tierPolicy]: JSON.stringify(POLICY), [ENV.snapshotBucket]: 'snapshots', [ENV.vaultName]: 'archive-vault' });
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
-  process.env[ENV.tierPolicy] = JSON.stringify(POLICY);
-  process.env[ENV.snapshotBucket] = 'snapshots';
-  process.env[ENV.vaultName] = 'archive-vault';
   ddbMock.reset();
   s3Mock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
@@ -46,15 +41,6 @@ beforeEach(() => {
   });
   s3Mock.on(HeadObjectCommand).rejects(new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } }));
   s3Mock.on(PutObjectCommand).resolves({});
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  for (const name of VARS) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
 });
 
 describe('plan-restore handler', () => {

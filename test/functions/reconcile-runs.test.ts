@@ -5,17 +5,20 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/reconcile-runs';
 import { ENV } from '../../stacks/wiring';
+import { useEnv } from '../support/handlers';
 
 const omics = mockClient(OmicsClient);
 mockClient(SFNClient);
 mockClient(DynamoDBDocumentClient);
+useEnv({
+  [ENV.runIndexTable]: 'index',
+  [ENV.archiveStateMachineArn]: 'arn:aws:states:us-east-1:123456789012:stateMachine:archive',
+  [ENV.tierPolicy]: JSON.stringify({ outputBuckets: ['out'], tiers: [{ name: 'all' }], reconcileLookbackDays: 3 }),
+});
 
 beforeEach(() => {
   omics.reset();
   omics.on(ListRunsCommand).resolves({ items: [] });
-  process.env[ENV.runIndexTable] = 'index';
-  process.env[ENV.archiveStateMachineArn] = 'arn:aws:states:us-east-1:123456789012:stateMachine:archive';
-  process.env[ENV.tierPolicy] = JSON.stringify({ outputBuckets: ['out'], tiers: [{ name: 'all' }], reconcileLookbackDays: 3 });
 });
 
 test('sweeps every terminal status and reports nothing started when every run is known', async () => {

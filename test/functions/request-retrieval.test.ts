@@ -5,59 +5,31 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/request-retrieval';
-import { logger } from '../../functions/lib/observability';
-import { jobDescription, type RestoreItem } from '../../functions/lib/restore';
+import { jobDescription } from '../../functions/lib/restore';
 import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:vault-jobs';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const glacierMock = mockClient(GlacierClient);
 const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
+quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE, [ENV.vaultJobsTopicArn]: TOPIC });
 
-const VARS = [ENV.runIndexTable, ENV.vaultJobsTopicArn] as const;
-const saved = Object.fromEntries(VARS.map((name) => [name, process.env[name]]));
-
-const item: RestoreItem = {
-  runUuid: UUID,
-  restoreId: 'r-1',
-  path: 'out/a.bam',
-  size: 10,
-  retrieval: 'vault-job',
-  tier: 'Standard',
-  sha256: 's',
-  treeHash: 't',
-  vaultName: 'archive-vault',
-  archiveId: 'archive-1',
-  destinationBucket: 'restores',
-  destinationKey: 'out/a.bam',
-  notificationWaitSeconds: 600,
-  pollSeconds: 60,
-};
+const item = restoreItem({ tier: 'Standard', sha256: 's', treeHash: 't' });
 const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
-  process.env[ENV.vaultJobsTopicArn] = TOPIC;
   ddbMock.reset();
   glacierMock.reset();
   s3Mock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
   table.put({ ...key, runUuid: UUID, restoreId: 'r-1', path: 'out/a.bam', fileKey: restoreFileKeyOf('out/a.bam'), state: 'REQUESTED', destination: 's3://restores/out/a.bam' });
   glacierMock.on(InitiateJobCommand).resolves({ jobId: 'job-1' });
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  for (const name of VARS) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
 });
 
 describe('request-retrieval handler', () => {

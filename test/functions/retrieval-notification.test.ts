@@ -2,37 +2,22 @@
 // malformed messages are dropped, errors worth retrying are reported as partial batch failures.
 import { SFNClient, SFNServiceException, SendTaskFailureCommand, SendTaskSuccessCommand, type SendTaskSuccessCommandInput } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/retrieval-notification';
-import { logger, metrics } from '../../functions/lib/observability';
 import { jobDescription } from '../../functions/lib/restore';
 import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/run-index';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, sqsBatch, sqsRecordsFrom, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const sfnMock = mockClient(SFNClient);
 let table: FakeRunIndexTable;
-let addMetric: jest.SpyInstance;
-const saved = process.env[ENV.runIndexTable];
+const powertools = quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE });
 
-function sqsRecord(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `handle-${messageId}`,
-    body,
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1717243200000', SenderId: 'AIDAEXAMPLE', ApproximateFirstReceiveTimestamp: '1717243200000' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:VaultJobs',
-    awsRegion: 'us-east-1',
-  };
-}
-const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+const sqsRecord = sqsRecordsFrom('VaultJobs');
 
 /** A restore file waiting on job `job-<n>` with token `token-<n>`. */
 function waiting(n: string) {
@@ -54,7 +39,6 @@ const notification = (n: string, status = 'Succeeded') =>
   });
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
   ddbMock.reset();
   sfnMock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
@@ -64,21 +48,6 @@ beforeEach(() => {
     return {};
   });
   sfnMock.on(SendTaskFailureCommand).resolves({});
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-  jest.spyOn(logger, 'error').mockImplementation(() => undefined);
-  jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
-  addMetric = jest.spyOn(metrics, 'addMetric');
-  // EMF output would only clutter the test log; the metrics themselves are asserted through addMetric.
-  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => {
-    metrics.clearMetrics();
-    return metrics;
-  });
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  if (saved === undefined) delete process.env[ENV.runIndexTable];
-  else process.env[ENV.runIndexTable] = saved;
 });
 
 describe('retrieval-notification handler', () => {
@@ -89,7 +58,7 @@ describe('retrieval-notification handler', () => {
     waiting('late');
 
     const result = await handler(
-      batch(
+      sqsBatch(
         sqsRecord('m-good', notification('good')),
         sqsRecord('m-not-json', 'this is not JSON'),
         sqsRecord('m-no-job-id', JSON.stringify({ StatusCode: 'Succeeded' })),
@@ -103,19 +72,19 @@ describe('retrieval-notification handler', () => {
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-throttled' }] });
     expect(sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken).sort()).toEqual(['token-good', 'token-late', 'token-throttled']);
     expect(sfnMock).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'token-failed', error: 'RetrievalFailed' });
-    expect(addMetric).toHaveBeenCalledWith('MalformedVaultNotifications', 'Count', 1);
-    expect(addMetric.mock.calls.filter(([name]) => name === 'MalformedVaultNotifications')).toHaveLength(2);
+    expect(powertools.addMetric).toHaveBeenCalledWith('MalformedVaultNotifications', 'Count', 1);
+    expect(powertools.addMetric.mock.calls.filter(([name]) => name === 'MalformedVaultNotifications')).toHaveLength(2);
   });
 
   it('reports every message of a batch that all failed, without throwing', async () => {
     waiting('throttled');
-    const result = await handler(batch(sqsRecord('m-1', notification('throttled')), sqsRecord('m-2', notification('throttled'))));
+    const result = await handler(sqsBatch(sqsRecord('m-1', notification('throttled')), sqsRecord('m-2', notification('throttled'))));
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }, { itemIdentifier: 'm-2' }] });
   });
 
   it('returns the batch as failed when the table is not configured, so nothing is lost', async () => {
     delete process.env[ENV.runIndexTable];
-    const result = await handler(batch(sqsRecord('m-1', notification('good'))));
+    const result = await handler(sqsBatch(sqsRecord('m-1', notification('good'))));
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
     expect(sfnMock.calls()).toHaveLength(0);
   });

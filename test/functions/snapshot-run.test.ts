@@ -6,10 +6,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/snapshot-run';
-import { logger } from '../../functions/lib/observability';
 import { runKey } from '../../functions/lib/run-index';
 import { snapshotRun, type RunSnapshot } from '../../functions/lib/run-snapshot';
 import { ENV } from '../../stacks/wiring';
+import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 // The snapshot itself has its own tests (test/functions/lib/run-snapshot.test.ts); here it is the handler's collaborator.
@@ -17,16 +17,14 @@ jest.mock('../../functions/lib/run-snapshot', () => ({ snapshotRun: jest.fn() })
 const snapshotRunMock = jest.mocked(snapshotRun);
 
 const TABLE = 'run-index';
-const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const RUN_ID = '7830534';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const omicsMock = mockClient(OmicsClient);
 const logsMock = mockClient(CloudWatchLogsClient);
 const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
-
-const VARS = [ENV.runIndexTable, ENV.snapshotBucket] as const;
-const saved = Object.fromEntries(VARS.map((name) => [name, process.env[name]]));
+quietPowertools();
+useEnv({ [ENV.runIndexTable]: TABLE, [ENV.snapshotBucket]: 'snapshots' });
 
 const snapshot: RunSnapshot = {
   runId: RUN_ID,
@@ -51,21 +49,10 @@ const event = {
 };
 
 beforeEach(() => {
-  process.env[ENV.runIndexTable] = TABLE;
-  process.env[ENV.snapshotBucket] = 'snapshots';
   ddbMock.reset();
   snapshotRunMock.mockReset();
   snapshotRunMock.mockResolvedValue(snapshot);
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
-  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-});
-
-afterEach(() => jest.restoreAllMocks());
-afterAll(() => {
-  for (const name of VARS) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
 });
 
 describe('snapshot-run handler', () => {

@@ -35,17 +35,10 @@ import { treeHashOf } from '../../../functions/lib/tree-hash';
 import { GlacierError, sendError } from '../../../local/glacier/errors';
 import { FakeRunIndexTable } from '../../support/run-index-table';
 import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../local/glacier/helpers';
-import { sha256Checkpoints } from '../../../functions/lib/file-sha256';
+import { skewedClock } from '../../support/clock';
+import { useSha256Checkpoints } from '../../support/sha256-checkpoints';
 
-// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
-const checkpointFrom = sha256Checkpoints.minBytes;
-beforeAll(() => {
-  sha256Checkpoints.minBytes = 0;
-});
-afterAll(() => {
-  sha256Checkpoints.minBytes = checkpointFrom;
-});
-
+useSha256Checkpoints();
 
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const BUCKET = 'outputs';
@@ -340,11 +333,9 @@ describe('archiveItem to a Glacier vault', () => {
     it('counts the files done before the deadline and leaves the rest for the next call', async () => {
       const first = plannedFile('out/a.txt', testBytes(100, 7));
       const second = plannedFile('out/b.txt', testBytes(100, 8));
-      const realNow = Date.now.bind(Date);
-      let skew = 0;
-      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      const clock = skewedClock();
       table.onWrite = (_c, written) => {
-        if (written.path === 'out/a.txt' && written.state === 'ARCHIVED') skew = 20 * 60_000;
+        if (written.path === 'out/a.txt' && written.state === 'ARCHIVED') clock.skew = 20 * 60_000;
       };
       const result = await archive(item(first, second), { tier: { ...vaultTier, deleteSources: false } });
       expect(result).toEqual({ status: 'incomplete', archived: 1, failed: 0 });
@@ -354,11 +345,9 @@ describe('archiveItem to a Glacier vault', () => {
     it('stops a multipart upload between parts with its upload id recorded, and the next call resumes it', async () => {
       const data = testBytes(6.5 * MIB, 9);
       const work = item(plannedFile('out/big.bam', data));
-      const realNow = Date.now.bind(Date);
-      let skew = 0;
-      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      const clock = skewedClock();
       table.onWrite = (_c, written) => {
-        if (written.partsDone === 2) skew = 20 * 60_000; // the deadline passes while the third part may be in flight
+        if (written.partsDone === 2) clock.skew = 20 * 60_000; // the deadline passes while the third part may be in flight
       };
 
       const first = await archive(work);
@@ -371,7 +360,7 @@ describe('archiveItem to a Glacier vault', () => {
       const listed = await g.glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId: stopped.uploadId }));
       expect(listed.Parts).toHaveLength(stopped.partsDone!);
 
-      skew = 0;
+      clock.skew = 0;
       table.onWrite = undefined;
       glacierRequests = [];
       const second = await archive(work);
@@ -389,14 +378,12 @@ describe('archiveItem to a Glacier vault', () => {
     it('records the SHA-256 checkpoint with the progress, hands it back on resume so the archived prefix is not read again, and clears it when ARCHIVED', async () => {
       const data = testBytes(6.5 * MIB, 27);
       const work = item(plannedFile('out/resumed.bam', data));
-      const realNow = Date.now.bind(Date);
-      let skew = 0;
-      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      const clock = skewedClock();
       const writes: Partial<FileRecord>[] = [];
       table.onWrite = (_c, written) => {
         if (written.path !== 'out/resumed.bam' || written.state !== 'UPLOADING' || written.partsDone === undefined) return;
         writes.push(written as Partial<FileRecord>);
-        if (written.partsDone === 3) skew = 20 * 60_000;
+        if (written.partsDone === 3) clock.skew = 20 * 60_000;
       };
 
       expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
@@ -416,7 +403,7 @@ describe('archiveItem to a Glacier vault', () => {
       expect(covered).toBeGreaterThanOrEqual(1);
       expect(covered).toBeLessThanOrEqual(stopped.partsDone!);
 
-      skew = 0;
+      clock.skew = 0;
       table.onWrite = undefined;
       glacierRequests = [];
       s3Mock.resetHistory();
@@ -436,14 +423,12 @@ describe('archiveItem to a Glacier vault', () => {
     it('reads everything again, and still records the right SHA-256, when the recorded checkpoint does not fit the upload', async () => {
       const data = testBytes(4 * MIB, 28);
       const work = item(plannedFile('out/spoiled.bam', data));
-      const realNow = Date.now.bind(Date);
-      let skew = 0;
-      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      const clock = skewedClock();
       table.onWrite = (_c, written) => {
-        if (written.partsDone === 2) skew = 20 * 60_000;
+        if (written.partsDone === 2) clock.skew = 20 * 60_000;
       };
       expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
-      skew = 0;
+      clock.skew = 0;
       table.onWrite = undefined;
       // The checkpoint claims a part the upload does not hold.
       await index.updateFile(UUID, 'out/spoiled.bam', ['UPLOADING'], { sha256Bytes: 4 * MIB });
@@ -459,11 +444,9 @@ describe('archiveItem to a Glacier vault', () => {
     it('records the upload id even when the deadline stops the upload before its first part', async () => {
       const data = testBytes(3 * MIB, 10);
       const work = item(plannedFile('out/early.bam', data));
-      const realNow = Date.now.bind(Date);
-      let skew = 0;
-      jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+      const clock = skewedClock();
       glacierFault = (_method, request) => {
-        if (request === `POST /-/vaults/${vaultName}/multipart-uploads`) skew = 20 * 60_000;
+        if (request === `POST /-/vaults/${vaultName}/multipart-uploads`) clock.skew = 20 * 60_000;
         return undefined;
       };
 
@@ -472,7 +455,7 @@ describe('archiveItem to a Glacier vault', () => {
       expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), partsDone: 0, bytesDone: 0 });
       expect(stopped.sha256State).toBeUndefined(); // nothing in the vault yet: no checkpoint
 
-      skew = 0;
+      clock.skew = 0;
       glacierFault = undefined;
       glacierRequests = [];
       expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });

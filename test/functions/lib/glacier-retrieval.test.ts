@@ -16,17 +16,9 @@ import { copyJobOutputToS3, type CopyArgs, type CopyCheckpoint, type CopyProgres
 import { uploadToVault } from '../../../functions/lib/glacier-upload';
 import { treeHashOf } from '../../../functions/lib/tree-hash';
 import { MIB, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../local/glacier/helpers';
-import { sha256Checkpoints } from '../../../functions/lib/file-sha256';
+import { useSha256Checkpoints } from '../../support/sha256-checkpoints';
 
-// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
-const checkpointFrom = sha256Checkpoints.minBytes;
-beforeAll(() => {
-  sha256Checkpoints.minBytes = 0;
-});
-afterAll(() => {
-  sha256Checkpoints.minBytes = checkpointFrom;
-});
-
+useSha256Checkpoints();
 
 let g: LocalGlacier;
 const vaultName = 'restore';

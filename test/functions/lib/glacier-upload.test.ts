@@ -17,16 +17,9 @@ import { s3ByteSource, uploadToVault, type ByteSource, type UploadProgress } fro
 import { GlacierError, sendError } from '../../../local/glacier/errors';
 import { TreeHash, treeHashOf } from '../../../functions/lib/tree-hash';
 import { MIB, sha256Hex, startLocalGlacier, testBytes, testBytesAt, type LocalGlacier } from '../../local/glacier/helpers';
+import { useSha256Checkpoints } from '../../support/sha256-checkpoints';
 
-// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
-const checkpointFrom = sha256Checkpoints.minBytes;
-beforeAll(() => {
-  sha256Checkpoints.minBytes = 0;
-});
-afterAll(() => {
-  sha256Checkpoints.minBytes = checkpointFrom;
-});
-
+useSha256Checkpoints();
 
 let g: LocalGlacier;
 const vaultName = 'archive';
@@ -63,6 +56,21 @@ async function archiveBytes(archiveId: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks);
+}
+
+/** Counts the PUTs (parts sent) the emulator serves while `run` runs. */
+async function countingPuts<T>(run: () => Promise<T>): Promise<{ result: T; puts: string[] }> {
+  const puts: string[] = [];
+  const handle = g.emulator.handle.bind(g.emulator);
+  g.emulator.handle = async (req, res) => {
+    if (req.method === 'PUT') puts.push(String(req.headers['content-range']));
+    return handle(req, res);
+  };
+  try {
+    return { result: await run(), puts };
+  } finally {
+    g.emulator.handle = handle;
+  }
 }
 
 const upload = (source: ByteSource, extra: Partial<Parameters<typeof uploadToVault>[0]> = {}) =>
@@ -116,23 +124,13 @@ describe('uploadToVault', () => {
     const listed = await g.glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId: first.uploadId }));
     expect(listed.Parts).toHaveLength(3);
 
-    const puts: string[] = [];
-    const handle = g.emulator.handle.bind(g.emulator);
-    g.emulator.handle = async (req, res) => {
-      if (req.method === 'PUT') puts.push(String(req.headers['content-range']));
-      return handle(req, res);
-    };
-    try {
-      const source = bufferSource(data);
-      const second = await upload(source, { resumeUploadId: first.uploadId });
-      expect(second).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data) });
-      expect(puts).toEqual([3, 4, 5, 6, 7].map((i) => `bytes ${i * MIB}-${Math.min((i + 1) * MIB, data.length) - 1}/*`));
-      expect(source.reads).toHaveLength(8); // no checkpoint given: the three parts already there are read to rebuild the SHA-256
-      if (second.status !== 'complete') throw new Error('incomplete');
-      expect((await archiveBytes(second.archiveId!)).equals(data)).toBe(true);
-    } finally {
-      g.emulator.handle = handle;
-    }
+    const source = bufferSource(data);
+    const { result: second, puts } = await countingPuts(() => upload(source, { resumeUploadId: first.uploadId }));
+    expect(second).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data) });
+    expect(puts).toEqual([3, 4, 5, 6, 7].map((i) => `bytes ${i * MIB}-${Math.min((i + 1) * MIB, data.length) - 1}/*`));
+    expect(source.reads).toHaveLength(8); // no checkpoint given: the three parts already there are read to rebuild the SHA-256
+    if (second.status !== 'complete') throw new Error('incomplete');
+    expect((await archiveBytes(second.archiveId!)).equals(data)).toBe(true);
   });
 
   it('fails loudly when a part already in the upload disagrees with the source', async () => {
@@ -236,21 +234,6 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
     });
     if (first.status !== 'incomplete') throw new Error('complete');
     return { first, progress };
-  }
-
-  /** Counts the PUTs (parts sent) the emulator serves while `run` runs. */
-  async function countingPuts<T>(run: () => Promise<T>): Promise<{ result: T; puts: string[] }> {
-    const puts: string[] = [];
-    const handle = g.emulator.handle.bind(g.emulator);
-    g.emulator.handle = async (req, res) => {
-      if (req.method === 'PUT') puts.push(String(req.headers['content-range']));
-      return handle(req, res);
-    };
-    try {
-      return { result: await run(), puts };
-    } finally {
-      g.emulator.handle = handle;
-    }
   }
 
   it('reports the SHA-256 state with each part, and a resumed call reads none of the parts it covers', async () => {

@@ -66,21 +66,14 @@ import {
   type FileRecord,
   type RestoreFileRecord,
 } from '../../../functions/lib/run-index';
-import { sha256Checkpoints } from '../../../functions/lib/file-sha256';
 import { treeHashOf } from '../../../functions/lib/tree-hash';
 import { parseConfig } from '../../../stacks/config';
 import { FakeRunIndexTable } from '../../support/run-index-table';
 import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../local/glacier/helpers';
+import { skewedClock } from '../../support/clock';
+import { useSha256Checkpoints } from '../../support/sha256-checkpoints';
 
-// The tests use small files; checkpoints are normally kept for files of 64 GiB and more.
-const checkpointFrom = sha256Checkpoints.minBytes;
-beforeAll(() => {
-  sha256Checkpoints.minBytes = 0;
-});
-afterAll(() => {
-  sha256Checkpoints.minBytes = checkpointFrom;
-});
-
+useSha256Checkpoints();
 
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const OTHER_UUID = '1b1f1a0e-2c3d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -996,14 +989,12 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
       if (req.method === 'GET' && req.headers.range) fetched.push(String(req.headers.range));
       return handle(req, res);
     };
-    const realNow = Date.now.bind(Date);
-    let skew = 0;
-    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + skew);
+    const clock = skewedClock();
     table.onWrite = (_c, written) => {
-      if (written.bytesDone === 64 * MIB) skew = 10 * 60_000;
+      if (written.bytesDone === 64 * MIB) clock.skew = 10 * 60_000;
     };
     try {
-      expect(await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: realNow() + 5 * 60_000 })).toEqual({ status: 'incomplete', bytesDone: 64 * MIB });
+      expect(await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: clock.realNow() + 5 * 60_000 })).toEqual({ status: 'incomplete', bytesDone: 64 * MIB });
       expect(restoreFile(item)).toMatchObject({
         state: 'COPYING',
         uploadId: 'mpu-1',
@@ -1013,10 +1004,10 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
         treeHashState: treeHashOf(data.subarray(0, 64 * MIB)).toString('hex'),
       });
 
-      skew = 0;
+      clock.skew = 0;
       table.onWrite = undefined;
       fetched.length = 0;
-      const copied = await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: realNow() + 5 * 60_000 });
+      const copied = await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: clock.realNow() + 5 * 60_000 });
       expect(copied).toEqual({ status: 'complete', size: data.length, sha256: sha256Hex(data) });
       expect(fetched).toEqual([`bytes=${64 * MIB}-${data.length - 1}`]);
       expect(objects.get(`${RESTORES}/back/out/big.bam`)?.body.equals(data)).toBe(true);
