@@ -36,17 +36,19 @@ export function buildProgram(): Command {
     .action(async (opts: { port: number; dataDir?: string; policy?: string }) => localUp(opts));
   local
     .command('demo')
-    .description('archive a synthetic run (or --outputs) end to end on the local cloud and show every step')
+    .description('archive a synthetic run (or --outputs) end to end on the local cloud, restore it, and show every step')
     .option('--outputs <dir>', "archive this folder's files as the run's outputs")
     .option('--policy <file>', 'tier policy file (the cdk context shape); default: a tier that archives every file at once')
-    .option('--restore-to <dir>', 'then restore every archived file into this folder with the restore workflow')
+    .option('--restore-to <dir>', 'download the restored files into this folder, under their paths in the outputs folder')
+    .option('--no-restore', 'archive only: skip restoring the files with the restore workflow')
     .option('--json', 'print one JSON document on stdout instead of the narrative')
     .option('--verbose', 'show the handlers\' logs')
     .option('--timeout <seconds>', 'give up on the execution after this long', (v) => Number(v), 120)
-    .action(async (opts: { outputs?: string; policy?: string; restoreTo?: string; json?: boolean; verbose?: boolean; timeout: number }) => {
-      const report = await localDemo({ ...opts, timeoutSeconds: opts.timeout });
+    .action(async (opts: { outputs?: string; policy?: string; restoreTo?: string; restore: boolean; json?: boolean; verbose?: boolean; timeout: number }) => {
+      const report = await localDemo({ ...opts, noRestore: !opts.restore, timeoutSeconds: opts.timeout });
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      if (report.execution.status !== 'SUCCEEDED' || (report.restore && report.restore.execution.status !== 'SUCCEEDED')) process.exitCode = 1;
+      const restoreFailed = report.restore && (report.restore.execution.status !== 'SUCCEEDED' || report.restore.files.some((f) => f.sha256Matches === false));
+      if (report.execution.status !== 'SUCCEEDED' || restoreFailed) process.exitCode = 1;
     });
 
   const runs = program.command('runs').description('archived runs, as the run index records them');

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ArchiverConfig } from '../../stacks/config';
@@ -18,8 +19,10 @@ import { DEMO_OUTPUT_BUCKET, DEMO_RESTORE_BUCKET, loadPolicy } from './policy';
 export interface DemoOptions {
   outputs?: string;
   policy?: string;
-  /** Restore every archived file into this local folder afterwards. */
+  /** Restore every archived file into this local folder afterwards (they are restored to S3 in any case). */
   restoreTo?: string;
+  /** Archive only: skip the restore half. */
+  noRestore?: boolean;
   json?: boolean;
   verbose?: boolean;
   timeoutSeconds?: number;
@@ -39,7 +42,11 @@ export interface DemoFile {
 
 export interface DemoRestore {
   execution: { name: string; status: string; states: string[]; error?: string; cause?: string };
-  files: { path: string; state: string; restoredTo: string | null; failureReason?: string }[];
+  /**
+   * `restoredTo`: the local file with --restore-to, else the restored S3 object. `sha256Matches`: the restored bytes'
+   * SHA-256 equals the one recorded when the original was archived (its source is gone by then).
+   */
+  files: { path: string; state: string; restoredTo: string | null; sha256Matches: boolean | null; failureReason?: string }[];
 }
 
 export interface DemoReport {
@@ -165,7 +172,7 @@ export async function archiveDemoRun(cloud: LocalCloud, config: ArchiverConfig, 
  * Restores every archived file of the demo run with the real restore workflow into the demo restore bucket, then
  * downloads each into `folder` under its path in the outputs folder.
  */
-export async function restoreDemoRun(cloud: LocalCloud, report: DemoReport, folder: string, options: DemoOptions): Promise<DemoRestore> {
+export async function restoreDemoRun(cloud: LocalCloud, report: DemoReport, folder: string | undefined, options: DemoOptions): Promise<DemoRestore> {
   const sfn = clients.sfnClient();
   const name = `restore-${report.run.id}-${Date.now()}`;
   const prefix = `restores/${report.run.uuid}/`;
@@ -186,19 +193,37 @@ export async function restoreDemoRun(cloud: LocalCloud, report: DemoReport, fold
   const index = new RunIndex(clients.documentClient(), cloud.resources.runIndexTable);
   const { files } = await index.listRestores(report.run.uuid);
   const mine = files.filter((f) => f.restoreId === name);
-  fs.mkdirSync(folder, { recursive: true });
+  if (folder) fs.mkdirSync(folder, { recursive: true });
+  const recorded = new Map(report.files.map((f) => [f.path, f.sha256]));
   const restored: DemoRestore['files'] = [];
   for (const file of mine.sort((a, b) => a.path.localeCompare(b.path))) {
     const relative = file.path.startsWith(OUT_PREFIX) ? file.path.slice(OUT_PREFIX.length) : file.path;
     let restoredTo: string | null = null;
+    let sha256Matches: boolean | null = null;
     if (file.state === 'RESTORED') {
-      restoredTo = path.join(folder, ...relative.split('/'));
-      fs.mkdirSync(path.dirname(restoredTo), { recursive: true });
-      const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: DEMO_RESTORE_BUCKET, Key: `${prefix}${file.path}` }));
-      await pipeline(Body as Readable, fs.createWriteStream(restoredTo));
+      const key = `${prefix}${file.path}`;
+      const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: DEMO_RESTORE_BUCKET, Key: key }));
+      const hash = createHash('sha256');
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      if (folder) {
+        restoredTo = path.join(folder, ...relative.split('/'));
+        fs.mkdirSync(path.dirname(restoredTo), { recursive: true });
+        await pipeline(Body as Readable, hashing, fs.createWriteStream(restoredTo));
+      } else {
+        restoredTo = `s3://${DEMO_RESTORE_BUCKET}/${key}`;
+        await pipeline(Body as Readable, hashing, new Writable({ write: (_chunk, _encoding, done) => done() }));
+      }
+      sha256Matches = hash.digest('hex') === recorded.get(relative);
     }
-    restored.push({ path: relative, state: file.state, restoredTo, ...(file.failureReason ? { failureReason: file.failureReason } : {}) });
-    log(options, `  ${file.state.padEnd(9)} ${relative}${restoredTo ? ` → ${restoredTo}` : file.failureReason ? `: ${file.failureReason}` : ''}`);
+    restored.push({ path: relative, state: file.state, restoredTo, sha256Matches, ...(file.failureReason ? { failureReason: file.failureReason } : {}) });
+    const check = sha256Matches === null ? '' : sha256Matches ? '  (SHA-256 matches the archived original)' : '  (SHA-256 DIFFERS from the archived original)';
+    const where = folder && restoredTo ? ` → ${restoredTo}` : '';
+    log(options, `  ${file.state.padEnd(9)} ${relative}${where}${check}${file.failureReason ? `: ${file.failureReason}` : ''}`);
   }
   return {
     execution: { name, status: described.status ?? 'UNKNOWN', states: statesEntered(events), ...(failure ? { error: failure.error, cause: failure.cause } : {}) },
@@ -228,7 +253,7 @@ export async function localDemo(options: DemoOptions): Promise<DemoReport> {
   const cloud = await startLocalCloud({ config, logLevel: options.verbose ? 'INFO' : 'SILENT' });
   try {
     const report = await archiveDemoRun(cloud, config, options);
-    if (options.restoreTo) report.restore = await restoreDemoRun(cloud, report, options.restoreTo, options);
+    if (!options.noRestore) report.restore = await restoreDemoRun(cloud, report, options.restoreTo, options);
     log(options, `\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s. Explore the same thing interactively with: npm run cli -- local up`);
     return report;
   } finally {

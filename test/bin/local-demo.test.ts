@@ -1,0 +1,79 @@
+// `local demo --json` as a user runs it: a folder archived as a run's outputs, restored into another, one JSON document out.
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+const MIB = 1024 * 1024;
+
+let work: string;
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-demo-'));
+});
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function demo(args: string[]) {
+  return spawnSync(TSX, ['bin/omics-archiver.ts', 'local', 'demo', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 180_000, maxBuffer: 16 * MIB });
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+test('archives every file of the folder, deletes the run, restores every file byte for byte, and says so in one JSON document', () => {
+  const outputs = path.join(work, 'outputs');
+  const restored = path.join(work, 'restored');
+  // The demo tier archives with 1 MiB parts: these sizes are the multipart edges.
+  const files: Record<string, Buffer> = {
+    'empty.bin': Buffer.alloc(0),
+    'one-mib.bin': randomBytes(MIB),
+    'one-mib-plus-one.bin': randomBytes(MIB + 1),
+    'calls/multi part ü.bam': randomBytes(9 * MIB + 5),
+  };
+  for (const [name, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(outputs, name)), { recursive: true });
+    fs.writeFileSync(path.join(outputs, name), data);
+  }
+
+  const run = demo(['--outputs', outputs, '--restore-to', restored, '--json']);
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const report = JSON.parse(run.stdout);
+
+  expect(report.run).toEqual({ id: expect.stringMatching(/^\d+$/), uuid: expect.any(String), archiveState: 'RUN_DELETED', deleted: true });
+  expect(report.execution).toMatchObject({ name: `run-${report.run.id}-${report.run.uuid}`, status: 'SUCCEEDED' });
+  expect(report.execution.states[0]).toBe('Wait for run to settle');
+  expect(report.execution.states).toContain('Archive output files');
+  expect(report.snapshot.location).toBe(`s3://omics-archiver-snapshots/runs/${report.run.uuid}/`);
+  expect(report.snapshot.objects.length).toBeGreaterThan(3);
+
+  expect(report.files.map((f: { path: string }) => f.path).sort()).toEqual(Object.keys(files).sort());
+  for (const file of report.files) {
+    const data = files[file.path];
+    expect(file).toMatchObject({ size: data.length, action: 'archive', state: 'ARCHIVED', target: 'glacier-vault', sha256: sha256(data), treeHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // Glacier stores no empty archive: the record alone brings an empty file back.
+    expect(file.archiveId === null).toBe(data.length === 0);
+  }
+
+  expect(report.restore.execution.status).toBe('SUCCEEDED');
+  expect(report.restore.files.map((f: { path: string }) => f.path).sort()).toEqual(Object.keys(files).sort());
+  for (const file of report.restore.files) {
+    expect(file).toMatchObject({ state: 'RESTORED', restoredTo: path.join(restored, ...file.path.split('/')), sha256Matches: true });
+    expect(fs.readFileSync(file.restoredTo).equals(files[file.path])).toBe(true);
+  }
+}, 180_000);
+
+test('--policy: a tier that keeps everything archives nothing and restores nothing, and the JSON says what happened to each file', () => {
+  const outputs = path.join(work, 'kept');
+  fs.mkdirSync(outputs, { recursive: true });
+  fs.writeFileSync(path.join(outputs, 'a.txt'), 'kept');
+  const policy = path.join(work, 'keep-policy.json');
+  fs.writeFileSync(policy, JSON.stringify({ omicsArchiver: { outputBuckets: ['omics-demo-outputs'], tiers: [{ name: 'keep', settleWait: 'PT1S', archiveAfter: 'PT0S', defaultAction: 'keep', deleteRun: false }] } }));
+  const run = demo(['--outputs', outputs, '--policy', policy, '--no-restore', '--json']);
+  expect(run.status).toBe(0);
+  const report = JSON.parse(run.stdout);
+  expect(report.run).toMatchObject({ archiveState: 'ARCHIVED', deleted: false });
+  expect(report.files).toEqual([expect.objectContaining({ path: 'a.txt', action: 'keep', state: 'KEPT', archiveId: null })]);
+  expect(report.restore).toBeUndefined();
+}, 180_000);
