@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as clients from '../../functions/lib/aws-clients';
+import { alive, portIsFree } from '../support/processes';
 
 jest.setTimeout(60_000);
 
@@ -77,14 +78,6 @@ function motoProcessesUnder(ancestor: number): number[] {
   return motos.filter(descends);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function listeningServer(): Promise<net.Server> {
   const server = net.createServer();
@@ -92,13 +85,6 @@ async function listeningServer(): Promise<net.Server> {
   return server;
 }
 
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-up-test-'));
 

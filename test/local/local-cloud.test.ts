@@ -6,12 +6,12 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { CreateStateMachineCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as clients from '../../functions/lib/aws-clients';
 import type { RestoreItem } from '../../functions/lib/restore';
 import { syntheticRun } from '../../local/omics';
 import { finished, useLocalCloud } from '../support/local-cloud';
 import { WORKFLOW_POLICY } from '../support/policies';
+import { alive, portIsFree } from '../support/processes';
 
 jest.setTimeout(60_000);
 const cloud = useLocalCloud(WORKFLOW_POLICY);
@@ -145,22 +145,7 @@ function motoProcess(): { pid: number; port: number } {
   return found[0];
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 describe('local cloud', () => {
   test('chain: S3 ItemReader → Distributed Map → real handler through the front door → SQS task token, three executions in a row', async () => {
