@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { CreateVaultCommand, DeleteArchiveCommand, GlacierClient, InitiateJobCommand } from '@aws-sdk/client-glacier';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { copyJobOutputToS3 } from '../functions/lib/glacier-retrieval';
-import { uploadToVault, type ByteSource, type UploadProgress } from '../functions/lib/glacier-upload';
-import { treeHashOf } from '../functions/lib/tree-hash';
+import { copyJobOutputToS3 } from '../functions/lib/glacier/job-output-copy';
+import { uploadToVault, type ByteSource, type UploadProgress } from '../functions/lib/glacier/vault-upload';
+import { treeHashOf } from '../functions/lib/glacier/tree-hash';
 import { GlacierEmulator } from '../local/glacier';
 import { chunksOf, fmt, KIB, median, MIB, mibPerSecond, randomData, type Benchmark, type BenchmarkOutcome, type BenchOptions } from './support';
-import { sha256Checkpoints } from '../functions/lib/file-sha256';
+import { sha256Checkpoints } from '../functions/lib/transfer/file-sha256';
 
 const VAULT = 'bench-vault';
 const PART_SIZE = 8 * MIB;

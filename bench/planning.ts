@@ -12,9 +12,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { planArchive, type PlanSummary } from '../functions/lib/archive-plan';
-import { RunIndex } from '../functions/lib/run-index';
-import { TierSchema } from '../stacks/config';
+import { planArchive, type PlanSummary } from '../functions/lib/archive/plan-archive';
+import { RunIndex } from '../functions/lib/index/run-index';
+import { TierSchema } from '../functions/lib/contract';
 import { fmt, HeapPeak, median, MIB, type Benchmark, type BenchmarkOutcome, type BenchOptions } from './support';
 
 const PER_PAGE = 1000;

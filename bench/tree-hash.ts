@@ -1,7 +1,7 @@
 // Benchmark: tree hash throughput of our streaming TreeHash against the SDK's and against plain SHA-256 (the floor).
 import { createHash, type Hash } from 'node:crypto';
 import { TreeHash as SdkTreeHash } from '@aws-sdk/sha256-tree-hash';
-import { TreeHash } from '../functions/lib/tree-hash';
+import { TreeHash } from '../functions/lib/glacier/tree-hash';
 import { chunksOf, fmt, KIB, median, MIB, mibPerSecond, randomData, type Benchmark, type BenchOptions, type BenchmarkOutcome } from './support';
 
 /**

@@ -6,11 +6,12 @@ import { DescribeExecutionCommand, paginateGetExecutionHistory, type HistoryEven
 import { archiveDemoRun, restoreDemoRun } from '../bin/commands/local-demo';
 import { executionArnOf, failureOf, followExecution } from '../bin/commands/executions';
 import { DEMO_OUTPUT_BUCKET, DEMO_POLICY } from '../bin/commands/policy';
-import { executionName } from '../functions/lib/archive-trigger';
-import * as clients from '../functions/lib/aws-clients';
-import { RunIndex } from '../functions/lib/run-index';
-import { parseConfig, type ArchiverConfigInput } from '../stacks/config';
-import { ENV, LAMBDAS } from '../stacks/wiring';
+import { executionName } from '../functions/lib/archive/trigger-archive';
+import * as clients from '../functions/lib/runtime/clients';
+import { RunIndex } from '../functions/lib/index/run-index';
+import { parseConfig, type ArchiverConfigInput } from '../functions/lib/contract';
+import { ENV } from '../functions/lib/contract';
+import { LAMBDAS } from '../stacks/wiring';
 import { startLocalCloud, type LocalCloud } from '../local/local-cloud';
 import { findMotoPython, MotoMissingError } from '../local/moto';
 import { generate, loadRunFixture, syntheticRun } from '../local/omics';

@@ -1,7 +1,7 @@
 // The CDK app: validates the `omicsArchiver` context and synthesizes the archiver stack (`npx cdk synth`).
 import { App } from 'aws-cdk-lib';
 import { OmicsRunArchiverStack } from '../stacks/archiver-stack';
-import { ConfigError, CONTEXT_KEY, parseConfig } from '../stacks/config';
+import { ConfigError, CONTEXT_KEY, parseConfig } from '../functions/lib/contract';
 import { DEFAULT_STACK_NAME } from '../stacks/outputs';
 
 /** Context key for the stack name, e.g. `npx cdk deploy -c stackName=OmicsRunArchiverProd`. */

@@ -3,8 +3,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 // The pinned SDK runs on Node 20; its notice about future releases needing Node 22 is noise in every command's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-import { ARCHIVE_STATES } from '../functions/lib/run-index';
-import { ConfigError, RESTORE_TIERS } from '../stacks/config';
+import { ARCHIVE_STATES } from '../functions/lib/index/run-index';
+import { ConfigError, RESTORE_TIERS } from '../functions/lib/contract';
 import { localDemo } from './commands/local-demo';
 import { localUp } from './commands/local-up';
 import { planCommand, type PlanOptions } from './commands/plan';

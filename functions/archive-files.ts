@@ -1,12 +1,12 @@
 // Lambda (Distributed Map item): archives one plan item's files, or records them failed when the workflow gives up.
 import { z } from 'zod';
-import { TierSchema } from '../stacks/config';
-import { ENV } from '../stacks/wiring';
-import { archiveItem, recordItemFailure } from './lib/archive-files';
-import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/observability';
-import { RunIndex } from './lib/run-index';
+import { TierSchema } from './lib/contract';
+import { ENV } from './lib/contract';
+import { archiveItem, recordItemFailure } from './lib/archive/archive-files';
+import { documentClient, glacierClient, s3Client } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { RunIndex } from './lib/index/run-index';
 
 const WorkItemSchema = z.object({
   files: z.array(z.object({ path: z.string(), bucket: z.string(), key: z.string(), size: z.number().int().nonnegative(), etag: z.string().optional() })).min(1),

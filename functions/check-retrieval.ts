@@ -1,11 +1,12 @@
 // Lambda (Step Functions task): polls one retrieval, for S3 restores and vault jobs whose notification never came.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger } from './lib/observability';
-import { RestoreItemSchema, checkRetrieval } from './lib/restore';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient, glacierClient, s3Client } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger } from './lib/runtime/observability';
+import { RestoreItemSchema } from './lib/contract';
+import { checkRetrieval } from './lib/restore/retrieval';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.object({ item: RestoreItemSchema });
 

@@ -1,11 +1,12 @@
 // Lambda (Step Functions task): copies one retrieved file to its destination, verified, resuming where a previous call stopped.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient, glacierClient, s3Client } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger } from './lib/observability';
-import { RestoreItemSchema, copyRestoredFile } from './lib/restore';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient, glacierClient, s3Client } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger } from './lib/runtime/observability';
+import { RestoreItemSchema } from './lib/contract';
+import { copyRestoredFile } from './lib/restore/copy-restored-file';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.object({ item: RestoreItemSchema });
 /** Kept back from the Lambda deadline to record progress and return. */

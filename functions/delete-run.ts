@@ -1,12 +1,12 @@
 // Lambda: SQS (RUN_ARCHIVED with deleteRun=true, from the archive-events topic) → delete the run from HealthOmics.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient, omicsClient } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { logger, metrics, MetricUnit } from './lib/observability';
-import { RunIndex } from './lib/run-index';
-import { deleteArchivedRun } from './lib/run-deletion';
-import { sqsConsumer } from './lib/sqs-batch';
+import { ENV } from './lib/contract';
+import { documentClient, omicsClient } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { RunIndex } from './lib/index/run-index';
+import { deleteArchivedRun } from './lib/archive/delete-run';
+import { sqsConsumer } from './lib/runtime/sqs-batch';
 
 const MessageSchema = z.object({ runUuid: z.string().min(1), runId: z.string().min(1) });
 

@@ -1,11 +1,11 @@
 // Lambda (Step Functions task): records the archive's outcome — settled from the file records, or a workflow failure.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient } from './lib/aws-clients';
-import { finalizeArchive, recordArchiveFailure } from './lib/archive-finalize';
-import { requireEnv } from './lib/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/observability';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient } from './lib/runtime/clients';
+import { finalizeArchive, recordArchiveFailure } from './lib/archive/finalize-archive';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('complete'), runUuid: z.string().min(1) }),

@@ -1,11 +1,12 @@
 // Lambda (Step Functions task): records a file that could not be restored, or settles the whole restore request.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/observability';
-import { RestoreItemSchema, finalizeRestore, recordRestoreFileFailure } from './lib/restore';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { RestoreItemSchema } from './lib/contract';
+import { finalizeRestore, recordRestoreFileFailure } from './lib/restore/finalize-restore';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.discriminatedUnion('mode', [
   z.object({ mode: z.literal('file-failed'), item: RestoreItemSchema, error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }) }),

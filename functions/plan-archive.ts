@@ -1,12 +1,12 @@
 // Lambda (Step Functions task): plans the archive of a run's outputs and moves the run to ARCHIVING.
 import { z } from 'zod';
-import { TierSchema } from '../stacks/config';
-import { ENV } from '../stacks/wiring';
-import { planArchive } from './lib/archive-plan';
-import { documentClient, s3Client } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger } from './lib/observability';
-import { RunIndex } from './lib/run-index';
+import { TierSchema } from './lib/contract';
+import { ENV } from './lib/contract';
+import { planArchive } from './lib/archive/plan-archive';
+import { documentClient, s3Client } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger } from './lib/runtime/observability';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.object({
   runUuid: z.string().min(1),

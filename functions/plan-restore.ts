@@ -1,11 +1,11 @@
 // Lambda (Step Functions task): checks a restore request against the index and writes one Map item per file.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient, s3Client } from './lib/aws-clients';
-import { requireEnv, tierPolicy } from './lib/env';
-import { instrumented, logger } from './lib/observability';
-import { planRestore } from './lib/restore';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient, s3Client } from './lib/runtime/clients';
+import { requireEnv, tierPolicy } from './lib/runtime/env';
+import { instrumented, logger } from './lib/runtime/observability';
+import { planRestore } from './lib/restore/plan-restore';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.object({ request: z.unknown(), restoreId: z.string().min(1), executionArn: z.string().optional() });
 

@@ -1,10 +1,10 @@
 // Lambda (EventBridge Scheduler): the safety net for lost run events — archives terminal runs the index does not know.
-import { ENV } from '../stacks/wiring';
-import { documentClient, omicsClient, sfnClient } from './lib/aws-clients';
-import { requireEnv, tierPolicy } from './lib/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/observability';
-import { reconcileRuns } from './lib/reconcile';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient, omicsClient, sfnClient } from './lib/runtime/clients';
+import { requireEnv, tierPolicy } from './lib/runtime/env';
+import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { reconcileRuns } from './lib/archive/reconcile-runs';
+import { RunIndex } from './lib/index/run-index';
 
 /** Only runs that stopped within this window; older ones are the `backfill` command's job. */
 const DAY_MS = 24 * 3600 * 1000;

@@ -1,11 +1,12 @@
 // Lambda (Step Functions task, optionally .waitForTaskToken): starts retrieving one archived file.
 import { z } from 'zod';
-import { ENV } from '../stacks/wiring';
-import { documentClient, glacierClient, s3Client, sfnClient } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger } from './lib/observability';
-import { RestoreItemSchema, requestRetrieval } from './lib/restore';
-import { RunIndex } from './lib/run-index';
+import { ENV } from './lib/contract';
+import { documentClient, glacierClient, s3Client, sfnClient } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger } from './lib/runtime/observability';
+import { RestoreItemSchema } from './lib/contract';
+import { requestRetrieval } from './lib/restore/retrieval';
+import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.object({ item: RestoreItemSchema, taskToken: z.string().optional() });
 

@@ -1,11 +1,11 @@
 // Lambda: SQS (the vault's job-completion notifications) → resume the restore step waiting on that job's task token.
-import { ENV } from '../stacks/wiring';
-import { documentClient, sfnClient } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { logger } from './lib/observability';
-import { JobNotificationSchema, resumeAfterJob } from './lib/restore';
-import { RunIndex } from './lib/run-index';
-import { sqsConsumer } from './lib/sqs-batch';
+import { ENV } from './lib/contract';
+import { documentClient, sfnClient } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { logger } from './lib/runtime/observability';
+import { JobNotificationSchema, resumeAfterJob } from './lib/restore/retrieval-notification';
+import { RunIndex } from './lib/index/run-index';
+import { sqsConsumer } from './lib/runtime/sqs-batch';
 
 export const handler = sqsConsumer({
   name: 'retrieval-notification',

@@ -1,13 +1,13 @@
 // Lambda (Step Functions task): snapshots a run to S3 and indexes it, then says when its outputs are old enough to archive.
 import { z } from 'zod';
-import { TierSchema } from '../stacks/config';
-import { ENV } from '../stacks/wiring';
-import { documentClient, logsClient, omicsClient, s3Client } from './lib/aws-clients';
-import { requireEnv } from './lib/env';
-import { instrumented, logger } from './lib/observability';
-import { RunIndex } from './lib/run-index';
-import { snapshotRun } from './lib/run-snapshot';
-import { indexSnapshot } from './lib/snapshot-index';
+import { TierSchema } from './lib/contract';
+import { ENV } from './lib/contract';
+import { documentClient, logsClient, omicsClient, s3Client } from './lib/runtime/clients';
+import { requireEnv } from './lib/runtime/env';
+import { instrumented, logger } from './lib/runtime/observability';
+import { RunIndex } from './lib/index/run-index';
+import { snapshotRun } from './lib/archive/snapshot-run';
+import { indexSnapshot } from './lib/archive/index-snapshot';
 
 const InputSchema = z.object({
   runId: z.string().min(1),

@@ -1,10 +1,10 @@
 // Lambda: SQS (EventBridge `Run Status Change`) → one archive execution per terminal run.
-import { ENV } from '../stacks/wiring';
-import { omicsClient, sfnClient } from './lib/aws-clients';
-import { parseRunEvent, triggerArchive } from './lib/archive-trigger';
-import { requireEnv, tierPolicy } from './lib/env';
-import { logger, metrics, MetricUnit } from './lib/observability';
-import { sqsConsumer } from './lib/sqs-batch';
+import { ENV } from './lib/contract';
+import { omicsClient, sfnClient } from './lib/runtime/clients';
+import { parseRunEvent, triggerArchive } from './lib/archive/trigger-archive';
+import { requireEnv, tierPolicy } from './lib/runtime/env';
+import { logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { sqsConsumer } from './lib/runtime/sqs-batch';
 
 export const handler = sqsConsumer({
   name: 'trigger-archive',

@@ -10,21 +10,10 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { ArchiverConfig } from '../stacks/config';
-import {
-  definitionSubstitutions,
-  ENV,
-  LAMBDAS,
-  OMICS_LOG_GROUP,
-  QUEUES,
-  RUN_DELETION_FILTER_POLICY,
-  RUN_INDEX,
-  RUN_TERMINAL_EVENT_PATTERN,
-  STATE_MACHINES,
-  substitute,
-  type QueueSpec,
-} from '../stacks/wiring';
-import * as clients from '../functions/lib/aws-clients';
+import type { ArchiverConfig } from '../functions/lib/contract';
+import { ENV, OMICS_LOG_GROUP, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN } from '../functions/lib/contract';
+import { definitionSubstitutions, LAMBDAS, QUEUES, STATE_MACHINES, substitute, type QueueSpec } from '../stacks/wiring';
+import * as clients from '../functions/lib/runtime/clients';
 import { FrontDoor } from './front-door';
 import { GlacierEmulator } from './glacier';
 import { LambdaHost } from './lambda-host';

@@ -5,7 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import type { ArchiverConfig } from './config';
+import type { ArchiverConfig } from '../functions/lib/contract';
 import { acknowledgeCustomResourceProvider, acknowledgeWildcardResources } from './nag';
 
 /** Key prefixes in the snapshot bucket: the handlers write there, and grants are scoped to them. */

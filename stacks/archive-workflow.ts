@@ -4,11 +4,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
-import type { ArchiverConfig } from './config';
+import type { ArchiverConfig } from '../functions/lib/contract';
 import { grantBucketListing, grantBucketObjects, grantOmicsRunLogs, grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
 import type { RunIndex } from './run-index';
-import { ENV, LAMBDAS, STATE_MACHINES } from './wiring';
+import { ENV } from '../functions/lib/contract';
+import { LAMBDAS, STATE_MACHINES } from './wiring';
 import { WorkflowStateMachine } from './workflow-state-machine';
 
 type ArchiveFunctionKey = (typeof STATE_MACHINES.archiveRun.functions)[number];

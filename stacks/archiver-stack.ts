@@ -4,14 +4,15 @@ import type { Construct } from 'constructs';
 import { ArchiveStorage } from './archive-storage';
 import { ArchiveWorkflow } from './archive-workflow';
 import { CompletionTrigger } from './completion-trigger';
-import type { ArchiverConfig } from './config';
+import type { ArchiverConfig } from '../functions/lib/contract';
 import type { FunctionEnvironment } from './lambda';
 import { Monitoring } from './monitoring';
 import { DLQ_URL_OUTPUTS, STACK_OUTPUTS } from './outputs';
 import { RestoreWorkflow } from './restore-workflow';
 import { RunCleanup } from './run-cleanup';
 import { RunIndex } from './run-index';
-import { ENV, QUEUES } from './wiring';
+import { ENV } from '../functions/lib/contract';
+import { QUEUES } from './wiring';
 import { stateMachineArn, stateMachineName } from './workflow-state-machine';
 
 export type OmicsRunArchiverStackProps = { readonly config: ArchiverConfig } & StackProps;

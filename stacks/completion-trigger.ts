@@ -5,13 +5,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import type { ArchiverConfig } from './config';
+import type { ArchiverConfig } from '../functions/lib/contract';
 import { ConsumerQueue } from './consumer-queue';
 import { grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
 import type { RunIndex } from './run-index';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
-import { LAMBDAS, QUEUES, RECONCILE_SCHEDULE, RUN_TERMINAL_EVENT_PATTERN } from './wiring';
+import { RUN_TERMINAL_EVENT_PATTERN } from '../functions/lib/contract';
+import { LAMBDAS, QUEUES, RECONCILE_SCHEDULE } from './wiring';
 import type { WorkflowStateMachine } from './workflow-state-machine';
 
 export interface CompletionTriggerProps {

@@ -3,7 +3,7 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
-import { OMICS_LOG_GROUP } from './wiring';
+import { OMICS_LOG_GROUP } from '../functions/lib/contract';
 
 /** HealthOmics actions on runs; run ids arrive in events, so the grant covers the account's runs. */
 export function grantOmicsRuns(grantee: iam.IGrantable, actions: string[]): void {

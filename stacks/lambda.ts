@@ -6,9 +6,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type ArchiverConfig, ConfigError, CONTEXT_KEY } from './config';
+import { type ArchiverConfig, ConfigError, CONTEXT_KEY } from '../functions/lib/contract';
 import { acknowledge } from './nag';
-import { ENV, type EnvName, type LambdaSpec, POWERTOOLS } from './wiring';
+import { ENV, type EnvName, POWERTOOLS } from '../functions/lib/contract';
+import { type LambdaSpec } from './wiring';
 
 /** The repository root: wiring paths (handler entries, ASL files) are relative to it. */
 export const REPO_ROOT = path.resolve(__dirname, '..');

@@ -4,7 +4,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
-import type { ArchiverConfig } from './config';
+import type { ArchiverConfig } from '../functions/lib/contract';
 import { ConsumerQueue } from './consumer-queue';
 import { grantBucketListing, grantBucketObjects } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';

@@ -2,12 +2,13 @@
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { ArchiverConfig } from './config';
+import type { ArchiverConfig } from '../functions/lib/contract';
 import { ConsumerQueue } from './consumer-queue';
 import { grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
 import type { RunIndex } from './run-index';
-import { LAMBDAS, QUEUES, RUN_DELETION_FILTER_POLICY } from './wiring';
+import { RUN_DELETION_FILTER_POLICY } from '../functions/lib/contract';
+import { LAMBDAS, QUEUES } from './wiring';
 
 export interface RunCleanupProps {
   readonly config: ArchiverConfig;

@@ -4,7 +4,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
-import { RUN_INDEX } from './wiring';
+import { RUN_INDEX } from '../functions/lib/contract';
 
 export interface RunIndexProps {
   /** Name of an existing table (`imports.runIndexTableName`) to use instead of creating one. */

@@ -1,22 +1,7 @@
 // The stack's wiring as plain data, shared by the CDK constructs and the local cloud so both build the same thing.
-// Nothing here imports aws-cdk-lib: local/ reads it without loading the CDK.
-
-/** Environment variable names the handlers read (functions/lib/env.ts validates them). */
-export const ENV = {
-  runIndexTable: 'RUN_INDEX_TABLE',
-  snapshotBucket: 'SNAPSHOT_BUCKET',
-  vaultName: 'VAULT_NAME',
-  archiveEventsTopicArn: 'ARCHIVE_EVENTS_TOPIC_ARN',
-  vaultJobsTopicArn: 'VAULT_JOBS_TOPIC_ARN',
-  archiveStateMachineArn: 'ARCHIVE_STATE_MACHINE_ARN',
-  restoreStateMachineArn: 'RESTORE_STATE_MACHINE_ARN',
-  tierPolicy: 'TIER_POLICY',
-  archiveBucket: 'ARCHIVE_BUCKET',
-} as const;
-export type EnvName = (typeof ENV)[keyof typeof ENV];
-
-/** Powertools settings shared by every function. */
-export const POWERTOOLS = { serviceName: 'omics-run-archiver', metricsNamespace: 'OmicsRunArchiver' } as const;
+// Nothing here imports aws-cdk-lib: local/ reads it without loading the CDK. The names both sides share (environment,
+// events, index keys) are the runtime's contract, in functions/lib/contract.
+import { ENV, type EnvName } from '../functions/lib/contract';
 
 /** One Lambda function: where its code is, what it needs, and the ASL substitution that names it (if a state calls it). */
 export interface LambdaSpec {
@@ -154,23 +139,6 @@ export type LambdaKey = keyof typeof LAMBDAS;
 /** When the reconciliation sweep runs (an EventBridge Scheduler expression). */
 export const RECONCILE_SCHEDULE = 'rate(1 day)';
 
-/** EventBridge pattern for HealthOmics runs that reached a terminal status. */
-export const RUN_TERMINAL_EVENT_PATTERN = {
-  source: ['aws.omics'],
-  'detail-type': ['Run Status Change'],
-  detail: { status: ['COMPLETED', 'FAILED', 'CANCELLED'] },
-} as const;
-
-/** SNS message attribute values the archive workflow publishes with (`event`, `tier`, `deleteRun`). */
-export const ARCHIVE_EVENTS = {
-  archived: 'RUN_ARCHIVED',
-  partial: 'RUN_ARCHIVE_PARTIAL',
-  failed: 'RUN_ARCHIVE_FAILED',
-} as const;
-
-/** The run-deletion queue takes only archived runs whose tier deletes the HealthOmics run. */
-export const RUN_DELETION_FILTER_POLICY = { event: [ARCHIVE_EVENTS.archived], deleteRun: ['true'] } as const;
-
 /** SQS queues that feed a Lambda, with the event source mapping settings the local poller emulates. */
 export interface QueueSpec {
   readonly id: string;
@@ -255,15 +223,3 @@ export function substitute(definition: string, substitutions: Record<string, str
   });
 }
 
-/** The run index's key schema: one table, run/file/restore items under `RUN#<uuid>`; GSIs are sparse over run items. */
-export const RUN_INDEX = {
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  indexes: {
-    byRunId: { name: 'runId-index', partitionKey: 'runId', sortKey: 'stopTime' },
-    byArchiveState: { name: 'archiveState-index', partitionKey: 'archiveState', sortKey: 'stopTime' },
-  },
-} as const;
-
-/** CloudWatch Logs group HealthOmics writes run logs to. */
-export const OMICS_LOG_GROUP = '/aws/omics/WorkflowLog';

@@ -9,7 +9,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
-import { ConfigError, type ArchiverConfig } from './config';
+import { ConfigError, type ArchiverConfig } from '../functions/lib/contract';
 import { REPO_ROOT } from './lambda';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 import type { RunIndex } from './run-index';

@@ -1,7 +1,7 @@
 // `omics-archiver backfill`: archives terminal HealthOmics runs the index does not know (lost events, runs from before the stack).
-import * as clients from '../../functions/lib/aws-clients';
-import { reconcileRuns, type ReconcileReport } from '../../functions/lib/reconcile';
-import { RunIndex } from '../../functions/lib/run-index';
+import * as clients from '../../functions/lib/runtime/clients';
+import { reconcileRuns, type ReconcileReport } from '../../functions/lib/archive/reconcile-runs';
+import { RunIndex } from '../../functions/lib/index/run-index';
 import { processIO, table, type CommandIO } from './display';
 import { planPolicy } from './plan';
 import { ResourceResolver, type ResolverDeps, type ResourceFlags } from './resources';

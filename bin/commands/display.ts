@@ -1,6 +1,6 @@
 // What the operator commands share for output: where text goes, byte sizes, plain tables, run references.
 import Table from 'cli-table3';
-import type { RunIndex, RunRecord } from '../../functions/lib/run-index';
+import type { RunIndex, RunRecord } from '../../functions/lib/index/run-index';
 
 /** Where a command writes; tests capture it, the CLI gives stdout and stderr. */
 export interface CommandIO {

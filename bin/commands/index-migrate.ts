@@ -1,7 +1,7 @@
 // `omics-archiver index migrate`: moves run index items written by older archivers to the current schema version.
-import * as clients from '../../functions/lib/aws-clients';
-import { migrateIndex, type MigrationReport } from '../../functions/lib/index-migrations';
-import { SCHEMA_VERSION } from '../../functions/lib/run-index';
+import * as clients from '../../functions/lib/runtime/clients';
+import { migrateIndex, type MigrationReport } from '../../functions/lib/index/migrations';
+import { SCHEMA_VERSION } from '../../functions/lib/index/run-index';
 import { processIO, type CommandIO } from './display';
 import { ResourceResolver, type ResolverDeps, type ResourceFlags } from './resources';
 

@@ -1,6 +1,6 @@
 // The tier policy for local runs: a policy file shaped like the cdk context, or the demo's archive-everything tier.
 import * as fs from 'node:fs';
-import { parseConfig, type ArchiverConfig, type ArchiverConfigInput } from '../../stacks/config';
+import { parseConfig, type ArchiverConfig, type ArchiverConfigInput } from '../../functions/lib/contract';
 
 /** The bucket the demo's synthetic runs write their outputs to. */
 export const DEMO_OUTPUT_BUCKET = 'omics-demo-outputs';

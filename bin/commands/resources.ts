@@ -1,7 +1,7 @@
 // Finds the names of the resources a CLI command needs: from flags, then the environment, then the deployed stack's outputs.
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { Command } from 'commander';
-import * as clients from '../../functions/lib/aws-clients';
+import * as clients from '../../functions/lib/runtime/clients';
 import { DEFAULT_STACK_NAME, readStackOutputs, STACK_OUTPUTS, type ArchiverStackOutputs, type StackOutputKey } from '../../stacks/outputs';
 
 export { DEFAULT_STACK_NAME };

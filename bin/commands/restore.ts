@@ -2,10 +2,10 @@
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { ExecutionAlreadyExists, StartExecutionCommand, StateMachineDoesNotExist, type DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
-import * as clients from '../../functions/lib/aws-clients';
-import { resolveRun } from '../../functions/lib/restore';
-import { RunIndex, type RestoreFileRecord, type RestoreRequestRecord } from '../../functions/lib/run-index';
-import { RESTORE_TIERS, type RestoreTier } from '../../stacks/config';
+import * as clients from '../../functions/lib/runtime/clients';
+import { resolveRun } from '../../functions/lib/restore/plan-restore';
+import { RunIndex, type RestoreFileRecord, type RestoreRequestRecord } from '../../functions/lib/index/run-index';
+import { RESTORE_TIERS, type RestoreTier } from '../../functions/lib/contract';
 import { checkRunRef, formatBytes, processIO, table, type CommandIO } from './display';
 import { failureOf, followExecution, history } from './executions';
 import { ResourceResolver, type ResolverDeps, type ResourceFlags } from './resources';

@@ -1,6 +1,6 @@
 // `omics-archiver runs list` and `runs show`: what the run index knows about archived runs, their files and restores.
 import { InvalidArgumentError } from 'commander';
-import * as clients from '../../functions/lib/aws-clients';
+import * as clients from '../../functions/lib/runtime/clients';
 import {
   ARCHIVE_STATES,
   RunIndex,
@@ -9,7 +9,7 @@ import {
   type RestoreFileRecord,
   type RestoreRequestRecord,
   type RunRecord,
-} from '../../functions/lib/run-index';
+} from '../../functions/lib/index/run-index';
 import { checkRunRef, fieldTable, formatBytes, processIO, requireRun, shorten, table, type CommandIO } from './display';
 import { ResourceResolver, type ResolverDeps, type ResourceFlags } from './resources';
 

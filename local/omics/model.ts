@@ -1,4 +1,5 @@
 // The run fixture schema (zod) and the shapes the HealthOmics emulator stores and serves.
+import { OMICS_LOG_GROUP } from '../../functions/lib/contract';
 import { z } from 'zod';
 
 /** Run statuses, as the HealthOmics API reference lists them (GetRun, ListRuns filter). */
@@ -13,7 +14,8 @@ export const DELETABLE_RUN_STATUSES: readonly RunStatus[] = ['COMPLETED', 'FAILE
 export const CANCELLABLE_RUN_STATUSES: readonly RunStatus[] = ['PENDING', 'STARTING', 'RUNNING'];
 
 /** The CloudWatch Logs group HealthOmics writes every workflow log to. */
-export const WORKFLOW_LOG_GROUP = '/aws/omics/WorkflowLog';
+/** Where HealthOmics writes run logs: the archiver's contract names it. */
+export const WORKFLOW_LOG_GROUP = OMICS_LOG_GROUP;
 
 /** Run, task, workflow and run-group ids: `[0-9]+`, 1-18 characters. */
 export const NUMERIC_ID = /^[0-9]{1,18}$/;

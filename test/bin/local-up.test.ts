@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as clients from '../../functions/lib/aws-clients';
+import * as clients from '../../functions/lib/runtime/clients';
 import { alive, portIsFree } from '../support/processes';
 
 jest.setTimeout(60_000);

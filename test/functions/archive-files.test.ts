@@ -6,9 +6,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/archive-files';
-import { SCHEMA_VERSION, fileKey, type FileRecord } from '../../functions/lib/run-index';
-import { treeHashOf } from '../../functions/lib/tree-hash';
-import { ENV } from '../../stacks/wiring';
+import { SCHEMA_VERSION, fileKey, type FileRecord } from '../../functions/lib/index/run-index';
+import { treeHashOf } from '../../functions/lib/glacier/tree-hash';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 

@@ -8,15 +8,15 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/copy-restored-file';
-import { copyJobOutputToS3 } from '../../functions/lib/glacier-retrieval';
-import type { RestoreItem } from '../../functions/lib/restore';
-import { restoreFileKey } from '../../functions/lib/run-index';
-import { ENV } from '../../stacks/wiring';
+import { copyJobOutputToS3 } from '../../functions/lib/glacier/job-output-copy';
+import type { RestoreItem } from '../../functions/lib/contract';
+import { restoreFileKey } from '../../functions/lib/index/run-index';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 // The verified range copy has its own tests against the Glacier emulator (test/functions/lib/glacier-retrieval.test.ts).
-jest.mock('../../functions/lib/glacier-retrieval', () => ({ copyJobOutputToS3: jest.fn() }));
+jest.mock('../../functions/lib/glacier/job-output-copy', () => ({ copyJobOutputToS3: jest.fn() }));
 const copyJobOutputMock = jest.mocked(copyJobOutputToS3);
 
 const TABLE = 'run-index';

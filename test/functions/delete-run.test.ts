@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandIn
 import { DeleteRunCommand, GetRunCommand, OmicsClient } from '@aws-sdk/client-omics';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/delete-run';
-import { ENV } from '../../stacks/wiring';
+import { ENV } from '../../functions/lib/contract';
 import { quietPowertools, sqsBatch, sqsRecordsFrom, useEnv } from '../support/handlers';
 
 const TABLE = 'run-index';

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/finalize-archive';
-import { ENV } from '../../stacks/wiring';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 
 const TABLE = 'run-index';

@@ -3,8 +3,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/finalize-restore';
-import { restoreFileKey, restoreKey } from '../../functions/lib/run-index';
-import { ENV } from '../../stacks/wiring';
+import { restoreFileKey, restoreKey } from '../../functions/lib/index/run-index';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 

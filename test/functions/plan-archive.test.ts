@@ -5,8 +5,8 @@ import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand 
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/plan-archive';
-import { StateConflictError } from '../../functions/lib/run-index';
-import { ENV } from '../../stacks/wiring';
+import { StateConflictError } from '../../functions/lib/index/run-index';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 
 const TABLE = 'run-index';

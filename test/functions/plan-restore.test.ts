@@ -4,8 +4,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/plan-restore';
-import { SCHEMA_VERSION, fileKey, restoreKey, runKey } from '../../functions/lib/run-index';
-import { ENV } from '../../stacks/wiring';
+import { SCHEMA_VERSION, fileKey, restoreKey, runKey } from '../../functions/lib/index/run-index';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 

@@ -4,7 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/reconcile-runs';
-import { ENV } from '../../stacks/wiring';
+import { ENV } from '../../functions/lib/contract';
 import { useEnv } from '../support/handlers';
 
 const omics = mockClient(OmicsClient);

@@ -5,9 +5,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/request-retrieval';
-import { jobDescription } from '../../functions/lib/restore';
-import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/run-index';
-import { ENV } from '../../stacks/wiring';
+import { jobDescription } from '../../functions/lib/restore/retrieval';
+import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/index/run-index';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 

@@ -4,9 +4,9 @@ import { SFNClient, SFNServiceException, SendTaskFailureCommand, SendTaskSuccess
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/retrieval-notification';
-import { jobDescription } from '../../functions/lib/restore';
-import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/run-index';
-import { ENV } from '../../stacks/wiring';
+import { jobDescription } from '../../functions/lib/restore/retrieval';
+import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/index/run-index';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, sqsBatch, sqsRecordsFrom, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 

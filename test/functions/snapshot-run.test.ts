@@ -6,14 +6,14 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/snapshot-run';
-import { runKey } from '../../functions/lib/run-index';
-import { snapshotRun, type RunSnapshot } from '../../functions/lib/run-snapshot';
-import { ENV } from '../../stacks/wiring';
+import { runKey } from '../../functions/lib/index/run-index';
+import { snapshotRun, type RunSnapshot } from '../../functions/lib/archive/snapshot-run';
+import { ENV } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 // The snapshot itself has its own tests (test/functions/lib/run-snapshot.test.ts); here it is the handler's collaborator.
-jest.mock('../../functions/lib/run-snapshot', () => ({ snapshotRun: jest.fn() }));
+jest.mock('../../functions/lib/archive/snapshot-run', () => ({ snapshotRun: jest.fn() }));
 const snapshotRunMock = jest.mocked(snapshotRun);
 
 const TABLE = 'run-index';

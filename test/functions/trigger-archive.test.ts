@@ -3,7 +3,7 @@ import { GetRunCommand, OmicsClient } from '@aws-sdk/client-omics';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/trigger-archive';
-import { ENV } from '../../stacks/wiring';
+import { ENV } from '../../functions/lib/contract';
 import { quietPowertools, sqsBatch, sqsRecordsFrom, useEnv } from '../support/handlers';
 
 const STATE_MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:ArchiveRun';

@@ -6,8 +6,8 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { CreateStateMachineCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import * as fs from 'node:fs';
-import * as clients from '../../functions/lib/aws-clients';
-import type { RestoreItem } from '../../functions/lib/restore';
+import * as clients from '../../functions/lib/runtime/clients';
+import type { RestoreItem } from '../../functions/lib/contract';
 import { syntheticRun } from '../../local/omics';
 import { finished, useLocalCloud } from '../support/local-cloud';
 import { WORKFLOW_POLICY } from '../support/policies';

@@ -5,21 +5,12 @@ import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import type { OmicsRunArchiverStack } from '../../stacks/archiver-stack';
-import { ConfigError, parseConfig } from '../../stacks/config';
+import { ConfigError, parseConfig } from '../../functions/lib/contract';
 import { LAMBDA_RUNTIME } from '../../stacks/lambda';
 import { stateMachineArn } from '../../stacks/workflow-state-machine';
 import { DLQ_URL_OUTPUTS, STACK_OUTPUTS } from '../../stacks/outputs';
-import {
-  ENV,
-  LAMBDAS,
-  type LambdaKey,
-  POWERTOOLS,
-  QUEUES,
-  RUN_DELETION_FILTER_POLICY,
-  RUN_INDEX,
-  RUN_TERMINAL_EVENT_PATTERN,
-  STATE_MACHINES,
-} from '../../stacks/wiring';
+import { ENV, POWERTOOLS, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN } from '../../functions/lib/contract';
+import { LAMBDAS, type LambdaKey, QUEUES, STATE_MACHINES } from '../../stacks/wiring';
 import { buildStack, EXAMPLE_CONFIG, exampleWith, REPO_ROOT } from './helpers';
 
 interface Statement {

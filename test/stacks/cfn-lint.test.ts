@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LAMBDAS } from '../../stacks/wiring';
-import { parseConfig } from '../../stacks/config';
+import { parseConfig } from '../../functions/lib/contract';
 import { buildStack, EXAMPLE_CONFIG } from './helpers';
 
 /** Regions where HealthOmics runs; the template must be valid in each. */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { OmicsRunArchiverStack } from '../../stacks/archiver-stack';
-import { type ArchiverConfigInput, CONTEXT_KEY, parseConfig } from '../../stacks/config';
+import { type ArchiverConfigInput, CONTEXT_KEY, parseConfig } from '../../functions/lib/contract';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import type { ArchiverConfigInput } from '../../stacks/config';
+import type { ArchiverConfigInput } from '../../functions/lib/contract';
 import { buildStack, EXAMPLE_CONFIG, exampleWith } from './helpers';
 
 interface Acknowledgement {

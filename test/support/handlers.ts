@@ -1,7 +1,7 @@
 // Setup the handler tests share: their environment, a quiet Powertools, SQS events, and a restore item fixture.
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { logger, metrics } from '../../functions/lib/observability';
-import type { RestoreItem } from '../../functions/lib/restore';
+import { logger, metrics } from '../../functions/lib/runtime/observability';
+import type { RestoreItem } from '../../functions/lib/contract';
 
 /** The run every handler test works on. */
 export const RUN_UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';

@@ -2,10 +2,10 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { executionName } from '../../functions/lib/archive-trigger';
-import * as clients from '../../functions/lib/aws-clients';
-import { RunIndex, type ArchiveState, type RunRecord } from '../../functions/lib/run-index';
-import { parseConfig, type ArchiverConfigInput } from '../../stacks/config';
+import { executionName } from '../../functions/lib/archive/trigger-archive';
+import * as clients from '../../functions/lib/runtime/clients';
+import { RunIndex, type ArchiveState, type RunRecord } from '../../functions/lib/index/run-index';
+import { parseConfig, type ArchiverConfigInput } from '../../functions/lib/contract';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/local-cloud';
 import { loadRunFixture, syntheticRun, type RunFixtureInput } from '../../local/omics';
 import { executionArnOf, failureOf, followExecution, history, statesEntered } from '../../bin/commands/executions';

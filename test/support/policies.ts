@@ -1,5 +1,5 @@
 // Tier policies for workflow tests: short waits, one tier per behaviour, chosen by the run's `policy` tag.
-import type { ArchiverConfigInput } from '../../stacks/config';
+import type { ArchiverConfigInput } from '../../functions/lib/contract';
 
 export const OUTPUT_BUCKET = 'workflow-test-outputs';
 export const RESTORE_BUCKET = 'workflow-test-restores';

@@ -15,7 +15,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
-import { RUN_INDEX } from '../../stacks/wiring';
+import { RUN_INDEX } from '../../functions/lib/contract';
 
 export type Item = Record<string, unknown>;
 

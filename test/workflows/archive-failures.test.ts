@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetRunCommand } from '@aws-sdk/client-omics';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import * as clients from '../../functions/lib/aws-clients';
-import type { ArchiveExecutionInput } from '../../functions/lib/archive-trigger';
-import { parseConfig, type Tier } from '../../stacks/config';
+import * as clients from '../../functions/lib/runtime/clients';
+import type { ArchiveExecutionInput } from '../../functions/lib/archive/trigger-archive';
+import { parseConfig, type Tier } from '../../functions/lib/contract';
 import { archiveExecution, finished, index, loadRun, observeArchiveEvents, useLocalCloud } from '../support/local-cloud';
 import { OUTPUT_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 

@@ -3,8 +3,8 @@ import { GetRunCommand, ResourceNotFoundException } from '@aws-sdk/client-omics'
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeJobCommand, InitiateJobCommand } from '@aws-sdk/client-glacier';
-import * as clients from '../../functions/lib/aws-clients';
-import { treeHashOf } from '../../functions/lib/tree-hash';
+import * as clients from '../../functions/lib/runtime/clients';
+import { treeHashOf } from '../../functions/lib/glacier/tree-hash';
 import { createHash } from 'node:crypto';
 import { archiveExecution, executionsNamed, index, loadRun, observeArchiveEvents, runReaches, useLocalCloud } from '../support/local-cloud';
 import { OUTPUT_BUCKET, WORKFLOW_POLICY } from '../support/policies';

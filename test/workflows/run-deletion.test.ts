@@ -1,7 +1,7 @@
 // Run deletion and the queues in front of it, on the local cloud: only the archived run is deleted, failures end in the DLQ.
 import { DeleteRunCommand, GetRunCommand } from '@aws-sdk/client-omics';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import * as clients from '../../functions/lib/aws-clients';
+import * as clients from '../../functions/lib/runtime/clients';
 import { archiveExecution, eventually, executionsNamed, index, loadRun, runReaches, useLocalCloud } from '../support/local-cloud';
 import { OUTPUT_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 

@@ -1,7 +1,7 @@
 // Test helpers for the operator commands: a local cloud with the demo run archived, and the CLI run in-process.
 import { archiveDemoRun, type DemoReport } from '../../../bin/commands/local-demo';
 import { loadPolicy } from '../../../bin/commands/policy';
-import type { ArchiverConfig } from '../../../stacks/config';
+import type { ArchiverConfig } from '../../../functions/lib/contract';
 import { startLocalCloud, type LocalCloud } from '../../../local/local-cloud';
 
 // Jest resolves `bin/omics-archiver` to the .js launcher (which runs the CLI on load), so the .ts file is named whole.

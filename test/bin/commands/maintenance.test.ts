@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CommanderError } from 'commander';
 import { DEMO_POLICY } from '../../../bin/commands/policy';
-import { executionName } from '../../../functions/lib/archive-trigger';
+import { executionName } from '../../../functions/lib/archive/trigger-archive';
 import { loadRun, archiveExecution } from '../../support/local-cloud';
 import { runCli, startDemoCloud, type DemoCloud } from './helpers';
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CommanderError } from 'commander';
-import * as clients from '../../../functions/lib/aws-clients';
+import * as clients from '../../../functions/lib/runtime/clients';
 import { bufferIO } from '../../../bin/commands/display';
 import { formatPlan, planCommand, planPolicy, planRun } from '../../../bin/commands/plan';
 import { DEMO_OUTPUT_BUCKET, DEMO_POLICY } from '../../../bin/commands/policy';

@@ -1,7 +1,7 @@
 // `runs list` and `runs show` against the local cloud, after the demo run was archived by the real workflow.
 import { CommanderError } from 'commander';
-import * as clients from '../../../functions/lib/aws-clients';
-import { RunIndex } from '../../../functions/lib/run-index';
+import * as clients from '../../../functions/lib/runtime/clients';
+import { RunIndex } from '../../../functions/lib/index/run-index';
 import { bufferIO } from '../../../bin/commands/display';
 import { listRuns, parseArchiveState, parseDateBound, runsList, runsShow } from '../../../bin/commands/runs';
 import { runCli, startDemoCloud, type DemoCloud } from './helpers';

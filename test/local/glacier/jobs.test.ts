@@ -12,7 +12,7 @@ import {
   UploadArchiveCommand,
   type JobParameters,
 } from '@aws-sdk/client-glacier';
-import { treeHashOf } from '../../../functions/lib/tree-hash';
+import { treeHashOf } from '../../../functions/lib/glacier/tree-hash';
 import { MIB, bodyBytes, expectGlacierError, startLocalGlacier, testBytes, waitFor, type LocalGlacier } from './helpers';
 
 let g: LocalGlacier;

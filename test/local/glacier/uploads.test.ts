@@ -16,7 +16,7 @@ import {
   UploadArchiveCommand,
   UploadMultipartPartCommand,
 } from '@aws-sdk/client-glacier';
-import { treeHashOf } from '../../../functions/lib/tree-hash';
+import { treeHashOf } from '../../../functions/lib/glacier/tree-hash';
 import { MIB, expectGlacierError, startLocalGlacier, testBytes, type LocalGlacier } from './helpers';
 
 let g: LocalGlacier;

@@ -1,0 +1,264 @@
+// The archiver's configuration schema (cdk context `omicsArchiver`): the tier policy and what to import, validated with zod.
+import * as tinyduration from 'tinyduration';
+import { z } from 'zod';
+import { TERMINAL_RUN_STATUSES } from './events';
+import { GLACIER_LIMITS, MIB } from './limits';
+
+/** The cdk context key the whole configuration lives under. */
+export const CONTEXT_KEY = 'omicsArchiver';
+
+/** Glacier multipart parts are 1 MiB × 2^n, up to 4 GiB. */
+export const MAX_PART_SIZE_MIB = GLACIER_LIMITS.maxPartSizeMiB;
+/** A Standard execution lives at most a year; the waits must leave the archive itself time to finish. */
+export const MAX_WAIT_SECONDS = 330 * 24 * 3600;
+
+export const FILE_ACTIONS = ['archive', 'keep', 'skip'] as const;
+export type FileAction = (typeof FILE_ACTIONS)[number];
+export const RESTORE_TIERS = ['Expedited', 'Standard', 'Bulk'] as const;
+export type RestoreTier = (typeof RESTORE_TIERS)[number];
+export const S3_GLACIER_STORAGE_CLASSES = ['DEEP_ARCHIVE', 'GLACIER', 'GLACIER_IR'] as const;
+/** The retention periods (days) CloudWatch Logs accepts for a log group. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+/** Seconds in an ISO-8601 duration; months count 30 days and years 365, as the Wait state needs one number. */
+export function durationSeconds(iso: string): number {
+  const d = tinyduration.parse(iso);
+  const days = (d.years ?? 0) * 365 + (d.months ?? 0) * 30 + (d.weeks ?? 0) * 7 + (d.days ?? 0);
+  const seconds = days * 86400 + (d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0);
+  return Math.round(d.negative ? -seconds : seconds);
+}
+
+const isoDuration = z.string().superRefine((value, ctx) => {
+  try {
+    if (durationSeconds(value) < 0) ctx.addIssue({ code: 'custom', message: `must not be negative (got "${value}")` });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be an ISO-8601 duration such as PT5M, P7D or P1M (got "${value}")` });
+  }
+});
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: MIB, GiB: 1024 * MIB, TiB: 1024 * 1024 * MIB };
+/** Bytes in a size given as a number of bytes or a string such as "512 KiB" or "1.5 GiB". */
+export function sizeBytes(size: number | string): number {
+  if (typeof size === 'number') return size;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)\s*$/.exec(size);
+  if (!match) throw new Error(`not a size: "${size}"`);
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2]]);
+}
+
+const size = z.union([z.number().int().nonnegative(), z.string()]).superRefine((value, ctx) => {
+  try {
+    sizeBytes(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `must be a number of bytes or a size such as "512 KiB", "100 MiB", "1 GiB" (got ${JSON.stringify(value)})` });
+  }
+});
+
+const nonEmptyStrings = z.array(z.string().min(1)).min(1);
+
+export const FileRuleSchema = z
+  .object({
+    /** Globs over the output path relative to the run's output folder, e.g. "**\/*.bam". */
+    globs: nonEmptyStrings,
+    minSize: size.optional(),
+    minAge: isoDuration.optional(),
+    action: z.enum(FILE_ACTIONS),
+  })
+  .strict();
+
+export const TierMatchSchema = z
+  .object({
+    workflowIds: nonEmptyStrings.optional(),
+    runGroupIds: nonEmptyStrings.optional(),
+    statuses: z.array(z.enum(TERMINAL_RUN_STATUSES)).min(1).optional(),
+    /** Every tag listed must be on the run with this value. */
+    tags: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export const ArchiveTargetSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('glacier-vault') }).strict(),
+  z
+    .object({
+      type: z.literal('s3-glacier'),
+      storageClass: z.enum(S3_GLACIER_STORAGE_CLASSES).default('DEEP_ARCHIVE'),
+    })
+    .strict(),
+]);
+
+const partSizeMiB = z
+  .number()
+  .int()
+  .refine((n) => n >= 1 && n <= MAX_PART_SIZE_MIB && (n & (n - 1)) === 0, {
+    message: `must be a power of two from 1 to ${MAX_PART_SIZE_MIB} (Glacier parts are 1 MiB × 2^n)`,
+  });
+
+export const TierSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or dashes'),
+    /** Which runs the tier takes; an absent or empty match takes every run. The first matching tier wins. */
+    match: TierMatchSchema.default({}),
+    /** Wait after the run ends, so HealthOmics has written the run manifest log. */
+    settleWait: isoDuration.default('PT5M'),
+    /** Wait between the snapshot and archiving the outputs. */
+    archiveAfter: isoDuration.default('P30D'),
+    /** The first rule whose globs, minimum size and minimum age all hold decides a file's action. */
+    files: z.array(FileRuleSchema).default([]),
+    defaultAction: z.enum(FILE_ACTIONS).default('keep'),
+    target: ArchiveTargetSchema.default({ type: 'glacier-vault' }),
+    deleteSources: z.boolean().default(false),
+    deleteRun: z.boolean().default(false),
+    restoreTier: z.enum(RESTORE_TIERS).default('Standard'),
+    /** Glacier multipart part size; absent: the smallest power of two (at least 64 MiB) that keeps a file within 10,000 parts. */
+    partSizeMiB: partSizeMiB.optional(),
+  })
+  .strict()
+  .superRefine((tier, ctx) => {
+    let total: number;
+    try {
+      total = durationSeconds(tier.settleWait) + durationSeconds(tier.archiveAfter);
+    } catch {
+      return; // a malformed duration is already reported on its own key
+    }
+    if (total > MAX_WAIT_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['archiveAfter'],
+        message: `settleWait + archiveAfter is ${Math.round(total / 86400)} days; it must stay within 330 days so the archive finishes inside the one-year Step Functions execution limit`,
+      });
+    }
+    if (tier.target.type === 's3-glacier' && tier.partSizeMiB !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['partSizeMiB'], message: 'applies only to the glacier-vault target' });
+    }
+  });
+
+export const ImportsSchema = z
+  .object({
+    runIndexTableName: z.string().min(3).optional(),
+    snapshotBucketName: z.string().min(3).optional(),
+    vaultName: z.string().min(1).optional(),
+    /** Bucket for the s3-glacier target (objects copied into a Glacier storage class). */
+    archiveBucketName: z.string().min(3).optional(),
+  })
+  .strict();
+
+export const ArchiverConfigSchema = z
+  .object({
+    /** Buckets HealthOmics writes run outputs to: the archiver reads (and, where a tier says so, deletes) there. */
+    outputBuckets: nonEmptyStrings,
+    /** Further buckets a restore may write to; a restore to the original location needs nothing here. */
+    restoreBuckets: z.array(z.string().min(3)).default([]),
+    imports: ImportsSchema.default({}),
+    tiers: z.array(TierSchema).min(1),
+    /** Distributed Map concurrency for archiving one run's files. */
+    archiveConcurrency: z.number().int().min(1).max(1000).default(10),
+    /** Small files are grouped into one Map item up to this many files and bytes. */
+    groupMaxFiles: z.number().int().min(1).max(10000).default(100),
+    groupMaxBytes: size.default('256 MiB'),
+    /** Where alarms go; absent: the alarm topic has no subscription. */
+    alarmEmail: z.email().optional(),
+    /** Days every log group keeps its events; CloudWatch Logs accepts only the values in LOG_RETENTION_DAYS. */
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (the retention periods CloudWatch Logs accepts)`,
+      })
+      .default(365),
+    /** Log each state's input and output with the workflows' events (run metadata, paths, task tokens): off by default. */
+    logExecutionData: z.boolean().default(false),
+    /** The daily sweep for runs that no event announced looks back this many days (older ones: the backfill command). */
+    reconcileLookbackDays: z.number().int().min(1).max(365).default(7),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.tiers.forEach((tier, i) => {
+      if (seen.has(tier.name)) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'name'], message: `duplicate tier name "${tier.name}"` });
+      seen.add(tier.name);
+    });
+  });
+
+export type ArchiverConfig = z.output<typeof ArchiverConfigSchema>;
+export type ArchiverConfigInput = z.input<typeof ArchiverConfigSchema>;
+export type Tier = z.output<typeof TierSchema>;
+export type FileRule = z.output<typeof FileRuleSchema>;
+export type TierMatch = z.output<typeof TierMatchSchema>;
+export type ArchiveTarget = z.output<typeof ArchiveTargetSchema>;
+
+/** A configuration error that names every bad key, e.g. `omicsArchiver.tiers[1].partSizeMiB: must be a power of two ...`. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function keyPath(root: string, path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : `${acc}.${String(part)}`), root);
+}
+
+function describeIssue(root: string, issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${keyPath(root, [...issue.path, key])}: unknown key`);
+  }
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    return [`${keyPath(root, issue.path)}: must be one of "glacier-vault", "s3-glacier"`];
+  }
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+    return [`${keyPath(root, issue.path)}: required (${issue.expected})`];
+  }
+  if (issue.code === 'too_small' && issue.origin === 'array') {
+    return [`${keyPath(root, issue.path)}: must list at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? "" : "s"}`];
+  }
+  if (issue.code === 'invalid_value') {
+    return [`${keyPath(root, issue.path)}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`];
+  }
+  // Zod's stock wording ("Too small: expected string to have >=1 characters") reads poorly next to a key path.
+  if (issue.code === 'invalid_type') {
+    const received = /received (\w+)$/.exec(issue.message)?.[1];
+    const expected = issue.expected === 'int' ? 'an integer' : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    return [`${keyPath(root, issue.path)}: must be ${expected}${received ? ` (got ${received})` : ''}`];
+  }
+  if (issue.code === 'too_small' && issue.origin === 'string') {
+    return [`${keyPath(root, issue.path)}: ${Number(issue.minimum) <= 1 ? 'must not be empty' : `must be at least ${String(issue.minimum)} characters long`}`];
+  }
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && (issue.origin === 'number' || issue.origin === 'int')) {
+    const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+    const relation = issue.code === 'too_small' ? (issue.inclusive === false ? 'greater than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
+    return [`${keyPath(root, issue.path)}: must be ${relation} ${String(bound)}`];
+  }
+  if (issue.code === 'invalid_format' && issue.format === 'email') {
+    return [`${keyPath(root, issue.path)}: must be an email address such as ops@example.org`];
+  }
+  return [`${keyPath(root, issue.path)}: ${issue.message}`];
+}
+
+/** Validates raw configuration (cdk context or a policy file); throws ConfigError naming each bad key. */
+export function parseConfig(raw: unknown, source = `cdk context "${CONTEXT_KEY}"`): ArchiverConfig {
+  if (raw === undefined || raw === null) {
+    throw new ConfigError(source, [`${CONTEXT_KEY}: missing; add it to cdk.json "context" (see docs/configuration.md)`]);
+  }
+  const result = ArchiverConfigSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(source, result.error.issues.flatMap((issue) => describeIssue(CONTEXT_KEY, issue)));
+  return result.data;
+}
+
+/**
+ * The automatic part size starts here: Glacier bills each part as a request, so a 100 GB file costs 1,600 requests in
+ * 64 MiB parts against 12,800 in 8 MiB ones, and two 64 MiB parts in flight are nothing to a 1,769 MB function.
+ */
+export const DEFAULT_MIN_PART_SIZE_MIB = 64;
+
+/** Part size for a file: the tier's, or the smallest power of two from 64 MiB that keeps it within 10,000 parts. */
+export function partSizeFor(tier: Pick<Tier, 'partSizeMiB'>, fileSize: number): number {
+  if (tier.partSizeMiB) {
+    const chosen = tier.partSizeMiB * MIB;
+    if (Math.ceil(fileSize / chosen) <= GLACIER_LIMITS.maxParts) return chosen;
+  }
+  let part = DEFAULT_MIN_PART_SIZE_MIB * MIB;
+  while (Math.ceil(fileSize / part) > GLACIER_LIMITS.maxParts && part < MAX_PART_SIZE_MIB * MIB) part *= 2;
+  return part;
+}

@@ -1,0 +1,20 @@
+// The error names the handlers throw and the workflows' Retry and Catch match on (Step Functions reads `error.name`).
+
+export const ERROR_NAMES = {
+  /** A conditional write found the item in another state than expected. */
+  stateConflict: 'StateConflict',
+  /** GetRun answered with another uuid than the execution was started for: the run id was reused. */
+  runUuidMismatch: 'RunUuidMismatch',
+  treeHashMismatch: 'TreeHashMismatch',
+  checksumMismatch: 'ChecksumMismatch',
+  /** A Glacier retrieval job ended Failed. */
+  retrievalFailed: 'RetrievalFailed',
+  sourceChanged: 'SourceChanged',
+  sourceTooLarge: 'SourceTooLarge',
+  malformedEvent: 'MalformedEvent',
+  runNotDeletable: 'RunNotDeletable',
+} as const;
+
+/** Why a restore request is refused before anything is retrieved; the execution fails with this name. */
+export const RESTORE_REQUEST_ERRORS = ['RunNotFound', 'AmbiguousRun', 'NoMatchingFiles', 'FileNotArchived', 'BadDestination', 'BadRestoreRequest'] as const;
+export type RestoreRequestErrorName = (typeof RESTORE_REQUEST_ERRORS)[number];

@@ -1,0 +1,28 @@
+// What the archiver hears and says: HealthOmics run statuses and events, the archive-events topic's attributes.
+
+/** The statuses after which a HealthOmics run never changes again (DELETED aside). */
+export const TERMINAL_RUN_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type TerminalRunStatus = (typeof TERMINAL_RUN_STATUSES)[number];
+
+export const isTerminalRunStatus = (status: string | undefined): status is TerminalRunStatus =>
+  (TERMINAL_RUN_STATUSES as readonly (string | undefined)[]).includes(status);
+
+/** EventBridge pattern for HealthOmics runs that reached a terminal status. */
+export const RUN_TERMINAL_EVENT_PATTERN = {
+  source: ['aws.omics'],
+  'detail-type': ['Run Status Change'],
+  detail: { status: [...TERMINAL_RUN_STATUSES] },
+} as const;
+
+/** SNS message attribute values the archive workflow publishes with (`event`, `tier`, `deleteRun`). */
+export const ARCHIVE_EVENTS = {
+  archived: 'RUN_ARCHIVED',
+  partial: 'RUN_ARCHIVE_PARTIAL',
+  failed: 'RUN_ARCHIVE_FAILED',
+} as const;
+
+/** The run-deletion queue takes only archived runs whose tier deletes the HealthOmics run. */
+export const RUN_DELETION_FILTER_POLICY = { event: [ARCHIVE_EVENTS.archived], deleteRun: ['true'] } as const;
+
+/** CloudWatch Logs group HealthOmics writes run logs to. */
+export const OMICS_LOG_GROUP = '/aws/omics/WorkflowLog';

@@ -1,0 +1,40 @@
+// The run index's key schema, item keys and states: one table, run, file and restore items under `RUN#<uuid>`.
+import { createHash } from 'node:crypto';
+
+/** The table's keys and its two sparse GSIs over run items. */
+export const RUN_INDEX = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  indexes: {
+    byRunId: { name: 'runId-index', partitionKey: 'runId', sortKey: 'stopTime' },
+    byArchiveState: { name: 'archiveState-index', partitionKey: 'archiveState', sortKey: 'stopTime' },
+  },
+} as const;
+
+/** Every item carries the schema version it was written with; `omics-archiver index migrate` moves old ones forward. */
+export const SCHEMA_VERSION = 1;
+
+export const ARCHIVE_STATES = ['INDEXED', 'ARCHIVING', 'ARCHIVED', 'PARTIAL', 'FAILED', 'DELETING', 'RUN_DELETED'] as const;
+export type ArchiveState = (typeof ARCHIVE_STATES)[number];
+export const FILE_STATES = ['PENDING', 'UPLOADING', 'ARCHIVED', 'KEPT', 'FAILED'] as const;
+export type FileState = (typeof FILE_STATES)[number];
+export const RESTORE_STATES = ['REQUESTED', 'RETRIEVING', 'COPYING', 'RESTORED', 'FAILED'] as const;
+export type RestoreState = (typeof RESTORE_STATES)[number];
+
+const RUN_PREFIX = 'RUN#';
+export const FILE_PREFIX = 'FILE#';
+export const RESTORE_PREFIX = 'RESTORE#';
+
+export const runPartition = (runUuid: string) => `${RUN_PREFIX}${runUuid}`;
+export const runKey = (runUuid: string) => ({ pk: runPartition(runUuid), sk: 'META' as const });
+export const fileKey = (runUuid: string, path: string) => ({ pk: runPartition(runUuid), sk: `${FILE_PREFIX}${path}` });
+export const restoreKey = (runUuid: string, restoreId: string) => ({ pk: runPartition(runUuid), sk: `${RESTORE_PREFIX}${restoreId}` });
+/** A short, ASCII-only key for one file of a restore: it rides in the Glacier job description, which must be ASCII. */
+export const restoreFileKeyOf = (path: string) => createHash('sha256').update(path).digest('hex').slice(0, 24);
+export const restoreFileKeyByKey = (runUuid: string, restoreId: string, fileKey: string) => ({
+  pk: runPartition(runUuid),
+  sk: `${RESTORE_PREFIX}${restoreId}#${FILE_PREFIX}${fileKey}`,
+});
+export const restoreFileKey = (runUuid: string, restoreId: string, path: string) => restoreFileKeyByKey(runUuid, restoreId, restoreFileKeyOf(path));
+/** Restore file items sort under their request: `RESTORE#<id>#FILE#<key>`. */
+export const isRestoreFileSortKey = (sk: string) => sk.startsWith(RESTORE_PREFIX) && sk.includes(`#${FILE_PREFIX}`);

@@ -1,0 +1,16 @@
+// Where the archiver writes in its buckets: snapshots, plans, Map results, restore items and archived objects.
+
+/** Everything snapshotted of one run: `runs/<uuid>/`, with `snapshot.json` listing what was captured. */
+export const snapshotPrefix = (runUuid: string) => `runs/${runUuid}/`;
+
+/** One archive execution's plan: the work items the Distributed Map reads, and where it writes its results. */
+export const planLocation = (runUuid: string, executionName: string) => ({
+  itemsKey: `plans/${runUuid}/${executionName}/items.json`,
+  resultPrefix: `plans/${runUuid}/${executionName}/results`,
+});
+
+/** One restore's items, as the restore workflow's Distributed Map reads them. */
+export const restoreItemsKey = (runUuid: string, restoreId: string) => `restores/${runUuid}/${restoreId}/items.json`;
+
+/** An output file's copy in the archive bucket (the s3-glacier target): the run's uuid, then its output path. */
+export const archiveObjectKey = (runUuid: string, path: string) => `runs/${runUuid}/${path}`;

@@ -1,0 +1,24 @@
+// The service limits the archiver sizes its transfers by (Glacier vault multipart, S3 multipart and CopyObject).
+
+export const MIB = 1024 * 1024;
+export const GIB = 1024 * MIB;
+
+/** Glacier vault multipart uploads: parts of 1 MiB × 2^n up to 4 GiB, at most 10,000 of them. */
+export const GLACIER_LIMITS = {
+  maxPartSizeMiB: 4096,
+  maxParts: 10_000,
+  /** An archive is at most 10,000 × 4 GiB. */
+  maxArchiveBytes: 10_000 * 4096 * MIB,
+} as const;
+
+/**
+ * S3 multipart uploads and copies: parts of 5 MiB to 5 GiB (the last may be smaller), at most 10,000; CopyObject
+ * copies at most 5 GiB in one request; an object is at most 10,000 × 5 GiB (S3 raised the limit from 5 TB to 50 TB).
+ */
+export const S3_LIMITS = {
+  minPartBytes: 5 * MIB,
+  maxPartBytes: 5 * GIB,
+  maxParts: 10_000,
+  maxSingleCopyBytes: 5 * GIB,
+  maxObjectBytes: 10_000 * 5 * GIB,
+} as const;

@@ -1,0 +1,93 @@
+// What travels between the workflows' states: the archive execution input, archive work items, restore requests and items.
+import { z } from 'zod';
+import { RESTORE_TIERS, type Tier } from './config';
+
+/** One output file as the archive step needs it. */
+export const PlannedFileSchema = z.object({
+  path: z.string(),
+  bucket: z.string(),
+  key: z.string(),
+  size: z.number().int().nonnegative(),
+  etag: z.string().optional(),
+});
+export type PlannedFile = z.infer<typeof PlannedFileSchema>;
+
+/**
+ * One Distributed Map item of the archive workflow: a large file alone, or a group of small ones. The plan groups
+ * files itself instead of using ItemBatcher, so the grouping is deterministic and runs the same locally.
+ */
+export const WorkItemSchema = z.object({
+  files: z.array(PlannedFileSchema).min(1),
+  bytes: z.number().int().nonnegative(),
+});
+export type WorkItem = z.infer<typeof WorkItemSchema>;
+
+/** The settings of the archiver that travel with each execution. */
+export const ArchiveSettingsSchema = z.object({
+  archiveConcurrency: z.number().int().positive(),
+  groupMaxFiles: z.number().int().positive(),
+  groupMaxBytes: z.number().int().positive(),
+});
+
+/** What the archive workflow receives; everything the tier says travels with it, so a policy change never alters a running archive. */
+export interface ArchiveExecutionInput {
+  runId: string;
+  runUuid: string;
+  runArn: string;
+  status: string;
+  tier: Tier;
+  waits: { settleSeconds: number; archiveAfterSeconds: number };
+  settings: z.infer<typeof ArchiveSettingsSchema>;
+}
+
+/** What an operator asks for, from the console or `omics-archiver restore`. */
+export const RestoreRequestSchema = z
+  .object({
+    /** Run id or uuid; `runId` and `runUuid` are accepted too. */
+    run: z.string().min(1).optional(),
+    runId: z.string().regex(/^\d+$/).optional(),
+    runUuid: z.string().min(1).optional(),
+    /** Globs over paths in the run's output folder, with or without the leading `out/`; absent: every archived file. */
+    files: z.array(z.string().min(1)).min(1).optional(),
+    tier: z.enum(RESTORE_TIERS).optional(),
+    /** `s3://bucket/prefix/`; absent: each file's original location. */
+    destination: z.string().optional(),
+    /** How long to wait for the vault's job notification before polling (seconds); defaults by tier. */
+    notificationWaitSeconds: z.number().int().min(1).max(86400 * 2).optional(),
+    /** How often to poll once the notification wait is over (seconds); defaults by tier. */
+    pollSeconds: z.number().int().min(1).max(86400).optional(),
+  })
+  .strict()
+  .refine((r) => r.run ?? r.runId ?? r.runUuid, { message: 'name the run: "run" (its id or uuid), "runId" or "runUuid"' });
+export type RestoreRequest = z.infer<typeof RestoreRequestSchema>;
+
+/** How a file comes back: a vault job, an S3 restore of a Glacier-class object, or nothing to retrieve. */
+export const RETRIEVALS = ['vault-job', 's3-restore', 'none'] as const;
+export type Retrieval = (typeof RETRIEVALS)[number];
+
+/** One Map item of the restore workflow: everything needed to bring one file back, so no step has to read the run again. */
+export const RestoreItemSchema = z.object({
+  runUuid: z.string().min(1),
+  restoreId: z.string().min(1),
+  path: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  retrieval: z.enum(RETRIEVALS),
+  tier: z.enum(RESTORE_TIERS),
+  sha256: z.string().optional(),
+  treeHash: z.string().optional(),
+  vaultName: z.string().optional(),
+  archiveId: z.string().optional(),
+  archiveBucket: z.string().optional(),
+  archiveKey: z.string().optional(),
+  archiveVersionId: z.string().optional(),
+  storageClass: z.string().optional(),
+  destinationBucket: z.string().min(1),
+  destinationKey: z.string().min(1),
+  notificationWaitSeconds: z.number().int().positive(),
+  pollSeconds: z.number().int().positive(),
+});
+export type RestoreItem = z.infer<typeof RestoreItemSchema>;
+
+/** What a Catch with `ResultPath` puts in the state. */
+export const WorkflowErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });
+export type WorkflowError = z.infer<typeof WorkflowErrorSchema>;

@@ -1,0 +1,510 @@
+// The run index repository: run, file and restore items in one DynamoDB table, moved between states with conditional writes.
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  FILE_PREFIX,
+  RESTORE_PREFIX,
+  RUN_INDEX,
+  SCHEMA_VERSION,
+  fileKey,
+  isRestoreFileSortKey,
+  restoreFileKey,
+  restoreFileKeyByKey,
+  restoreFileKeyOf,
+  restoreKey,
+  runKey,
+  type ArchiveState,
+  type FileState,
+  type RestoreState,
+} from '../contract';
+
+// The key schema, item keys and states are the contract's; the repository re-exports them for its callers.
+export {
+  ARCHIVE_STATES,
+  FILE_STATES,
+  RESTORE_STATES,
+  SCHEMA_VERSION,
+  fileKey,
+  restoreFileKey,
+  restoreFileKeyOf,
+  restoreKey,
+  runKey,
+  type ArchiveState,
+  type FileState,
+  type RestoreState,
+} from '../contract';
+
+export interface FileCounts {
+  files: number;
+  archive: number;
+  keep: number;
+  skip: number;
+  archived: number;
+  failed: number;
+}
+
+export interface RunRecord {
+  pk: string;
+  sk: 'META';
+  schemaVersion: number;
+  runUuid: string;
+  runId: string;
+  runArn: string;
+  name?: string;
+  status: string;
+  workflowId?: string;
+  runGroupId?: string;
+  tier: string;
+  deleteRun: boolean;
+  archiveState: ArchiveState;
+  /** Sort key of both GSIs; a run that never stopped sorts by its creation time. */
+  stopTime: string;
+  creationTime?: string;
+  runOutputUri?: string;
+  snapshotLocation?: string;
+  executionArn?: string;
+  /** Every field GetRun returned, dates as ISO strings. */
+  run: Record<string, unknown>;
+  counts?: FileCounts;
+  bytes?: { total: number; archived: number };
+  failureReason?: string;
+  failedFiles?: { path: string; reason: string }[];
+  archivedAt?: string;
+  runDeletedAt?: string;
+  runDeletionNote?: string;
+  updatedAt: string;
+}
+
+export type ArchiveTargetType = 'glacier-vault' | 's3-glacier';
+
+export interface FileRecord {
+  pk: string;
+  sk: string;
+  schemaVersion: number;
+  runUuid: string;
+  /** Path relative to the run's output folder, as users and globs see it. */
+  path: string;
+  sourceBucket: string;
+  sourceKey: string;
+  size: number;
+  etag?: string;
+  lastModified?: string;
+  action: 'archive' | 'keep';
+  state: FileState;
+  target?: ArchiveTargetType;
+  vaultName?: string;
+  archiveId?: string;
+  archiveBucket?: string;
+  archiveKey?: string;
+  archiveVersionId?: string;
+  storageClass?: string;
+  treeHash?: string;
+  sha256?: string;
+  partSize?: number;
+  uploadId?: string;
+  partsDone?: number;
+  bytesDone?: number;
+  /**
+   * The upload's SHA-256 checkpoint (glacier-upload's UploadProgress): the hash state after the first `sha256Bytes`
+   * bytes, all of them in the vault, so a resumed upload does not read them again. Removed once ARCHIVED.
+   */
+  sha256State?: string;
+  sha256Bytes?: number;
+  sourceDeleted?: boolean;
+  sourceDeletedAt?: string;
+  failureReason?: string;
+  attempts?: number;
+  archivedAt?: string;
+  updatedAt: string;
+}
+
+export interface RestoreRequestRecord {
+  pk: string;
+  sk: string;
+  schemaVersion: number;
+  runUuid: string;
+  restoreId: string;
+  state: RestoreState;
+  request: Record<string, unknown>;
+  tier: string;
+  destination: string;
+  executionArn?: string;
+  fileCount: number;
+  restored?: number;
+  failed?: number;
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}
+
+export interface RestoreFileRecord {
+  pk: string;
+  sk: string;
+  schemaVersion: number;
+  runUuid: string;
+  restoreId: string;
+  fileKey: string;
+  path: string;
+  state: RestoreState;
+  destination: string;
+  jobId?: string;
+  taskToken?: string;
+  uploadId?: string;
+  bytesDone?: number;
+  /**
+   * The copy's checkpoint (glacier-retrieval's CopyProgress): SHA-256 and tree-hash states after the first
+   * `sha256Bytes` bytes, all of them in the S3 upload, so a resumed copy does not fetch them again. Removed once RESTORED.
+   */
+  sha256State?: string;
+  sha256Bytes?: number;
+  treeHashState?: string;
+  failureReason?: string;
+  createdAt: string;
+  updatedAt: string;
+  restoredAt?: string;
+}
+
+/** A write whose condition did not hold: the item is not in the state the caller expected. */
+export class StateConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateConflict';
+  }
+}
+
+const now = () => new Date().toISOString();
+
+async function conditional<T>(write: () => Promise<T>, conflict: string): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
+      throw new StateConflictError(conflict);
+    }
+    throw error;
+  }
+}
+
+/** Builds `SET a = :a, b = :b` with placeholder names, skipping undefined values. */
+/** Fields to write: a value sets it, `null` removes it, `undefined` leaves it as it is. */
+export type Changes<T> = { [K in keyof T]?: T[K] | null };
+
+/** Builds `SET a = :a, ... REMOVE b` with placeholder names. */
+function setExpression(fields: Record<string, unknown>, prefix = 'v') {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets: string[] = [];
+  const removes: string[] = [];
+  Object.entries(fields).forEach(([field, value], i) => {
+    if (value === undefined) return;
+    names[`#${prefix}${i}`] = field;
+    if (value === null) {
+      removes.push(`#${prefix}${i}`);
+      return;
+    }
+    values[`:${prefix}${i}`] = value;
+    sets.push(`#${prefix}${i} = :${prefix}${i}`);
+  });
+  return { expression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`, names, values };
+}
+
+export class RunIndex {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  async getRun(runUuid: string): Promise<RunRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: runKey(runUuid), ConsistentRead: true }));
+    return Item as RunRecord | undefined;
+  }
+
+  /** Every uuid a run id has had (HealthOmics reuses ids after deletion), newest first. */
+  async findRunsById(runId: string): Promise<RunRecord[]> {
+    return this.queryAll<RunRecord>({
+      TableName: this.tableName,
+      IndexName: RUN_INDEX.indexes.byRunId.name,
+      KeyConditionExpression: '#runId = :runId',
+      ExpressionAttributeNames: { '#runId': RUN_INDEX.indexes.byRunId.partitionKey },
+      ExpressionAttributeValues: { ':runId': runId },
+      ScanIndexForward: false,
+    });
+  }
+
+  /** Runs in one archive state, optionally between two stop times, newest first. */
+  async listRunsByState(state: ArchiveState, range: { from?: string; to?: string } = {}, limit?: number): Promise<RunRecord[]> {
+    const names: Record<string, string> = { '#state': RUN_INDEX.indexes.byArchiveState.partitionKey };
+    const values: Record<string, unknown> = { ':state': state };
+    let condition = '#state = :state';
+    if (range.from || range.to) {
+      names['#stop'] = RUN_INDEX.indexes.byArchiveState.sortKey;
+      values[':from'] = range.from ?? '0000';
+      values[':to'] = range.to ?? '9999';
+      condition += ' AND #stop BETWEEN :from AND :to';
+    }
+    return this.queryAll<RunRecord>(
+      {
+        TableName: this.tableName,
+        IndexName: RUN_INDEX.indexes.byArchiveState.name,
+        KeyConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+      },
+      limit,
+    );
+  }
+
+  /**
+   * Records a snapshotted run as INDEXED. Holds only if the run is new, still INDEXED, or its archive FAILED or was
+   * PARTIAL (an operator re-runs it); a run already archiving or further along is left alone.
+   */
+  async indexRun(record: Omit<RunRecord, 'pk' | 'sk' | 'schemaVersion' | 'archiveState' | 'updatedAt'>): Promise<RunRecord> {
+    const item: RunRecord = { ...record, ...runKey(record.runUuid), schemaVersion: SCHEMA_VERSION, archiveState: 'INDEXED', updatedAt: now() };
+    await conditional(
+      () =>
+        this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk) OR archiveState IN (:indexed, :failed, :partial)',
+            ExpressionAttributeValues: { ':indexed': 'INDEXED', ':failed': 'FAILED', ':partial': 'PARTIAL' },
+          }),
+        ),
+      `run ${record.runUuid} is already archiving or archived`,
+    );
+    return item;
+  }
+
+  /** Moves a run between archive states, only from one of `from`; other fields are set in the same write. */
+  async transitionRun(runUuid: string, from: readonly ArchiveState[], to: ArchiveState, fields: Changes<RunRecord> = {}): Promise<RunRecord> {
+    return this.updateInState<RunRecord>(runKey(runUuid), 'archiveState', from, { ...fields, archiveState: to }, `run ${runUuid} is not in ${from.join(' or ')}, so it cannot become ${to}`);
+  }
+
+  /** One conditional update: the item must exist with `stateField` in one of `from`; otherwise StateConflictError. */
+  private async updateInState<T>(key: { pk: string; sk: string }, stateField: string, from: readonly string[], fields: Record<string, unknown>, conflict: string): Promise<T> {
+    const set = setExpression({ ...fields, updatedAt: now() });
+    const fromValues = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
+    const result = await conditional(
+      () =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: set.expression,
+            ConditionExpression: `attribute_exists(pk) AND #state IN (${Object.keys(fromValues).join(', ')})`,
+            ExpressionAttributeNames: { ...set.names, '#state': stateField },
+            ExpressionAttributeValues: { ...set.values, ...fromValues },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      conflict,
+    );
+    return result.Attributes as T;
+  }
+
+  /**
+   * Records a failed archive, creating a minimal run record when the failure came before the run was indexed.
+   * Never touches a run that is archived or whose deletion has begun.
+   */
+  async recordFailure(runUuid: string, runId: string, failureReason: string, tier?: string): Promise<RunRecord> {
+    const stamp = now();
+    const result = await conditional(
+      () =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: runKey(runUuid),
+            UpdateExpression:
+              'SET archiveState = :failed, failureReason = :reason, updatedAt = :now, runUuid = :uuid, runId = :runId, ' +
+              'schemaVersion = if_not_exists(schemaVersion, :schema), stopTime = if_not_exists(stopTime, :now), ' +
+              'tier = if_not_exists(tier, :tier), deleteRun = if_not_exists(deleteRun, :false)',
+            ConditionExpression: 'attribute_not_exists(pk) OR archiveState IN (:indexed, :archiving, :failed, :partial)',
+            ExpressionAttributeValues: {
+              ':failed': 'FAILED',
+              ':reason': failureReason.slice(0, 4000),
+              ':now': stamp,
+              ':uuid': runUuid,
+              ':runId': runId,
+              ':schema': SCHEMA_VERSION,
+              ':tier': tier ?? 'unknown',
+              ':false': false,
+              ':indexed': 'INDEXED',
+              ':archiving': 'ARCHIVING',
+              ':partial': 'PARTIAL',
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      `run ${runUuid} is archived or being deleted; its failure is not recorded over that`,
+    );
+    return result.Attributes as RunRecord;
+  }
+
+  async listFiles(runUuid: string): Promise<FileRecord[]> {
+    return this.queryAll<FileRecord>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :file)',
+      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':file': FILE_PREFIX },
+    });
+  }
+
+  async getFile(runUuid: string, path: string): Promise<FileRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: fileKey(runUuid, path), ConsistentRead: true }));
+    return Item as FileRecord | undefined;
+  }
+
+  /** Registers files in batches of 25, retrying what DynamoDB leaves unprocessed. */
+  async putFiles(files: Omit<FileRecord, 'pk' | 'sk' | 'schemaVersion' | 'updatedAt'>[], concurrency = 8): Promise<void> {
+    const stamp = now();
+    const items = files.map((f) => ({ ...f, ...fileKey(f.runUuid, f.path), schemaVersion: SCHEMA_VERSION, updatedAt: stamp }));
+    await this.batchPut(items, 'file records', concurrency);
+  }
+
+  /** Updates a file record, only while it is in one of `from` states (the archive streamer's checkpoints and results). */
+  async updateFile(runUuid: string, path: string, from: readonly FileState[], fields: Changes<FileRecord>): Promise<FileRecord> {
+    return this.updateInState<FileRecord>(fileKey(runUuid, path), 'state', from, fields, `file ${path} of run ${runUuid} is not in ${from.join(' or ')}`);
+  }
+
+  /** Marks a file's source deleted; holds only once its archive is recorded (or it is empty). */
+  async markSourceDeleted(runUuid: string, path: string): Promise<void> {
+    await conditional(
+      () =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: fileKey(runUuid, path),
+            UpdateExpression: 'SET sourceDeleted = :true, sourceDeletedAt = :now, updatedAt = :now',
+            // A zero-byte file has no archive (Glacier stores no empty archives): its record alone restores it.
+            ConditionExpression: '#state = :archived AND (attribute_exists(archiveId) OR attribute_exists(archiveKey) OR #size = :zero)',
+            ExpressionAttributeNames: { '#state': 'state', '#size': 'size' },
+            ExpressionAttributeValues: { ':true': true, ':now': now(), ':archived': 'ARCHIVED', ':zero': 0 },
+          }),
+        ),
+      `file ${path} of run ${runUuid} has no recorded archive; its source stays`,
+    );
+  }
+
+  async putRestoreRequest(record: Omit<RestoreRequestRecord, 'pk' | 'sk' | 'schemaVersion' | 'createdAt' | 'updatedAt'>): Promise<RestoreRequestRecord> {
+    const stamp = now();
+    const item: RestoreRequestRecord = { ...record, ...restoreKey(record.runUuid, record.restoreId), schemaVersion: SCHEMA_VERSION, createdAt: stamp, updatedAt: stamp };
+    await conditional(
+      () => this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })),
+      `restore ${record.restoreId} of run ${record.runUuid} already exists`,
+    );
+    return item;
+  }
+
+  async updateRestoreRequest(runUuid: string, restoreId: string, fields: Partial<RestoreRequestRecord>): Promise<void> {
+    const set = setExpression({ ...fields, updatedAt: now() });
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: restoreKey(runUuid, restoreId),
+        UpdateExpression: set.expression,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: set.names,
+        ExpressionAttributeValues: set.values,
+      }),
+    );
+  }
+
+  async putRestoreFiles(files: Omit<RestoreFileRecord, 'pk' | 'sk' | 'schemaVersion' | 'createdAt' | 'updatedAt' | 'fileKey'>[]): Promise<void> {
+    const stamp = now();
+    const items = files.map((f) => ({
+      ...f,
+      ...restoreFileKey(f.runUuid, f.restoreId, f.path),
+      fileKey: restoreFileKeyOf(f.path),
+      schemaVersion: SCHEMA_VERSION,
+      createdAt: stamp,
+      updatedAt: stamp,
+    }));
+    await this.batchPut(items, 'restore file records', 1);
+  }
+
+  async getRestoreFile(runUuid: string, restoreId: string, path: string): Promise<RestoreFileRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: restoreFileKey(runUuid, restoreId, path), ConsistentRead: true }),
+    );
+    return Item as RestoreFileRecord | undefined;
+  }
+
+  async getRestoreFileByKey(runUuid: string, restoreId: string, key: string): Promise<RestoreFileRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: restoreFileKeyByKey(runUuid, restoreId, key), ConsistentRead: true }),
+    );
+    return Item as RestoreFileRecord | undefined;
+  }
+
+  async updateRestoreFile(runUuid: string, restoreId: string, path: string, fields: Changes<RestoreFileRecord>): Promise<RestoreFileRecord> {
+    const set = setExpression({ ...fields, updatedAt: now() });
+    const result = await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: restoreFileKey(runUuid, restoreId, path),
+        UpdateExpression: set.expression,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: set.names,
+        ExpressionAttributeValues: set.values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return result.Attributes as RestoreFileRecord;
+  }
+
+  /** Restore requests of a run (without their per-file items), newest first. */
+  async listRestores(runUuid: string): Promise<{ requests: RestoreRequestRecord[]; files: RestoreFileRecord[] }> {
+    const items = await this.queryAll<RestoreRequestRecord | RestoreFileRecord>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :restore)',
+      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':restore': RESTORE_PREFIX },
+      ScanIndexForward: false,
+    });
+    return {
+      requests: items.filter((i): i is RestoreRequestRecord => !isRestoreFileSortKey(i.sk)),
+      files: items.filter((i): i is RestoreFileRecord => isRestoreFileSortKey(i.sk)),
+    };
+  }
+
+  /**
+   * Puts items in batches of 25, `concurrency` batches at a time. What DynamoDB leaves unprocessed (throttling) is
+   * retried with backoff, a bounded number of times, so a throttled table fails the call instead of spinning on it.
+   */
+  private async batchPut(items: Record<string, unknown>[], what: string, concurrency: number): Promise<void> {
+    const batches: (typeof items)[] = [];
+    for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+    let next = 0;
+    const worker = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++];
+        let requests = batch.map((Item) => ({ PutRequest: { Item } }));
+        for (let attempt = 0; requests.length; attempt++) {
+          if (attempt > 8) throw new Error(`DynamoDB left ${requests.length} ${what} unprocessed after ${attempt} attempts`);
+          if (attempt) await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+          const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+          requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
+  }
+
+  private async queryAll<T>(input: QueryCommandInput, limit?: number): Promise<T[]> {
+    const items: T[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+      items.push(...((page.Items ?? []) as T[]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && (limit === undefined || items.length < limit));
+    return limit === undefined ? items : items.slice(0, limit);
+  }
+}

@@ -1,0 +1,109 @@
+// The last step of a file's restore: its retrieved bytes copied to the destination, verified, and the file marked RESTORED.
+import type { GlacierClient } from '@aws-sdk/client-glacier';
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { ERROR_NAMES, type RestoreItem, type Retrieval } from '../contract';
+import { copyJobOutputToS3 } from '../glacier/job-output-copy';
+import type { RestoreFileRecord, RunIndex } from '../index/run-index';
+import { copySource } from '../s3/uri';
+import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
+
+export type CopyOutcome = { status: 'complete'; size: number; sha256: string } | { status: 'incomplete'; bytesDone: number };
+
+export interface CopyRestoredFileArgs {
+  glacier: GlacierClient;
+  s3: S3Client;
+  index: RunIndex;
+  item: RestoreItem;
+  deadline: number;
+}
+
+/** The archived bytes are not the recorded ones; nothing is written to the destination. */
+export class RestoredChecksumMismatch extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = ERROR_NAMES.checksumMismatch;
+  }
+}
+
+async function sha256OfObject(s3: S3Client, bucket: string, key: string, versionId?: string): Promise<string> {
+  const { Body } = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+  const hash = createHash('sha256');
+  for await (const chunk of (Body as AsyncIterable<Uint8Array>) ?? []) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+type Copier = (args: CopyRestoredFileArgs, record: RestoreFileRecord | undefined) => Promise<CopyOutcome>;
+
+/** A vault job's output, range by range with every tree hash checked, resumable across invocations. */
+const copyJobOutput: Copier = async ({ glacier, s3, index, item, deadline }, record) => {
+  if (!record?.jobId) throw new Error(`no retrieval job recorded for ${item.path}`);
+  const checkpoint = recordedCheckpoint(record, { treeHash: true });
+  const result = await copyJobOutputToS3({
+    glacier,
+    vaultName: item.vaultName ?? '',
+    jobId: record.jobId,
+    archiveSize: item.size,
+    expectedTreeHash: item.treeHash ?? '',
+    expectedSha256: item.sha256,
+    s3,
+    bucket: item.destinationBucket,
+    key: item.destinationKey,
+    resumeUploadId: record.uploadId,
+    // The checkpoint belongs to the recorded upload: it goes back only with it.
+    resumeSha256: checkpoint && { state: checkpoint.sha256State, bytes: checkpoint.bytes, treeHashState: checkpoint.treeHashState ?? '' },
+    deadline,
+    onProgress: async (progress) => {
+      await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(progress, { treeHash: true }));
+    },
+  });
+  if (result.status === 'incomplete') {
+    // Progress reports come per range; a copy the deadline stopped before its first range is recorded here.
+    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(result, { treeHash: true }));
+    return { status: 'incomplete', bytesDone: result.bytesDone };
+  }
+  return { status: 'complete', size: result.size, sha256: result.sha256 };
+};
+
+/** A restored (or instantly readable) object in the archive bucket, verified first, then copied server-side; or an empty file. */
+const copyArchivedObject: Copier = async ({ s3, item }) => {
+  if (item.size === 0) {
+    await s3.send(new PutObjectCommand({ Bucket: item.destinationBucket, Key: item.destinationKey, Body: new Uint8Array(0) }));
+    return { status: 'complete', size: 0, sha256: createHash('sha256').digest('hex') };
+  }
+  // Verify first, then copy that very version server-side: the destination only ever receives the recorded bytes.
+  const sha256 = await sha256OfObject(s3, item.archiveBucket ?? '', item.archiveKey ?? '', item.archiveVersionId);
+  if (item.sha256 && sha256 !== item.sha256) {
+    throw new RestoredChecksumMismatch(`the archived copy of ${item.path} has SHA-256 ${sha256}, the index recorded ${item.sha256}; nothing was written`);
+  }
+  await s3.send(
+    new CopyObjectCommand({
+      Bucket: item.destinationBucket,
+      Key: item.destinationKey,
+      CopySource: copySource(item.archiveBucket ?? '', item.archiveKey ?? '', item.archiveVersionId),
+      StorageClass: 'STANDARD',
+    }),
+  );
+  return { status: 'complete', size: item.size, sha256 };
+};
+
+/** How each kind of retrieval is copied out; an empty file (no archive at all) is written from nothing. */
+const COPIERS: Record<Retrieval, Copier> = { 'vault-job': copyJobOutput, 's3-restore': copyArchivedObject, none: copyArchivedObject };
+
+/** Copies one retrieved file to its destination, verified; resumable for vault jobs. Marks it RESTORED when done. */
+export async function copyRestoredFile(args: CopyRestoredFileArgs): Promise<CopyOutcome> {
+  const { item, index } = args;
+  const record = await index.getRestoreFile(item.runUuid, item.restoreId, item.path);
+  if (record?.state === 'RESTORED') return { status: 'complete', size: item.size, sha256: item.sha256 ?? '' };
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'COPYING' });
+  const outcome = await COPIERS[item.retrieval](args, record);
+  if (outcome.status === 'incomplete') return outcome;
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, {
+    state: 'RESTORED',
+    bytesDone: outcome.size,
+    restoredAt: new Date().toISOString(),
+    taskToken: null,
+    ...checkpointCleared({ treeHash: true }),
+  });
+  return outcome;
+}

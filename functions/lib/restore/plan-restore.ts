@@ -1,0 +1,209 @@
+// Restore planning: resolves a request against the index (run, files, destination, tier) and writes the Map's items.
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import picomatch from 'picomatch';
+import {
+  RestoreRequestSchema,
+  restoreItemsKey,
+  type ArchiverConfig,
+  type RestoreItem,
+  type RestoreRequestErrorName,
+  type RestoreTier,
+  type Retrieval,
+} from '../contract';
+import { StateConflictError, type FileRecord, type RunIndex, type RunRecord } from '../index/run-index';
+import { parseS3Uri } from '../s3/uri';
+
+/** A request the workflow cannot act on; the execution fails at once with this error's name and message. */
+export class RestoreRequestError extends Error {
+  constructor(name: RestoreRequestErrorName, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** Glacier's documented retrieval times, with margin: how long to wait for the notification, then how often to poll. */
+export const TIER_TIMING: Record<RestoreTier, { notificationWaitSeconds: number; pollSeconds: number }> = {
+  Expedited: { notificationWaitSeconds: 15 * 60, pollSeconds: 60 },
+  Standard: { notificationWaitSeconds: 6 * 3600, pollSeconds: 15 * 60 },
+  Bulk: { notificationWaitSeconds: 13 * 3600, pollSeconds: 30 * 60 },
+};
+
+export interface RestorePlan {
+  restoreId: string;
+  runUuid: string;
+  runId: string;
+  tier: RestoreTier;
+  destination: string;
+  fileCount: number;
+  itemsBucket: string;
+  itemsKey: string;
+  concurrency: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ARCHIVED_STATES = ['ARCHIVED', 'PARTIAL', 'DELETING', 'RUN_DELETED'];
+
+/** Finds the run a request names. A run id can name several runs (ids are reused); then the archived one, or ask for the uuid. */
+export async function resolveRun(index: RunIndex, ref: string): Promise<RunRecord> {
+  if (UUID.test(ref)) {
+    const run = await index.getRun(ref);
+    if (!run) throw new RestoreRequestError('RunNotFound', `no run with uuid ${ref} is in the archive index`);
+    return run;
+  }
+  if (!/^\d+$/.test(ref)) throw new RestoreRequestError('BadRestoreRequest', `"${ref}" is neither a run id (digits) nor a run uuid`);
+  const runs = await index.findRunsById(ref);
+  if (!runs.length) throw new RestoreRequestError('RunNotFound', `no run with id ${ref} is in the archive index`);
+  if (runs.length === 1) return runs[0];
+  const archived = runs.filter((r) => ARCHIVED_STATES.includes(r.archiveState));
+  if (archived.length === 1) return archived[0];
+  throw new RestoreRequestError(
+    'AmbiguousRun',
+    `run id ${ref} has been used by ${runs.length} runs (HealthOmics reuses ids): ${runs.map((r) => `${r.runUuid} (${r.archiveState}, stopped ${r.stopTime})`).join(', ')}; give the uuid`,
+  );
+}
+
+/** Matches globs against the index path (`out/...`) and the path inside the outputs folder, as users know it. */
+function pathMatcher(globs: string[] | undefined): (path: string) => boolean {
+  if (!globs) return () => true;
+  const match = picomatch(globs, { dot: true });
+  return (path) => match(path) || (path.startsWith('out/') && match(path.slice(4)));
+}
+
+/** How a file comes back, from how it was archived. */
+export function retrievalOf(file: FileRecord): Retrieval {
+  if (file.size === 0) return 'none';
+  if (file.target === 's3-glacier') return file.storageClass === 'GLACIER_IR' ? 'none' : 's3-restore';
+  return 'vault-job';
+}
+
+export interface PlanRestoreArgs {
+  index: RunIndex;
+  s3: S3Client;
+  config: Pick<ArchiverConfig, 'tiers' | 'outputBuckets' | 'restoreBuckets' | 'archiveConcurrency'>;
+  request: unknown;
+  restoreId: string;
+  executionArn?: string;
+  /** The stack's vault; absent when every tier targets s3-glacier. */
+  vaultName?: string;
+  itemsBucket: string;
+}
+
+/**
+ * Checks the request against the index (run known, files matched and archived, destination writable and free) and
+ * writes the Map items; any problem fails here, before anything is retrieved or paid for.
+ */
+export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
+  const parsed = RestoreRequestSchema.safeParse(args.request);
+  if (!parsed.success) {
+    throw new RestoreRequestError('BadRestoreRequest', parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '));
+  }
+  const request = parsed.data;
+  const run = await resolveRun(args.index, request.runUuid ?? request.run ?? request.runId ?? '');
+  const matches = pathMatcher(request.files);
+  const files = (await args.index.listFiles(run.runUuid)).filter((f) => f.action === 'archive' && matches(f.path));
+  if (!files.length) {
+    throw new RestoreRequestError('NoMatchingFiles', `no archived file of run ${run.runId} (${run.runUuid}) matches ${request.files ? request.files.join(', ') : 'any path'}`);
+  }
+  const notArchived = files.filter((f) => f.state !== 'ARCHIVED');
+  if (notArchived.length) {
+    throw new RestoreRequestError(
+      'FileNotArchived',
+      `${notArchived.length} matching file(s) were never archived: ${notArchived.slice(0, 10).map((f) => `${f.path} (${f.state}${f.failureReason ? `: ${f.failureReason}` : ''})`).join(', ')}`,
+    );
+  }
+
+  let destination: { bucket: string; prefix: string } | undefined;
+  if (request.destination) {
+    try {
+      destination = parseS3Uri(request.destination);
+    } catch {
+      throw new RestoreRequestError('BadDestination', `destination "${request.destination}" is not an s3://bucket/prefix/ URI`);
+    }
+  }
+  const allowed = new Set([...args.config.outputBuckets, ...args.config.restoreBuckets]);
+  const targets = files.map((f) => ({
+    file: f,
+    bucket: destination?.bucket ?? f.sourceBucket,
+    key: destination ? `${destination.prefix}${f.path}` : f.sourceKey,
+  }));
+  const forbidden = [...new Set(targets.map((t) => t.bucket).filter((b) => !allowed.has(b)))];
+  if (forbidden.length) {
+    throw new RestoreRequestError('BadDestination', `cannot restore into ${forbidden.join(', ')}: allowed buckets are ${[...allowed].join(', ')} (outputBuckets and restoreBuckets in the configuration)`);
+  }
+  const occupied: string[] = [];
+  for (const t of targets) {
+    try {
+      await args.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }));
+      occupied.push(`s3://${t.bucket}/${t.key}`);
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name !== 'NotFound' && name !== 'NoSuchKey') throw error;
+    }
+  }
+  if (occupied.length) {
+    throw new RestoreRequestError('BadDestination', `restoring would overwrite ${occupied.length} existing object(s): ${occupied.slice(0, 10).join(', ')}; choose another destination`);
+  }
+
+  const tierName = request.tier ?? args.config.tiers.find((t) => t.name === run.tier)?.restoreTier ?? 'Standard';
+  const timing = {
+    notificationWaitSeconds: request.notificationWaitSeconds ?? TIER_TIMING[tierName].notificationWaitSeconds,
+    pollSeconds: request.pollSeconds ?? TIER_TIMING[tierName].pollSeconds,
+  };
+  const items: RestoreItem[] = targets.map(({ file, bucket, key }) => ({
+    runUuid: run.runUuid,
+    restoreId: args.restoreId,
+    path: file.path,
+    size: file.size,
+    retrieval: retrievalOf(file),
+    tier: tierName,
+    sha256: file.sha256,
+    treeHash: file.treeHash,
+    vaultName: file.vaultName ?? args.vaultName,
+    archiveId: file.archiveId,
+    archiveBucket: file.archiveBucket,
+    archiveKey: file.archiveKey,
+    archiveVersionId: file.archiveVersionId,
+    storageClass: file.storageClass,
+    destinationBucket: bucket,
+    destinationKey: key,
+    ...timing,
+  }));
+  const destinationText = request.destination ?? 'original location';
+  try {
+    await args.index.putRestoreRequest({
+      runUuid: run.runUuid,
+      restoreId: args.restoreId,
+      state: 'REQUESTED',
+      request: request as Record<string, unknown>,
+      tier: tierName,
+      destination: destinationText,
+      executionArn: args.executionArn,
+      fileCount: items.length,
+    });
+  } catch (error) {
+    if (!(error instanceof StateConflictError)) throw error;
+    // The workflow retries this step: an earlier attempt of the same execution may have written the request already.
+    const earlier = (await args.index.listRestores(run.runUuid)).requests.find((r) => r.restoreId === args.restoreId);
+    if (!earlier || earlier.executionArn !== args.executionArn || earlier.completedAt) {
+      throw new RestoreRequestError('BadRestoreRequest', `restore id ${args.restoreId} is already used by another restore of run ${run.runUuid}; name the execution differently`);
+    }
+  }
+  await args.index.putRestoreFiles(
+    items.map((i) => ({ runUuid: i.runUuid, restoreId: i.restoreId, path: i.path, state: 'REQUESTED', destination: `s3://${i.destinationBucket}/${i.destinationKey}` })),
+  );
+  const itemsKey = restoreItemsKey(run.runUuid, args.restoreId);
+  await new Upload({ client: args.s3, params: { Bucket: args.itemsBucket, Key: itemsKey, Body: JSON.stringify(items), ContentType: 'application/json' } }).done();
+  return {
+    restoreId: args.restoreId,
+    runUuid: run.runUuid,
+    runId: run.runId,
+    tier: tierName,
+    destination: destinationText,
+    fileCount: items.length,
+    itemsBucket: args.itemsBucket,
+    itemsKey,
+    concurrency: args.config.archiveConcurrency,
+  };
+}
+

@@ -1,0 +1,68 @@
+// How a resumable transfer's progress is kept in the index (file and restore items alike), and read back on resume.
+import type { RangeCheckpoint } from './ranged-transfer';
+
+/** What a transfer reports and the index keeps between invocations. */
+export interface TransferProgress {
+  uploadId: string;
+  bytesDone: number;
+  /** Parts at the destination; the vault upload counts them, the copies count bytes. */
+  partsDone?: number;
+  /** The whole-file SHA-256 after its first `sha256Bytes` bytes (base64 of hash-wasm's save()), all at the destination. */
+  sha256State?: string;
+  sha256Bytes?: number;
+  /** The tree hash over the same bytes, for transfers that keep one (the roots of its complete subtrees, hex). */
+  treeHashState?: string;
+}
+
+/** The fields a transfer's progress record holds in an index item. */
+export interface RecordedTransfer {
+  uploadId?: string;
+  sha256State?: string;
+  sha256Bytes?: number;
+  treeHashState?: string;
+}
+
+/**
+ * The index write for a progress report: the upload, how far it got and its checkpoint, in one write so they always
+ * belong together. A report without a checkpoint removes the recorded one: it belonged to an earlier upload, or did
+ * not fit this one. `treeHash` says whether the item keeps a tree-hash state.
+ */
+export function progressChanges(progress: TransferProgress, options: { treeHash: boolean }) {
+  return {
+    uploadId: progress.uploadId,
+    ...(progress.partsDone !== undefined && { partsDone: progress.partsDone }),
+    bytesDone: progress.bytesDone,
+    sha256State: progress.sha256State ?? null,
+    sha256Bytes: progress.sha256Bytes ?? null,
+    ...(options.treeHash && { treeHashState: progress.treeHashState ?? null }),
+  };
+}
+
+/** The index write that drops a finished transfer's checkpoint: it only ever served the transfer. */
+export function checkpointCleared(options: { treeHash: boolean }) {
+  return { sha256State: null, sha256Bytes: null, ...(options.treeHash && { treeHashState: null }) };
+}
+
+/**
+ * The checkpoint recorded with an upload, to hand back on resume; it goes back only with its upload, and only when
+ * whole (a tree-hash state too where the transfer keeps one).
+ */
+export function recordedCheckpoint(record: RecordedTransfer | undefined, options: { treeHash: boolean }): RangeCheckpoint | undefined {
+  if (!record?.uploadId || record.sha256State === undefined || record.sha256Bytes === undefined) return undefined;
+  if (options.treeHash && record.treeHashState === undefined) return undefined;
+  return {
+    sha256State: record.sha256State,
+    bytes: record.sha256Bytes,
+    ...(options.treeHash && { treeHashState: record.treeHashState }),
+  };
+}
+
+/** A checkpoint as a progress report carries it. */
+export function checkpointProgress(checkpoint: RangeCheckpoint | undefined): Pick<TransferProgress, 'sha256State' | 'sha256Bytes' | 'treeHashState'> {
+  if (!checkpoint) return {};
+  return {
+    sha256State: checkpoint.sha256State,
+    sha256Bytes: checkpoint.bytes,
+    ...(checkpoint.treeHashState !== undefined && { treeHashState: checkpoint.treeHashState }),
+  };
+}

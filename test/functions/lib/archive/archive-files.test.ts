@@ -1,0 +1,794 @@
+// Unit tests for the archive step: files streamed into the strict Glacier emulator (or copied into an S3 Glacier
+// class), every state change a real conditional write on an in-memory index table, sources removed only when safe.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateVaultCommand, GetJobOutputCommand, InitiateJobCommand, ListPartsCommand } from '@aws-sdk/client-glacier';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  S3Client,
+  S3ServiceException,
+  type CopyObjectCommandInput,
+  type DeleteObjectCommandInput,
+  type GetObjectCommandInput,
+  type HeadObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DEADLINE_MARGIN_MS,
+  archiveDescription,
+  archiveItem,
+  partConcurrency,
+  recordItemFailure,
+  type ArchiveItemArgs,
+} from '../../../../functions/lib/archive/archive-files';
+import type { WorkItem } from '../../../../functions/lib/archive/plan-archive';
+import { pinnedSource } from '../../../../functions/lib/s3/byte-source';
+import { RunIndex, SCHEMA_VERSION, fileKey, type FileRecord } from '../../../../functions/lib/index/run-index';
+import { treeHashOf } from '../../../../functions/lib/glacier/tree-hash';
+import { GlacierError, sendError } from '../../../../local/glacier/errors';
+import { FakeRunIndexTable } from '../../../support/run-index-table';
+import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../../local/glacier/helpers';
+import { skewedClock } from '../../../support/clock';
+import { useSha256Checkpoints } from '../../../support/sha256-checkpoints';
+
+useSha256Checkpoints();
+
+const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
+const BUCKET = 'outputs';
+const ARCHIVE_BUCKET = 'archive';
+const PREFIX = 'runs/7830534/';
+const vaultName = 'archive-vault';
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const s3 = new S3Client({ region: 'us-east-1' });
+const s3Mock = mockClient(s3);
+let table: FakeRunIndexTable;
+let index: RunIndex;
+let g: LocalGlacier;
+
+/** Glacier requests the emulator served, as `METHOD /path`. */
+let glacierRequests: string[];
+/** Archive descriptions Glacier was given (x-amz-archive-description), in order. */
+let descriptions: string[];
+/** Answers a Glacier request with an error instead of serving it (return true to swallow it). */
+let glacierFault: ((method: string, url: string) => GlacierError | undefined) | undefined;
+/** What happened, in order, across the index and S3: `ddb <path> <state>`, `s3 <Command> <key>`. */
+let events: string[];
+
+// ---------------------------------------------------------------------------------------------------------------
+// An in-memory S3 with the behaviour the archive step relies on: ranged reads pinned by If-Match, versions, copies.
+
+interface StoredObject {
+  body: Buffer;
+  etag: string;
+  versionId?: string;
+  storageClass?: string;
+  metadata?: Record<string, string>;
+}
+let objects: Map<string, StoredObject>;
+/** Called after each successful GetObject, so a test can change the object between two ranged reads. */
+let afterGet: ((input: GetObjectCommandInput) => void) | undefined;
+
+const etagOf = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
+const s3Error = (name: string, status: number, message: string) =>
+  new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message });
+
+function putObject(key: string, body: Buffer, versionId?: string, bucket = BUCKET): StoredObject {
+  const object = { body, etag: etagOf(body), versionId };
+  objects.set(`${bucket}/${key}`, object);
+  return object;
+}
+
+function serveS3(): void {
+  s3Mock.on(GetObjectCommand).callsFake((input: GetObjectCommandInput) => {
+    const object = objects.get(`${input.Bucket}/${input.Key}`);
+    if (!object) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
+    if (input.IfMatch !== undefined && input.IfMatch !== object.etag) {
+      throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+    }
+    let body = object.body;
+    if (input.Range) {
+      const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(input.Range)!.map(Number);
+      body = object.body.subarray(start, end + 1);
+    }
+    afterGet?.(input);
+    return { Body: Readable.from([body]), ContentLength: body.length, ETag: object.etag };
+  });
+  s3Mock.on(HeadObjectCommand).callsFake((input: HeadObjectCommandInput) => {
+    const object = objects.get(`${input.Bucket}/${input.Key}`);
+    if (!object) throw new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } });
+    return { ETag: object.etag, VersionId: object.versionId, ContentLength: object.body.length };
+  });
+  s3Mock.on(DeleteObjectCommand).callsFake((input: DeleteObjectCommandInput) => {
+    events.push(`s3 DeleteObject ${input.Key}`);
+    objects.delete(`${input.Bucket}/${input.Key}`);
+    return {};
+  });
+  s3Mock.on(CopyObjectCommand).callsFake((input: CopyObjectCommandInput) => {
+    const slash = input.CopySource!.indexOf('/');
+    const sourceKey = `${input.CopySource!.slice(0, slash)}/${decodeURIComponent(input.CopySource!.slice(slash + 1))}`;
+    const source = objects.get(sourceKey);
+    if (!source) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
+    if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag) {
+      throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+    }
+    objects.set(`${input.Bucket}/${input.Key}`, { ...source, versionId: 'copy-v1', storageClass: input.StorageClass, metadata: input.Metadata });
+    events.push(`s3 CopyObject ${input.Key}`);
+    return { VersionId: 'copy-v1', CopyObjectResult: { ETag: source.etag } };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Puts an output object in S3 and registers it in the index as the plan does (PENDING, action archive). */
+function plannedFile(path: string, body: Buffer, record: Partial<FileRecord> = {}, versionId?: string) {
+  const key = `${PREFIX}${path}`;
+  const object = putObject(key, body, versionId);
+  table.put({
+    ...fileKey(UUID, path),
+    schemaVersion: SCHEMA_VERSION,
+    runUuid: UUID,
+    path,
+    sourceBucket: BUCKET,
+    sourceKey: key,
+    size: body.length,
+    etag: object.etag,
+    action: 'archive',
+    state: 'PENDING',
+    target: 'glacier-vault',
+    updatedAt: '2025-06-01T00:00:00.000Z',
+    ...record,
+  });
+  return { path, bucket: BUCKET, key, size: body.length, etag: object.etag };
+}
+
+const item = (...files: WorkItem['files']): WorkItem => ({ files, bytes: files.reduce((n, f) => n + f.size, 0) });
+const fileRecord = (path: string) => table.get(`RUN#${UUID}`, `FILE#${path}`) as FileRecord | undefined;
+const vaultTier = { target: { type: 'glacier-vault' as const }, deleteSources: true, partSizeMiB: 1 };
+const s3Tier = { target: { type: 's3-glacier' as const, storageClass: 'DEEP_ARCHIVE' as const }, deleteSources: true };
+const NOW = new Date('2025-06-02T10:00:00.000Z');
+
+const archive = (work: WorkItem, extra: Partial<ArchiveItemArgs> = {}) =>
+  archiveItem({
+    s3,
+    glacier: g.glacier,
+    index,
+    vaultName,
+    archiveBucket: ARCHIVE_BUCKET,
+    runUuid: UUID,
+    item: work,
+    tier: vaultTier,
+    deadline: Date.now() + 10 * 60_000,
+    now: () => NOW,
+    ...extra,
+  });
+
+/** Reads an archive back out of the emulator through a retrieval job. */
+async function archiveBytes(archiveId: string): Promise<Buffer> {
+  const { jobId } = await g.glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: archiveId } }));
+  await g.emulator.completeJobNow(jobId!);
+  const { body } = await g.glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId }));
+  return bodyBytes(body);
+}
+
+/** The distinct states a file's record went through, in order. */
+const statesOf = (path: string) =>
+  events
+    .filter((e) => e.startsWith(`ddb ${path} `))
+    .map((e) => e.split(' ').pop())
+    .filter((state, i, all) => state !== all[i - 1]);
+
+beforeAll(async () => {
+  g = await startLocalGlacier();
+  await g.glacier.send(new CreateVaultCommand({ accountId: '-', vaultName }));
+  const handle = g.emulator.handle.bind(g.emulator);
+  g.emulator.handle = async (req, res) => {
+    const request = `${req.method} ${decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)}`;
+    glacierRequests.push(request);
+    const description = req.headers['x-amz-archive-description'];
+    if (typeof description === 'string') descriptions.push(description);
+    const fault = glacierFault?.(req.method ?? '', request);
+    if (fault) {
+      req.resume();
+      sendError(res, fault, 'fault-injected');
+      return;
+    }
+    return handle(req, res);
+  };
+});
+afterAll(() => g.stop());
+
+beforeEach(() => {
+  ddbMock.reset();
+  s3Mock.reset();
+  table = new FakeRunIndexTable().attach(ddbMock);
+  index = new RunIndex(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), table.tableName);
+  objects = new Map();
+  afterGet = undefined;
+  glacierRequests = [];
+  descriptions = [];
+  glacierFault = undefined;
+  events = [];
+  table.onWrite = (_command, written) => {
+    if (String(written.sk).startsWith('FILE#')) {
+      events.push(`ddb ${String(written.path)} ${written.sourceDeleted ? 'SOURCE_DELETED' : String(written.state)}`);
+    }
+  };
+  serveS3();
+});
+
+afterEach(() => jest.restoreAllMocks());
+
+describe('archiveItem to a Glacier vault', () => {
+  it('streams each file into the vault and records it PENDING → UPLOADING → ARCHIVED with archive id, hashes and part size', async () => {
+    const small = testBytes(300 * 1024, 1);
+    const large = testBytes(2.5 * MIB, 2);
+    const work = item(plannedFile('out/small.vcf', small), plannedFile('out/aligned/large.bam', large));
+
+    const result = await archive(work);
+
+    expect(result).toEqual({ status: 'complete', archived: 2, failed: 0 });
+    // One request for the small file, a multipart upload (initiate, three parts, complete) for the large one.
+    expect(glacierRequests.filter((r) => r.startsWith('POST') || r.startsWith('PUT'))).toEqual([
+      `POST /-/vaults/${vaultName}/archives`,
+      `POST /-/vaults/${vaultName}/multipart-uploads`,
+      ...Array(3).fill(expect.stringMatching(new RegExp(`^PUT /-/vaults/${vaultName}/multipart-uploads/`))),
+      expect.stringMatching(new RegExp(`^POST /-/vaults/${vaultName}/multipart-uploads/.+`)),
+    ]);
+    expect(descriptions).toEqual([archiveDescription(UUID, 'out/small.vcf'), archiveDescription(UUID, 'out/aligned/large.bam')]);
+    for (const [path, data, parts] of [
+      ['out/small.vcf', small, 0],
+      ['out/aligned/large.bam', large, 3],
+    ] as const) {
+      const record = fileRecord(path)!;
+      expect(record).toMatchObject({
+        state: 'ARCHIVED',
+        target: 'glacier-vault',
+        vaultName,
+        treeHash: treeHashOf(data).toString('hex'),
+        sha256: sha256Hex(data),
+        size: data.length,
+        partSize: MIB,
+        archivedAt: NOW.toISOString(),
+        sourceDeleted: true,
+      });
+      expect(record.archiveId).toEqual(expect.any(String));
+      expect(record.failureReason).toBeUndefined();
+      if (parts) expect(record).toMatchObject({ partsDone: parts, bytesDone: data.length, uploadId: expect.any(String) });
+      expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
+      expect(statesOf(path)).toEqual(['UPLOADING', 'ARCHIVED', 'SOURCE_DELETED']);
+      expect(objects.has(`${BUCKET}/${PREFIX}${path}`)).toBe(false);
+    }
+  });
+
+  it('reads the source pinned to the planned ETag, range by range', async () => {
+    const data = testBytes(2 * MIB + 10, 3);
+    await archive(item(plannedFile('out/pinned.bam', data)));
+    const reads = s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input);
+    expect(reads).toEqual([
+      expect.objectContaining({ Bucket: BUCKET, Key: `${PREFIX}out/pinned.bam`, Range: `bytes=0-${MIB - 1}`, IfMatch: etagOf(data) }),
+      expect.objectContaining({ Range: `bytes=${MIB}-${2 * MIB - 1}`, IfMatch: etagOf(data) }),
+      expect.objectContaining({ Range: `bytes=${2 * MIB}-${2 * MIB + 9}`, IfMatch: etagOf(data) }),
+    ]);
+  });
+
+  it('records a zero-byte file ARCHIVED without an archive (Glacier stores no empty archives) and removes its source', async () => {
+    const result = await archive(item(plannedFile('out/empty.txt', Buffer.alloc(0))));
+    expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    const record = fileRecord('out/empty.txt')!;
+    expect(record).toMatchObject({ state: 'ARCHIVED', size: 0, treeHash: EMPTY_SHA256, sha256: EMPTY_SHA256, sourceDeleted: true });
+    expect(record.archiveId).toBeUndefined();
+    expect(glacierRequests).toEqual([]);
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+
+  it('skips a file already ARCHIVED (no read, no upload) but still removes its source if that was not done', async () => {
+    const data = testBytes(1000, 4);
+    const done = plannedFile('out/done.bam', data, { state: 'ARCHIVED', archiveId: 'existing-archive', treeHash: 'aa', sha256: 'bb' });
+    const cleaned = plannedFile('out/cleaned.bam', data, { state: 'ARCHIVED', archiveId: 'other-archive', sourceDeleted: true });
+
+    const result = await archive(item(done, cleaned));
+
+    expect(result).toEqual({ status: 'complete', archived: 2, failed: 0 });
+    expect(glacierRequests).toEqual([]);
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(fileRecord('out/done.bam')).toMatchObject({ state: 'ARCHIVED', archiveId: 'existing-archive', sourceDeleted: true });
+    expect(objects.has(`${BUCKET}/${done.key}`)).toBe(false);
+    // Already cleaned: not even looked at again.
+    expect(s3Mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key)).toEqual([done.key]);
+  });
+
+  it('leaves files that are kept, not archived, alone', async () => {
+    const kept = plannedFile('out/report.html', testBytes(10, 5), { action: 'keep', state: 'KEPT' });
+    const result = await archive(item(kept));
+    expect(result).toEqual({ status: 'complete', archived: 0, failed: 0 });
+    expect(s3Mock.calls()).toHaveLength(0);
+    expect(fileRecord('out/report.html')).toMatchObject({ state: 'KEPT' });
+  });
+
+  it('fails loudly for a planned file missing from the index', async () => {
+    await expect(archive(item({ path: 'out/ghost.bam', bucket: BUCKET, key: `${PREFIX}out/ghost.bam`, size: 1 }))).rejects.toThrow(
+      `file out/ghost.bam of run ${UUID} was planned but is not in the index`,
+    );
+  });
+
+  describe('the deadline', () => {
+    it('returns incomplete without touching anything when too little time is left to start a file', async () => {
+      const work = item(plannedFile('out/late.bam', testBytes(100, 6)));
+      const result = await archive(work, { deadline: Date.now() + DEADLINE_MARGIN_MS - 1 });
+      expect(result).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      expect(fileRecord('out/late.bam')).toMatchObject({ state: 'PENDING' });
+      expect(glacierRequests).toEqual([]);
+      expect(s3Mock.calls()).toHaveLength(0);
+    });
+
+    it('counts the files done before the deadline and leaves the rest for the next call', async () => {
+      const first = plannedFile('out/a.txt', testBytes(100, 7));
+      const second = plannedFile('out/b.txt', testBytes(100, 8));
+      const clock = skewedClock();
+      table.onWrite = (_c, written) => {
+        if (written.path === 'out/a.txt' && written.state === 'ARCHIVED') clock.skew = 20 * 60_000;
+      };
+      const result = await archive(item(first, second), { tier: { ...vaultTier, deleteSources: false } });
+      expect(result).toEqual({ status: 'incomplete', archived: 1, failed: 0 });
+      expect(fileRecord('out/b.txt')).toMatchObject({ state: 'PENDING' });
+    });
+
+    it('stops a multipart upload between parts with its upload id recorded, and the next call resumes it', async () => {
+      const data = testBytes(6.5 * MIB, 9);
+      const work = item(plannedFile('out/big.bam', data));
+      const clock = skewedClock();
+      table.onWrite = (_c, written) => {
+        if (written.partsDone === 2) clock.skew = 20 * 60_000; // the deadline passes while the third part may be in flight
+      };
+
+      const first = await archive(work);
+
+      expect(first).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      const stopped = fileRecord('out/big.bam')!;
+      expect(stopped).toMatchObject({ state: 'UPLOADING', partSize: MIB, uploadId: expect.any(String) });
+      expect(stopped.partsDone).toBeGreaterThanOrEqual(2);
+      expect(stopped.partsDone).toBeLessThan(7);
+      const listed = await g.glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId: stopped.uploadId }));
+      expect(listed.Parts).toHaveLength(stopped.partsDone!);
+
+      clock.skew = 0;
+      table.onWrite = undefined;
+      glacierRequests = [];
+      const second = await archive(work);
+
+      expect(second).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      const initiated = glacierRequests.filter((r) => r === `POST /-/vaults/${vaultName}/multipart-uploads`);
+      expect(initiated).toEqual([]);
+      const partPuts = glacierRequests.filter((r) => r.startsWith(`PUT /-/vaults/${vaultName}/multipart-uploads/${stopped.uploadId}`));
+      expect(partPuts).toHaveLength(7 - stopped.partsDone!);
+      const record = fileRecord('out/big.bam')!;
+      expect(record).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data), partsDone: 7 });
+      expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
+    });
+
+    it('records the SHA-256 checkpoint with the progress, hands it back on resume so the archived prefix is not read again, and clears it when ARCHIVED', async () => {
+      const data = testBytes(6.5 * MIB, 27);
+      const work = item(plannedFile('out/resumed.bam', data));
+      const clock = skewedClock();
+      const writes: Partial<FileRecord>[] = [];
+      table.onWrite = (_c, written) => {
+        if (written.path !== 'out/resumed.bam' || written.state !== 'UPLOADING' || written.partsDone === undefined) return;
+        writes.push(written as Partial<FileRecord>);
+        if (written.partsDone === 3) clock.skew = 20 * 60_000;
+      };
+
+      expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      // Each progress write carries the checkpoint of that moment: the parts from the start all in the vault. (Parts
+      // finish in any order, so a write made while part 0 is still in flight has none yet, and clears any old one.)
+      const withCheckpoint = writes.filter((w) => w.partsDone! > 0 && w.sha256Bytes != null);
+      expect(withCheckpoint.length).toBeGreaterThan(0);
+      for (const written of withCheckpoint) {
+        expect(written.sha256Bytes! % MIB).toBe(0);
+        expect(written.sha256Bytes).toBeLessThanOrEqual(written.bytesDone!);
+        expect(written.sha256State).toEqual(expect.any(String));
+      }
+      for (const written of writes.filter((w) => w.sha256Bytes == null)) expect(written.sha256State ?? null).toBeNull();
+      const stopped = fileRecord('out/resumed.bam')!;
+      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), sha256State: expect.any(String) });
+      const covered = stopped.sha256Bytes! / MIB;
+      expect(covered).toBeGreaterThanOrEqual(1);
+      expect(covered).toBeLessThanOrEqual(stopped.partsDone!);
+
+      clock.skew = 0;
+      table.onWrite = undefined;
+      glacierRequests = [];
+      s3Mock.resetHistory();
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+
+      // The covered parts are taken from ListParts; reading starts right after them.
+      const reads = s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Range);
+      expect(reads[0]).toBe(`bytes=${covered * MIB}-${(covered + 1) * MIB - 1}`);
+      expect(reads).toHaveLength(7 - covered);
+      const record = fileRecord('out/resumed.bam')!;
+      expect(record).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data), partsDone: 7 });
+      expect(record.sha256State).toBeUndefined();
+      expect(record.sha256Bytes).toBeUndefined();
+      expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
+    });
+
+    it('reads everything again, and still records the right SHA-256, when the recorded checkpoint does not fit the upload', async () => {
+      const data = testBytes(4 * MIB, 28);
+      const work = item(plannedFile('out/spoiled.bam', data));
+      const clock = skewedClock();
+      table.onWrite = (_c, written) => {
+        if (written.partsDone === 2) clock.skew = 20 * 60_000;
+      };
+      expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      clock.skew = 0;
+      table.onWrite = undefined;
+      // The checkpoint claims a part the upload does not hold.
+      await index.updateFile(UUID, 'out/spoiled.bam', ['UPLOADING'], { sha256Bytes: 4 * MIB });
+      s3Mock.resetHistory();
+
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(4);
+      const record = fileRecord('out/spoiled.bam')!;
+      expect(record).toMatchObject({ state: 'ARCHIVED', sha256: sha256Hex(data), treeHash: treeHashOf(data).toString('hex') });
+      expect(record.sha256State).toBeUndefined();
+    });
+
+    it('records the upload id even when the deadline stops the upload before its first part', async () => {
+      const data = testBytes(3 * MIB, 10);
+      const work = item(plannedFile('out/early.bam', data));
+      const clock = skewedClock();
+      glacierFault = (_method, request) => {
+        if (request === `POST /-/vaults/${vaultName}/multipart-uploads`) clock.skew = 20 * 60_000;
+        return undefined;
+      };
+
+      expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
+      const stopped = fileRecord('out/early.bam')!;
+      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), partsDone: 0, bytesDone: 0 });
+      expect(stopped.sha256State).toBeUndefined(); // nothing in the vault yet: no checkpoint
+
+      clock.skew = 0;
+      glacierFault = undefined;
+      glacierRequests = [];
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(glacierRequests).not.toContain(`POST /-/vaults/${vaultName}/multipart-uploads`);
+      expect(fileRecord('out/early.bam')).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex') });
+    });
+  });
+
+  it('starts a fresh upload when the one the record names is gone from the vault', async () => {
+    const data = testBytes(2 * MIB + 5, 26);
+    const work = item(
+      plannedFile('out/stale.bam', data, {
+        state: 'UPLOADING',
+        partSize: MIB,
+        uploadId: 'upload-gone-long-ago',
+        partsDone: 1,
+        // The old upload's checkpoint: it must not be applied to the fresh upload.
+        sha256State: 'c3RhbGU=',
+        sha256Bytes: MIB,
+      }),
+    );
+
+    expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Range)).toEqual([
+      `bytes=0-${MIB - 1}`,
+      `bytes=${MIB}-${2 * MIB - 1}`,
+      `bytes=${2 * MIB}-${2 * MIB + 4}`,
+    ]);
+
+    expect(glacierRequests.filter((r) => r === `POST /-/vaults/${vaultName}/multipart-uploads`)).toHaveLength(1);
+    const record = fileRecord('out/stale.bam')!;
+    expect(record).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex'), partsDone: 3 });
+    expect(record.uploadId).not.toBe('upload-gone-long-ago');
+    expect(record.sha256State).toBeUndefined();
+    expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
+  });
+
+  describe('errors', () => {
+    it('records permanent per-file errors FAILED with the reason and goes on with the other files', async () => {
+      const missing = plannedFile('out/missing.bam', testBytes(100, 11));
+      objects.delete(`${BUCKET}/${missing.key}`);
+      const changing = plannedFile('out/changing.bam', testBytes(3 * MIB, 12));
+      const fine = plannedFile('out/fine.bam', testBytes(2000, 13));
+      // The object is overwritten after its first range is read: the next pinned read fails.
+      afterGet = (input) => {
+        if (input.Key === changing.key) putObject(changing.key, testBytes(3 * MIB, 99));
+      };
+
+      const result = await archive(item(missing, changing, fine));
+
+      expect(result).toEqual({ status: 'complete', archived: 1, failed: 2 });
+      expect(fileRecord('out/missing.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^NoSuchKey: /) });
+      expect(fileRecord('out/changing.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed: /) });
+      expect(fileRecord('out/fine.bam')).toMatchObject({ state: 'ARCHIVED', sourceDeleted: true });
+      expect(fileRecord('out/missing.bam')?.sourceDeleted).toBeUndefined();
+      expect(fileRecord('out/changing.bam')?.sourceDeleted).toBeUndefined();
+      // Only the archived file's source is removed; the changed one stays as it now is.
+      expect(s3Mock.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input.Key)).toEqual([fine.key]);
+      expect(objects.has(`${BUCKET}/${changing.key}`)).toBe(true);
+    });
+
+    it('archives a FAILED file again on a later call, clearing its old reason', async () => {
+      const data = testBytes(500, 14);
+      plannedFile('out/retry.bam', data, { state: 'FAILED', failureReason: 'NoSuchKey: gone' });
+      const result = await archive(item({ path: 'out/retry.bam', bucket: BUCKET, key: `${PREFIX}out/retry.bam`, size: 500 }));
+      expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      const record = fileRecord('out/retry.bam')!;
+      expect(record.state).toBe('ARCHIVED');
+      expect(record.failureReason).toBeUndefined();
+    });
+
+    it.each([
+      ['S3 throttling (SlowDown, 503)', 'SlowDown'],
+      ['an S3 internal error (500)', 'InternalError'],
+    ])('throws %s for the workflow to retry, recording nothing as failed', async (_name, code) => {
+      const work = item(plannedFile('out/throttled.bam', testBytes(100, 15)));
+      s3Mock.on(GetObjectCommand).rejects(s3Error(code, code === 'SlowDown' ? 503 : 500, 'Please reduce your request rate.'));
+      await expect(archive(work)).rejects.toMatchObject({ name: code });
+      const record = fileRecord('out/throttled.bam')!;
+      expect(record.state).toBe('UPLOADING');
+      expect(record.failureReason).toBeUndefined();
+      expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+    });
+
+    it('throws a Glacier server error (500) for the workflow to retry, and the retry archives the file', async () => {
+      const data = testBytes(700, 16);
+      const work = item(plannedFile('out/unavailable.bam', data));
+      glacierFault = (method) => (method === 'POST' ? new GlacierError('ServiceUnavailableException', 'Service is unavailable') : undefined);
+      await expect(archive(work)).rejects.toMatchObject({ name: 'ServiceUnavailableException' });
+      expect(fileRecord('out/unavailable.bam')).toMatchObject({ state: 'UPLOADING' });
+      expect(objects.has(`${BUCKET}/${work.files[0].key}`)).toBe(true);
+
+      glacierFault = undefined;
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(fileRecord('out/unavailable.bam')).toMatchObject({ state: 'ARCHIVED', treeHash: treeHashOf(data).toString('hex') });
+    });
+
+    it('throws a throttled index write rather than recording the file failed', async () => {
+      const work = item(plannedFile('out/index-throttled.bam', testBytes(100, 17)));
+      table.beforeUpdate = () => {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' });
+      };
+      await expect(archive(work)).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      expect(glacierRequests).toEqual([]);
+    });
+  });
+
+  describe('source clean-up', () => {
+    it('deletes nothing when the tier keeps sources', async () => {
+      const work = item(plannedFile('out/keep-source.bam', testBytes(100, 18)));
+      const result = await archive(work, { tier: { ...vaultTier, deleteSources: false } });
+      expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+      expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+      expect(objects.has(`${BUCKET}/${work.files[0].key}`)).toBe(true);
+      const record = fileRecord('out/keep-source.bam')!;
+      expect(record.state).toBe('ARCHIVED');
+      expect(record.sourceDeleted).toBeUndefined();
+    });
+
+    it('keeps a source that changed after it was archived: the archive stands and the record says why', async () => {
+      const archived = plannedFile('out/rewritten.bam', testBytes(100, 19), { state: 'ARCHIVED', archiveId: 'archive-1' });
+      putObject(archived.key, testBytes(100, 20)); // rewritten after the archive was made
+
+      const result = await archive(item(archived));
+
+      expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+      const record = fileRecord('out/rewritten.bam')!;
+      expect(record).toMatchObject({ state: 'ARCHIVED', archiveId: 'archive-1', failureReason: expect.stringMatching(/^source not removed: SourceChanged: .*changed after it was archived/) });
+      expect(record.sourceDeleted).toBeUndefined();
+    });
+
+    it('deletes exactly the version it checked (the VersionId HeadObject returned)', async () => {
+      const work = item(plannedFile('out/versioned.bam', testBytes(100, 21), {}, 'version-3'));
+      await archive(work);
+      expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: BUCKET, Key: work.files[0].key, VersionId: 'version-3' });
+    });
+
+    it('treats a source already gone as removed', async () => {
+      const archived = plannedFile('out/gone.bam', testBytes(100, 22), { state: 'ARCHIVED', archiveId: 'archive-2' });
+      objects.delete(`${BUCKET}/${archived.key}`);
+      expect(await archive(item(archived))).toEqual({ status: 'complete', archived: 1, failed: 0 });
+      expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+      expect(fileRecord('out/gone.bam')).toMatchObject({ sourceDeleted: true });
+    });
+
+    it('deletes a source only after its archive is recorded, and marks it deleted only after that', async () => {
+      const work = item(plannedFile('out/ordered.bam', testBytes(100, 23)));
+      await archive(work);
+      expect(events).toEqual(['ddb out/ordered.bam UPLOADING', 'ddb out/ordered.bam ARCHIVED', `s3 DeleteObject ${work.files[0].key}`, 'ddb out/ordered.bam SOURCE_DELETED']);
+    });
+
+    it('never deletes the source of a file whose archive failed', async () => {
+      const work = item(plannedFile('out/bad.bam', testBytes(100, 24)));
+      glacierFault = (method) => (method === 'POST' ? new GlacierError('InvalidParameterValueException', 'Invalid archive') : undefined);
+      expect(await archive(work)).toEqual({ status: 'complete', archived: 0, failed: 1 });
+      expect(fileRecord('out/bad.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^InvalidParameterValueException/) });
+      expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+      expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+    });
+  });
+
+  it('gives Glacier a printable ASCII description for unicode paths', async () => {
+    const data = testBytes(100, 25);
+    const work = item(plannedFile('out/échantillon données/样品 1.bam', data));
+    expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(fileRecord('out/échantillon données/样品 1.bam')).toMatchObject({ state: 'ARCHIVED' });
+    expect(descriptions).toHaveLength(1);
+    expect(descriptions[0]).toMatch(/^[\x20-\x7e]+$/);
+    expect(JSON.parse(descriptions[0])).toEqual({ runUuid: UUID, path: 'out/échantillon données/样品 1.bam' });
+  });
+});
+
+describe('archiveItem to an S3 Glacier storage class', () => {
+  const s3Archive = (work: WorkItem, extra: Partial<ArchiveItemArgs> = {}) => archive(work, { tier: s3Tier, ...extra });
+
+  it('copies the object into the class, pinned to its ETag, under runs/<uuid>/<path>, with its SHA-256 recorded', async () => {
+    const data = testBytes(4000, 30);
+    const path = 'out/my sample/échantillon #1+ß.bam';
+    const work = item(plannedFile(path, data, { target: 's3-glacier' }));
+
+    const result = await s3Archive(work);
+
+    expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    const copy = s3Mock.commandCalls(CopyObjectCommand)[0].args[0].input;
+    expect(copy).toEqual({
+      Bucket: ARCHIVE_BUCKET,
+      Key: `runs/${UUID}/${path}`,
+      CopySource: `${BUCKET}/${PREFIX}out/my%20sample/%C3%A9chantillon%20%231%2B%C3%9F.bam`,
+      CopySourceIfMatch: etagOf(data),
+      StorageClass: 'DEEP_ARCHIVE',
+      MetadataDirective: 'REPLACE',
+      Metadata: { 'run-uuid': UUID, sha256: sha256Hex(data) },
+    });
+    expect(fileRecord(path)).toMatchObject({
+      state: 'ARCHIVED',
+      target: 's3-glacier',
+      archiveBucket: ARCHIVE_BUCKET,
+      archiveKey: `runs/${UUID}/${path}`,
+      archiveVersionId: 'copy-v1',
+      storageClass: 'DEEP_ARCHIVE',
+      sha256: sha256Hex(data),
+      archivedAt: NOW.toISOString(),
+      sourceDeleted: true,
+    });
+    expect(objects.get(`${ARCHIVE_BUCKET}/runs/${UUID}/${path}`)?.body.equals(data)).toBe(true);
+    expect(glacierRequests).toEqual([]);
+    expect(events.indexOf(`s3 CopyObject runs/${UUID}/${path}`)).toBeLessThan(events.indexOf(`ddb ${path} ARCHIVED`));
+    expect(events.indexOf(`ddb ${path} ARCHIVED`)).toBeLessThan(events.indexOf(`s3 DeleteObject ${work.files[0].key}`));
+  });
+
+  it('records FAILED when the object changes between hashing and copying', async () => {
+    const work = item(plannedFile('out/moving.bam', testBytes(100, 31), { target: 's3-glacier' }));
+    afterGet = (input) => putObject(input.Key!, testBytes(100, 32));
+    expect(await s3Archive(work)).toEqual({ status: 'complete', archived: 0, failed: 1 });
+    expect(fileRecord('out/moving.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed/) });
+    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+  });
+
+  it('refuses a file over 5 GiB with a clear reason, reading and copying nothing, and goes on', async () => {
+    const huge = plannedFile('out/huge.bam', Buffer.alloc(0), { size: 6 * 1024 ** 3, target: 's3-glacier' });
+    const fine = plannedFile('out/fine.bam', testBytes(10, 33), { target: 's3-glacier' });
+
+    const result = await s3Archive(item({ ...huge, size: 6 * 1024 ** 3 }, fine));
+
+    expect(result).toEqual({ status: 'complete', archived: 1, failed: 1 });
+    expect(fileRecord('out/huge.bam')).toMatchObject({
+      state: 'FAILED',
+      failureReason: expect.stringMatching(/6442450944 bytes.*up to 5 GiB.*glacier-vault/),
+    });
+    expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([fine.key]);
+    expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(1);
+  });
+
+  it('throws when the tier targets s3-glacier but the stack has no archive bucket', async () => {
+    const work = item(plannedFile('out/nowhere.bam', testBytes(10, 34), { target: 's3-glacier' }));
+    await expect(s3Archive(work, { archiveBucket: undefined })).rejects.toThrow('no archive bucket');
+    expect(fileRecord('out/nowhere.bam')).toMatchObject({ state: 'PENDING' });
+  });
+});
+
+describe('recordItemFailure', () => {
+  it('marks the unfinished files FAILED with the workflow error and leaves archived and kept ones alone', async () => {
+    const files = [
+      plannedFile('out/pending.bam', testBytes(1, 40)),
+      plannedFile('out/uploading.bam', testBytes(1, 41), { state: 'UPLOADING', uploadId: 'u-1' }),
+      plannedFile('out/archived.bam', testBytes(1, 42), { state: 'ARCHIVED', archiveId: 'a-1' }),
+      plannedFile('out/kept.txt', testBytes(1, 43), { action: 'keep', state: 'KEPT' }),
+      { path: 'out/unregistered.bam', bucket: BUCKET, key: `${PREFIX}out/unregistered.bam`, size: 1 },
+    ];
+    const marked = await recordItemFailure(index, UUID, item(...files), {
+      Error: 'Lambda.Unknown',
+      Cause: JSON.stringify({ errorMessage: 'Task timed out after 900.00 seconds' }),
+    });
+    expect(marked).toBe(2);
+    for (const path of ['out/pending.bam', 'out/uploading.bam']) {
+      expect(fileRecord(path)).toMatchObject({ state: 'FAILED', failureReason: 'Lambda.Unknown: Task timed out after 900.00 seconds' });
+    }
+    expect(fileRecord('out/archived.bam')).toMatchObject({ state: 'ARCHIVED', archiveId: 'a-1' });
+    expect(fileRecord('out/archived.bam')?.failureReason).toBeUndefined();
+    expect(fileRecord('out/kept.txt')).toMatchObject({ state: 'KEPT' });
+    expect(fileRecord('out/unregistered.bam')).toBeUndefined();
+  });
+
+  it('takes a plain-text cause as it is and bounds the reason', async () => {
+    plannedFile('out/p.bam', testBytes(1, 44));
+    await recordItemFailure(index, UUID, item({ path: 'out/p.bam', bucket: BUCKET, key: 'k', size: 1 }), { Cause: 'x'.repeat(5000) });
+    const reason = fileRecord('out/p.bam')!.failureReason!;
+    expect(reason.startsWith('Error: xxx')).toBe(true);
+    expect(reason).toHaveLength(1000);
+  });
+
+  it('throws an index failure that is not a state conflict', async () => {
+    plannedFile('out/q.bam', testBytes(1, 45));
+    table.beforeUpdate = () => {
+      throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+    };
+    await expect(recordItemFailure(index, UUID, item({ path: 'out/q.bam', bucket: BUCKET, key: 'k', size: 1 }), {})).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+});
+
+describe('archiveDescription', () => {
+  const printable = /^[\x20-\x7e]*$/;
+
+  it('is the run uuid and path as JSON, unchanged for ASCII paths', () => {
+    expect(archiveDescription(UUID, 'out/a.bam')).toBe(JSON.stringify({ runUuid: UUID, path: 'out/a.bam' }));
+  });
+
+  it.each([
+    ['accented letters', 'out/échantillon/données.bam'],
+    ['CJK', 'out/样品/读取 1.fastq.gz'],
+    ['emoji (surrogate pairs)', 'out/🧬/reads.bam'],
+    ['control characters and DEL', 'out/tab\there/del\x7f.bam'],
+  ])('escapes %s to printable ASCII that still parses back to the path', (_name, path) => {
+    const description = archiveDescription(UUID, path);
+    expect(description).toMatch(printable);
+    expect(description.length).toBeLessThanOrEqual(1024);
+    expect(JSON.parse(description)).toEqual({ runUuid: UUID, path });
+  });
+
+  it.each([
+    ['a very long ASCII path', `out/${'a'.repeat(2000)}.bam`],
+    ['a long unicode path', `out/${'样'.repeat(200)}.bam`],
+  ])('falls back to the path’s SHA-256 for %s, within 1,024 characters', (_name, path) => {
+    const description = archiveDescription(UUID, path);
+    expect(description).toMatch(printable);
+    expect(description.length).toBeLessThanOrEqual(1024);
+    expect(JSON.parse(description)).toEqual({ runUuid: UUID, pathSha256: createHash('sha256').update(path).digest('hex') });
+  });
+});
+
+describe('pinnedSource', () => {
+  it('reads inclusive ranges with If-Match, and reports the planned size', async () => {
+    const data = testBytes(50, 50);
+    const { key, etag } = plannedFile('out/pin.bam', data);
+    const source = pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: key, size: 50, etag });
+    expect(source.size).toBe(50);
+    expect(await bodyBytes(await source.read(10, 19))).toEqual(data.subarray(10, 20));
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: BUCKET, Key: key, Range: 'bytes=10-19', IfMatch: etag });
+  });
+
+  it('fails when S3 returns no body', async () => {
+    s3Mock.on(GetObjectCommand).resolves({});
+    await expect(pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: 'k', size: 5 }).read(0, 4)).rejects.toThrow("s3://outputs/k returned no body");
+  });
+});
+
+describe('partConcurrency', () => {
+  it('keeps two parts in flight, but one at a time from 1 GiB parts, so the function memory always holds them', () => {
+    expect(partConcurrency(64 * MIB)).toBe(2);
+    expect(partConcurrency(512 * MIB)).toBe(2);
+    expect(partConcurrency(1024 * MIB)).toBe(1);
+    expect(partConcurrency(4096 * MIB)).toBe(1);
+  });
+});
