@@ -329,7 +329,8 @@ async function measureResumes(g: BenchGlacier, data: Buffer, expected: Expected,
         resumeSha256: variant === 'with the checkpoint' ? { state: stopped.sha256State!, bytes: stopped.sha256Bytes! } : undefined,
       });
       const ms = performance.now() - started;
-      if (result.status !== 'complete' || result.sha256 !== expected.sha256 || result.treeHash !== expected.treeHash) throw new Error(`resume ${variant} hashed wrong`);
+      if (result.status !== 'complete' || result.sha256 !== expected.sha256 || result.treeHash !== expected.treeHash)
+        throw new Error(`resume ${variant} hashed wrong`);
       runs.get(variant)!.push({ ms, read: g.counters.handedOut });
       await g.glacier.send(new DeleteArchiveCommand({ accountId: '-', vaultName: VAULT, archiveId: result.archiveId! }));
     }
@@ -399,7 +400,7 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
           columns: ['range size', 'ranges', 'MiB/s', 'held (MiB)', 'each round (MiB/s)'],
           rows: copies,
           notes: [
-            'Each range is fetched with GetJobOutput, checked against the tree hash Glacier sends with it, and sent to S3 as one multipart part; the whole file\'s tree hash and SHA-256 are checked before the upload is completed. One range is held at a time; 64 MiB is the default range size.',
+            "Each range is fetched with GetJobOutput, checked against the tree hash Glacier sends with it, and sent to S3 as one multipart part; the whole file's tree hash and SHA-256 are checked before the upload is completed. One range is held at a time; 64 MiB is the default range size.",
           ],
         },
       ],

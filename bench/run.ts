@@ -84,7 +84,10 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const wanted = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = wanted?.filter((id) => !BENCHMARKS.some((b) => b.id === id)) ?? [];
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}\n\n${USAGE}`);
   const selected = wanted ? BENCHMARKS.filter((b) => wanted.includes(b.id)) : BENCHMARKS;

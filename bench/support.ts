@@ -123,8 +123,7 @@ const isNumeric = (cell: string) => /^[-+]?[\d,.]+\s*(×|%|s|MiB|KiB)?$/.test(ce
 export function markdownTable(table: ResultTable): string {
   const widths = table.columns.map((c, i) => Math.max(c.length, ...table.rows.map((r) => (r[i] ?? '').length)));
   const right = table.columns.map((_, i) => table.rows.length > 0 && table.rows.every((r) => isNumeric(r[i] ?? '')));
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => (right[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => (right[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join(' | ')} |`;
   const rule = `| ${widths.map((w, i) => (right[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
   return [line(table.columns), rule, ...table.rows.map((r) => line(table.columns.map((_, i) => r[i] ?? '')))].join('\n');
 }

@@ -87,7 +87,12 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
   }
   // A fast wrong answer is no answer: the tree hashes must agree before their speeds mean anything.
   const treeDigests = new Set(CONTENDERS.slice(1).map((c) => digests.get(c.name)));
-  if (treeDigests.size !== 1) throw new Error(`tree hashes disagree: ${CONTENDERS.slice(1).map((c) => `${c.name} ${digests.get(c.name)}`).join(', ')}`);
+  if (treeDigests.size !== 1)
+    throw new Error(
+      `tree hashes disagree: ${CONTENDERS.slice(1)
+        .map((c) => `${c.name} ${digests.get(c.name)}`)
+        .join(', ')}`,
+    );
 
   const floor = mibPerSecond(size, median(times.get(CONTENDERS[0].name)!));
   const rows = CONTENDERS.map((contender) => {

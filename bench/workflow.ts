@@ -153,7 +153,9 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
     const report = await archiveDemoRun(cloud, config, { json: true, timeoutSeconds: 300 });
     const archiveMs = performance.now() - archiveStarted;
     if (report.execution.status !== 'SUCCEEDED' || !report.run.deleted) {
-      throw new Error(`demo archive ${report.execution.status}, run ${report.run.archiveState}: ${report.execution.error ?? ''} ${report.execution.cause ?? ''}`);
+      throw new Error(
+        `demo archive ${report.execution.status}, run ${report.run.archiveState}: ${report.execution.error ?? ''} ${report.execution.cause ?? ''}`,
+      );
     }
     const restoreStarted = performance.now();
     const restore = await restoreDemoRun(cloud, report, restoreFolder, { json: true, timeoutSeconds: 300 });
@@ -170,7 +172,9 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
         options.log(`  ${fileCount} small files, groupMaxFiles ${groupMaxFiles}`);
         const result = await archiveSmallFiles(cloud, tally, fileCount, groupMaxFiles);
         runs.get(groupMaxFiles)!.push(result);
-        options.log(`    execution ${fmt.seconds(result.executionMs)} s, Map ${fmt.seconds(result.mapMs)} s, ${result.archiveInvocations} ArchiveFiles invocations`);
+        options.log(
+          `    execution ${fmt.seconds(result.executionMs)} s, Map ${fmt.seconds(result.mapMs)} s, ${result.archiveInvocations} ArchiveFiles invocations`,
+        );
       }
     }
     if (tally.errors.length) options.log(`  handler errors during the runs (retried by the workflow): ${tally.errors.slice(0, 5).join('; ')}`);
@@ -229,7 +233,9 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
             ['restore: every file, Expedited (0.5 s job locally) → copied to S3 → downloaded', fmt.seconds(restoreMs)],
             ['total', fmt.seconds(startupMs + archiveMs + restoreMs)],
           ],
-          notes: ['The demo tier waits 1 s to settle and 0 s to age. The archive phase ends when the run-deletion Lambda (fed by SNS → SQS) has deleted the run from HealthOmics.'],
+          notes: [
+            'The demo tier waits 1 s to settle and 0 s to age. The archive phase ends when the run-deletion Lambda (fed by SNS → SQS) has deleted the run from HealthOmics.',
+          ],
         },
       ],
     };

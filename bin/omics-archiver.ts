@@ -42,7 +42,7 @@ export function buildProgram(): Command {
     .option('--restore-to <dir>', 'download the restored files into this folder, under their paths in the outputs folder')
     .option('--no-restore', 'archive only: skip restoring the files with the restore workflow')
     .option('--json', 'print one JSON document on stdout instead of the narrative')
-    .option('--verbose', 'show the handlers\' logs')
+    .option('--verbose', "show the handlers' logs")
     .option('--timeout <seconds>', 'give up on the execution after this long', (v) => Number(v), 120)
     .action(async (opts: { outputs?: string; policy?: string; restoreTo?: string; restore: boolean; json?: boolean; verbose?: boolean; timeout: number }) => {
       const report = await localDemo({ ...opts, noRestore: !opts.restore, timeoutSeconds: opts.timeout });
@@ -80,7 +80,7 @@ export function buildProgram(): Command {
   resourceOptions(
     program
       .command('plan')
-      .description('what the tier policy would do to a run: its tier, waits, each output file\'s action and the work items; changes nothing')
+      .description("what the tier policy would do to a run: its tier, waits, each output file's action and the work items; changes nothing")
       .argument('<run>', 'HealthOmics run id or run uuid')
       .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
       .option('--json', 'print one JSON document'),
@@ -96,11 +96,13 @@ export function buildProgram(): Command {
       .argument('<run>', 'HealthOmics run id or run uuid')
       .option('--files <glob...>', 'only files whose path (relative to the output folder) matches one of these globs (default: all)')
       .option('--tier <tier>', `retrieval tier: ${RESTORE_TIERS.join(', ')} (default: the run's tier policy's restoreTier)`, parseRestoreTier)
-      .option('--to <s3-uri>', 'restore under this s3://bucket/prefix/ (default: each file\'s original location)', parseDestination)
+      .option('--to <s3-uri>', "restore under this s3://bucket/prefix/ (default: each file's original location)", parseDestination)
       .option('--name <name>', 'execution name, also the restore id (default: restore-<run>-<time>)', parseExecutionName)
       .option('--wait', 'follow the execution, show progress per file, and exit non-zero if anything failed')
       .option('--timeout <seconds>', 'with --wait: stop following after this long (the restore goes on)', (v) => positiveNumber(v), 86400)
-      .option('--poll <seconds>', 'with --wait: how often to look (default: 2 for Expedited, 10 Standard, 20 Bulk, 5 for the policy\'s tier)', (v) => positiveNumber(v))
+      .option('--poll <seconds>', "with --wait: how often to look (default: 2 for Expedited, 10 Standard, 20 Bulk, 5 for the policy's tier)", (v) =>
+        positiveNumber(v),
+      )
       .option('--json', 'print one JSON document'),
     ['restoreStateMachine', 'table'],
   ).action(async (run: string, opts: RestoreOptions) => {
@@ -112,7 +114,11 @@ export function buildProgram(): Command {
     program
       .command('backfill')
       .description('archive terminal HealthOmics runs the index does not know (lost events, runs older than the stack), as the daily sweep does')
-      .option('--since <date>', 'only runs that stopped at or after this date or time (default: every run HealthOmics still has)', (v) => new Date(parseDateBound(v, 'since')))
+      .option(
+        '--since <date>',
+        'only runs that stopped at or after this date or time (default: every run HealthOmics still has)',
+        (v) => new Date(parseDateBound(v, 'since')),
+      )
       .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
       .option('--max <n>', 'start at most this many archives (the next run takes the rest)', parseLimit)
       .option('--dry-run', 'list what would be started, start nothing')

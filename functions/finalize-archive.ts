@@ -24,6 +24,10 @@ export const handler = instrumented('finalize-archive', async (event: unknown) =
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   const outcome = input.mode === 'complete' ? await finalizeArchive(index, input.runUuid) : await recordArchiveFailure(index, input);
   logger.info('Archive settled', { archiveState: outcome.archiveState, counts: outcome.counts, failureReason: outcome.failureReason });
-  metrics.addMetric(`Runs${outcome.archiveState === 'ARCHIVED' ? 'Archived' : outcome.archiveState === 'PARTIAL' ? 'PartiallyArchived' : 'ArchiveFailed'}`, MetricUnit.Count, 1);
+  metrics.addMetric(
+    `Runs${outcome.archiveState === 'ARCHIVED' ? 'Archived' : outcome.archiveState === 'PARTIAL' ? 'PartiallyArchived' : 'ArchiveFailed'}`,
+    MetricUnit.Count,
+    1,
+  );
   return outcome;
 });

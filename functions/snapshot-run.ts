@@ -29,7 +29,16 @@ export const handler = instrumented('snapshot-run', async (event: unknown) => {
     runId: input.runId,
     expectedUuid: input.runUuid,
   });
-  const result = await indexSnapshot(index, snapshot, { tier: input.tier, archiveAfterSeconds: input.waits.archiveAfterSeconds, executionArn: input.executionArn });
-  logger.info('Run snapshotted and indexed', { location: snapshot.location, objects: snapshot.objects.length, tasks: snapshot.taskCount, archiveAt: result.archiveAt });
+  const result = await indexSnapshot(index, snapshot, {
+    tier: input.tier,
+    archiveAfterSeconds: input.waits.archiveAfterSeconds,
+    executionArn: input.executionArn,
+  });
+  logger.info('Run snapshotted and indexed', {
+    location: snapshot.location,
+    objects: snapshot.objects.length,
+    tasks: snapshot.taskCount,
+    archiveAt: result.archiveAt,
+  });
   return result;
 });

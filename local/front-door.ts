@@ -84,9 +84,7 @@ export class FrontDoor {
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const service = credentialScopeService(req) ?? 'unsigned';
     if (this.options.onRequest) {
-      res.once('finish', () =>
-        this.options.onRequest?.({ service, method: req.method ?? 'GET', path: req.url ?? '/', status: res.statusCode }),
-      );
+      res.once('finish', () => this.options.onRequest?.({ service, method: req.method ?? 'GET', path: req.url ?? '/', status: res.statusCode }));
     }
     const emulator = this.options.emulators[service];
     if (emulator) return emulator.handle(req, res);
@@ -99,9 +97,14 @@ export class FrontDoor {
     const match = INVOKE_PATH.exec(url.pathname);
     if (req.method !== 'POST' || !match) {
       // Only Invoke runs here; the stack's functions are not managed through the Lambda API locally.
-      return sendJson(res, 400, { Type: 'User', message: `The local cloud serves only Lambda Invoke, not ${req.method} ${url.pathname}` }, {
-        'x-amzn-errortype': 'InvalidRequestContentException',
-      });
+      return sendJson(
+        res,
+        400,
+        { Type: 'User', message: `The local cloud serves only Lambda Invoke, not ${req.method} ${url.pathname}` },
+        {
+          'x-amzn-errortype': 'InvalidRequestContentException',
+        },
+      );
     }
     const body = (await readBody(req)).toString('utf8');
     const invocationType = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';

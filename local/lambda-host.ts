@@ -62,10 +62,7 @@ export class LambdaHost {
 
   /** ARNs for every function, as the ASL substitutions want them. */
   functionArns(): Record<LambdaKey, string> {
-    return Object.fromEntries((Object.keys(LAMBDAS) as LambdaKey[]).map((key) => [key, this.functionArn(key)])) as Record<
-      LambdaKey,
-      string
-    >;
+    return Object.fromEntries((Object.keys(LAMBDAS) as LambdaKey[]).map((key) => [key, this.functionArn(key)])) as Record<LambdaKey, string>;
   }
 
   /** Resolves a name, partial ARN or full ARN (with or without a qualifier) the way Lambda does. */

@@ -147,20 +147,35 @@ export class ArchiveStorage extends Construct {
 
   /** Writes a run's snapshot under `runs/` (lib-storage multipart uploads included). */
   grantSnapshotWrite(grantee: iam.IGrantable): void {
-    grantObjects(grantee, this.snapshotBucket, `${SNAPSHOT_PREFIXES.runs}*`, ['s3:PutObject', 's3:AbortMultipartUpload'],
-      'Snapshots are written per run under runs/<uuid>/, whose keys are only known at run time.');
+    grantObjects(
+      grantee,
+      this.snapshotBucket,
+      `${SNAPSHOT_PREFIXES.runs}*`,
+      ['s3:PutObject', 's3:AbortMultipartUpload'],
+      'Snapshots are written per run under runs/<uuid>/, whose keys are only known at run time.',
+    );
   }
 
   /** Reads and writes archive plans under `plans/`. */
   grantPlans(grantee: iam.IGrantable): void {
-    grantObjects(grantee, this.snapshotBucket, `${SNAPSHOT_PREFIXES.plans}*`, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-      'Plans are written per run under plans/, whose keys are only known at run time.');
+    grantObjects(
+      grantee,
+      this.snapshotBucket,
+      `${SNAPSHOT_PREFIXES.plans}*`,
+      ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
+      'Plans are written per run under plans/, whose keys are only known at run time.',
+    );
   }
 
   /** Writes restore item lists under `restores/`. */
   grantRestoreItems(grantee: iam.IGrantable): void {
-    grantObjects(grantee, this.snapshotBucket, `${SNAPSHOT_PREFIXES.restores}*`, ['s3:PutObject', 's3:AbortMultipartUpload'],
-      'Restore item lists are written per request under restores/, whose keys are only known at run time.');
+    grantObjects(
+      grantee,
+      this.snapshotBucket,
+      `${SNAPSHOT_PREFIXES.restores}*`,
+      ['s3:PutObject', 's3:AbortMultipartUpload'],
+      'Restore item lists are written per request under restores/, whose keys are only known at run time.',
+    );
   }
 
   /** What a Distributed Map needs of the snapshot bucket: ItemReader reads (and lists) plans, ResultWriter writes results. */
@@ -205,8 +220,13 @@ export class ArchiveStorage extends Construct {
   /** Puts and server-side copies objects into the archive bucket (the s3-glacier target); nothing when there is none. */
   grantArchiveWrite(grantee: iam.IGrantable): void {
     if (!this.archiveBucket) return;
-    grantObjects(grantee, this.archiveBucket, '*', ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-      'Archived objects are keyed by run and output path, known only at run time.');
+    grantObjects(
+      grantee,
+      this.archiveBucket,
+      '*',
+      ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      'Archived objects are keyed by run and output path, known only at run time.',
+    );
   }
 
   /** Restores an archived object (a version of it) out of its Glacier storage class. */
@@ -218,15 +238,25 @@ export class ArchiveStorage extends Construct {
   /** HeadObject on an archived version, which shows whether its restore has finished. */
   grantArchiveStatus(grantee: iam.IGrantable): void {
     if (!this.archiveBucket) return;
-    grantObjects(grantee, this.archiveBucket, '*', ['s3:GetObject', 's3:GetObjectVersion'],
-      'Archived objects are keyed by run and output path, known only at run time.');
+    grantObjects(
+      grantee,
+      this.archiveBucket,
+      '*',
+      ['s3:GetObject', 's3:GetObjectVersion'],
+      'Archived objects are keyed by run and output path, known only at run time.',
+    );
   }
 
   /** Reads a restored version as the source of a server-side copy, tags included (CopyObject copies them). */
   grantArchiveCopySource(grantee: iam.IGrantable): void {
     if (!this.archiveBucket) return;
-    grantObjects(grantee, this.archiveBucket, '*', ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging'],
-      'Archived objects are keyed by run and output path, known only at run time.');
+    grantObjects(
+      grantee,
+      this.archiveBucket,
+      '*',
+      ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging'],
+      'Archived objects are keyed by run and output path, known only at run time.',
+    );
   }
 
   private grantVault(grantee: iam.IGrantable, actions: string[]): void {

@@ -58,7 +58,11 @@ export class CompletionTrigger extends Construct {
     grantOmicsRuns(sweeper, ['omics:GetRun']);
     // ListRuns acts on no resource of its own: IAM takes only "*" for it.
     sweeper.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['omics:ListRuns'], resources: ['*'] }));
-    acknowledge(sweeper, 'AwsSolutions-IAM5[Resource::*]', 'omics:ListRuns supports no resource-level permission; it lists the runs of this account and Region only.');
+    acknowledge(
+      sweeper,
+      'AwsSolutions-IAM5[Resource::*]',
+      'omics:ListRuns supports no resource-level permission; it lists the runs of this account and Region only.',
+    );
     props.runIndex.grantRecords(sweeper);
     const schedulerRole = new iam.Role(this, 'ReconcileScheduleRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
     this.reconcileSchedule = new scheduler.Schedule(this, 'ReconcileSchedule', {

@@ -96,7 +96,11 @@ export class ArchiverFunction extends Construct {
       },
     });
     // Lambda's X-Ray integration needs these two actions, which accept no resource narrower than "*".
-    acknowledge(this.role, 'AwsSolutions-IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.');
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
+    );
   }
 }
 
@@ -130,8 +134,7 @@ export function functionEnvironment(spec: LambdaSpec, values: FunctionEnvironmen
 /** Names and values together, as Lambda counts them; a deploy-time value counts as UNRESOLVED_VALUE_BYTES. */
 export function environmentBytes(variables: Record<string, string>): number {
   return Object.entries(variables).reduce(
-    (total, [name, value]) =>
-      total + Buffer.byteLength(name) + (Token.isUnresolved(value) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(value)),
+    (total, [name, value]) => total + Buffer.byteLength(name) + (Token.isUnresolved(value) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(value)),
     0,
   );
 }

@@ -77,9 +77,7 @@ export class Monitoring extends Construct {
       dashboardName: `${Stack.of(this).stackName}-overview`,
       defaultInterval: Duration.days(7),
     });
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 }),
-    );
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 }));
     for (const [name, machine] of Object.entries(props.stateMachines)) {
       this.dashboard.addWidgets(
         new cloudwatch.GraphWidget({

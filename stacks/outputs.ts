@@ -20,9 +20,10 @@ export const STACK_OUTPUTS = {
 export type StackOutputKey = keyof typeof STACK_OUTPUTS;
 
 /** Output name of each queue's dead-letter queue URL, e.g. `RunCompletionDlqUrl`. */
-export const DLQ_URL_OUTPUTS = Object.fromEntries(
-  (Object.keys(QUEUES) as QueueKey[]).map((key) => [key, `${QUEUES[key].id}DlqUrl`]),
-) as Record<QueueKey, string>;
+export const DLQ_URL_OUTPUTS = Object.fromEntries((Object.keys(QUEUES) as QueueKey[]).map((key) => [key, `${QUEUES[key].id}DlqUrl`])) as Record<
+  QueueKey,
+  string
+>;
 
 /** What the CLI gets back from a deployed stack's outputs, keyed by the names above. */
 export interface ArchiverStackOutputs {

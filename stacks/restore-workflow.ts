@@ -46,7 +46,12 @@ export class RestoreWorkflow extends Construct {
 
     // ListBucket makes HeadObject answer 404 rather than 403 for a free destination key.
     grantBucketListing(planRestore.role, destinationBuckets);
-    grantBucketObjects(planRestore.role, destinationBuckets, ['s3:GetObject'], 'A restore first checks that none of its destination keys (named at run time) exists.');
+    grantBucketObjects(
+      planRestore.role,
+      destinationBuckets,
+      ['s3:GetObject'],
+      'A restore first checks that none of its destination keys (named at run time) exists.',
+    );
     // A restore of many files runs as a Distributed Map over an item list in the snapshot bucket.
     storage.grantRestoreItems(planRestore.role);
 

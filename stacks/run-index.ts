@@ -51,7 +51,11 @@ export class RunIndex extends Construct {
   /** Item reads and writes on the table and its indexes: what every handler that keeps the index needs. */
   grantRecords(grantee: iam.IGrantable): iam.Grant {
     const grant = this.table.grantReadWriteData(grantee);
-    acknowledgeWildcardResources(grantee, [`${this.table.tableArn}/index/*`], 'Lookups by run id and listings by archive state query the two GSIs of this table.');
+    acknowledgeWildcardResources(
+      grantee,
+      [`${this.table.tableArn}/index/*`],
+      'Lookups by run id and listings by archive state query the two GSIs of this table.',
+    );
     return grant;
   }
 }

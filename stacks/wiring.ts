@@ -222,4 +222,3 @@ export function substitute(definition: string, substitutions: Record<string, str
     return value;
   });
 }
-

@@ -34,12 +34,19 @@ export async function backfill(opts: BackfillOptions, io: CommandIO = processIO,
     io.out(JSON.stringify(report, null, 2));
     return report;
   }
-  io.out(`${report.listed} terminal runs in HealthOmics${opts.since ? ` (those stopped since ${opts.since.toISOString()} considered)` : ''}; ${report.known} already in the index.`);
+  io.out(
+    `${report.listed} terminal runs in HealthOmics${opts.since ? ` (those stopped since ${opts.since.toISOString()} considered)` : ''}; ${report.known} already in the index.`,
+  );
   if (!report.missing.length) {
     io.out('Nothing to backfill.');
     return report;
   }
-  io.out(table(['run id', 'status', 'stopped', opts.dryRun ? 'would' : 'outcome'], report.missing.map((m) => [m.runId, m.status, m.stopTime ?? '-', m.outcome])));
+  io.out(
+    table(
+      ['run id', 'status', 'stopped', opts.dryRun ? 'would' : 'outcome'],
+      report.missing.map((m) => [m.runId, m.status, m.stopTime ?? '-', m.outcome]),
+    ),
+  );
   if (opts.dryRun) io.out(`Dry run: nothing was started. Run again without --dry-run to archive these ${report.missing.length} runs.`);
   return report;
 }

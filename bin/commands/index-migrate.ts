@@ -17,7 +17,10 @@ export async function indexMigrate(opts: IndexMigrateOptions, io: CommandIO = pr
     io.out(JSON.stringify({ table, schemaVersion: SCHEMA_VERSION, ...report }, null, 2));
     return report;
   }
-  const versions = Object.entries(report.byVersion).map(([v, n]) => `${n} at version ${v}`).join(', ') || 'none';
+  const versions =
+    Object.entries(report.byVersion)
+      .map(([v, n]) => `${n} at version ${v}`)
+      .join(', ') || 'none';
   io.out(`${table}: ${report.scanned} items (${versions}); this archiver writes version ${SCHEMA_VERSION}.`);
   io.out(
     opts.dryRun

@@ -68,7 +68,13 @@ function outputFiles(options: DemoOptions, fixture: ReturnType<typeof syntheticR
       .filter((e) => e.isFile())
       .map((e) => {
         const full = path.join(e.parentPath, e.name);
-        return { path: path.relative(options.outputs ?? '', full).split(path.sep).join('/'), size: fs.statSync(full).size };
+        return {
+          path: path
+            .relative(options.outputs ?? '', full)
+            .split(path.sep)
+            .join('/'),
+          size: fs.statSync(full).size,
+        };
       })
       .sort((a, b) => a.path.localeCompare(b.path));
   }
@@ -160,9 +166,16 @@ export async function archiveDemoRun(cloud: LocalCloud, config: ArchiverConfig, 
   const now = new Date();
   const report: DemoReport = {
     run: { id: run.id, uuid: run.uuid, archiveState: record?.archiveState ?? 'NOT_INDEXED', deleted: record?.archiveState === 'RUN_DELETED' },
-    execution: { name, status: described.status ?? 'UNKNOWN', states: statesEntered(events), ...(failure ? { error: failure.error, cause: failure.cause } : {}) },
+    execution: {
+      name,
+      status: described.status ?? 'UNKNOWN',
+      states: statesEntered(events),
+      ...(failure ? { error: failure.error, cause: failure.cause } : {}),
+    },
     snapshot: { location: record?.snapshotLocation ?? null, objects: await snapshotObjects(record?.snapshotLocation) },
-    files: files.map((f) => describeFile(f, records.get(`${OUT_PREFIX}${f.path}`), classify({ path: `${OUT_PREFIX}${f.path}`, size: f.size, lastModified: now }, now).action)),
+    files: files.map((f) =>
+      describeFile(f, records.get(`${OUT_PREFIX}${f.path}`), classify({ path: `${OUT_PREFIX}${f.path}`, size: f.size, lastModified: now }, now).action),
+    ),
   };
   if (!options.json) printReport(report);
   return report;
@@ -185,7 +198,10 @@ export async function restoreDemoRun(cloud: LocalCloud, report: DemoReport, fold
     }),
   );
   const executionArn = started.executionArn ?? executionArnOf(cloud.resources.stateMachines.restoreRun, name);
-  const described = await followExecution(sfn, executionArn, { timeoutMs: (options.timeoutSeconds ?? 120) * 1000, onState: (state) => log(options, `  → ${state}`) });
+  const described = await followExecution(sfn, executionArn, {
+    timeoutMs: (options.timeoutSeconds ?? 120) * 1000,
+    onState: (state) => log(options, `  → ${state}`),
+  });
   const events = await history(sfn, executionArn);
   const failure = failureOf(events);
   log(options, `Restore ${described.status}${failure ? `: ${failure.error}: ${failure.cause}` : ''}`);
@@ -226,7 +242,12 @@ export async function restoreDemoRun(cloud: LocalCloud, report: DemoReport, fold
     log(options, `  ${file.state.padEnd(9)} ${relative}${where}${check}${file.failureReason ? `: ${file.failureReason}` : ''}`);
   }
   return {
-    execution: { name, status: described.status ?? 'UNKNOWN', states: statesEntered(events), ...(failure ? { error: failure.error, cause: failure.cause } : {}) },
+    execution: {
+      name,
+      status: described.status ?? 'UNKNOWN',
+      states: statesEntered(events),
+      ...(failure ? { error: failure.error, cause: failure.cause } : {}),
+    },
     files: restored,
   };
 }
@@ -238,7 +259,11 @@ function printReport(report: DemoReport): void {
   console.log('');
   console.log('Files:');
   for (const f of report.files) {
-    const where = f.archiveId ? `archive ${f.archiveId.slice(0, 24)}…  tree hash ${f.treeHash?.slice(0, 16)}…` : f.state === 'ARCHIVED' ? 'empty file: recorded, no archive needed' : '';
+    const where = f.archiveId
+      ? `archive ${f.archiveId.slice(0, 24)}…  tree hash ${f.treeHash?.slice(0, 16)}…`
+      : f.state === 'ARCHIVED'
+        ? 'empty file: recorded, no archive needed'
+        : '';
     console.log(`  ${f.state.padEnd(9)} ${f.action.padEnd(7)} ${String(f.size).padStart(9)} B  ${f.path}  ${where}`);
   }
   console.log('');

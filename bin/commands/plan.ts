@@ -72,7 +72,10 @@ export interface RunPlan {
 function ruleText(tier: Tier, rule: number): string {
   if (rule === -1) return `default (${tier.defaultAction})`;
   const r = tier.files[rule];
-  const conditions = [r.minSize !== undefined ? `≥ ${typeof r.minSize === 'number' ? formatBytes(r.minSize) : r.minSize}` : '', r.minAge ? `older than ${r.minAge}` : '']
+  const conditions = [
+    r.minSize !== undefined ? `≥ ${typeof r.minSize === 'number' ? formatBytes(r.minSize) : r.minSize}` : '',
+    r.minAge ? `older than ${r.minAge}` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   return `#${rule + 1} ${r.globs.join(' ')}${conditions ? ` (${conditions})` : ''}`;
@@ -95,8 +98,7 @@ interface RunSource {
   newerRun?: { uuid: string; creationTime: string };
 }
 
-const iso = (value: unknown): string | undefined =>
-  value instanceof Date ? value.toISOString() : typeof value === 'string' && value ? value : undefined;
+const iso = (value: unknown): string | undefined => (value instanceof Date ? value.toISOString() : typeof value === 'string' && value ? value : undefined);
 
 function fromGetRun(run: GetRunCommandOutput): RunSource {
   const id = run.id ?? '';
@@ -257,7 +259,11 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
   }
   plan.files.sort((a, b) => a.path.localeCompare(b.path));
   // The same grouping the workflow's plan makes, spread over the Map's concurrency.
-  plan.workItems = groupWorkItems(toArchive, spreadLimits(groupLimits, toArchive, config.archiveConcurrency)).map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
+  plan.workItems = groupWorkItems(toArchive, spreadLimits(groupLimits, toArchive, config.archiveConcurrency)).map((item) => ({
+    files: item.files.length,
+    bytes: item.bytes,
+    paths: item.files.map((f) => f.path),
+  }));
   return plan;
 }
 
@@ -266,8 +272,11 @@ const seconds = (s: number) => (s >= 86400 ? `${(s / 86400).toFixed(s % 86400 ? 
 export function formatPlan(plan: RunPlan, now = new Date()): string {
   const r = plan.run;
   const lines: string[] = [];
-  const from = r.source === 'healthomics' ? 'from HealthOmics GetRun' : `from the run index (HealthOmics no longer has it; index state ${r.archiveState ?? '?'})`;
-  lines.push(`Run ${r.id}${r.uuid ? ` (uuid ${r.uuid})` : ''}${r.name ? ` "${r.name}"` : ''}: ${r.status}, workflow ${r.workflowId ?? '-'}${r.runGroupId ? `, run group ${r.runGroupId}` : ''}, ${from}`);
+  const from =
+    r.source === 'healthomics' ? 'from HealthOmics GetRun' : `from the run index (HealthOmics no longer has it; index state ${r.archiveState ?? '?'})`;
+  lines.push(
+    `Run ${r.id}${r.uuid ? ` (uuid ${r.uuid})` : ''}${r.name ? ` "${r.name}"` : ''}: ${r.status}, workflow ${r.workflowId ?? '-'}${r.runGroupId ? `, run group ${r.runGroupId}` : ''}, ${from}`,
+  );
   const tags = Object.entries(r.tags);
   lines.push(`Tags: ${tags.length ? tags.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'}`);
   lines.push(`Output folder: ${r.runOutputUri}`);
@@ -293,7 +302,13 @@ export function formatPlan(plan: RunPlan, now = new Date()): string {
     lines.push(
       table(
         ['path', 'size', 'action', 'rule', 'index state'],
-        plan.files.map((f) => [f.path, formatBytes(f.size), f.action, f.ruleText, f.indexState ? `${f.indexState}${f.source === 'index' ? ' (source deleted)' : ''}` : '-']),
+        plan.files.map((f) => [
+          f.path,
+          formatBytes(f.size),
+          f.action,
+          f.ruleText,
+          f.indexState ? `${f.indexState}${f.source === 'index' ? ' (source deleted)' : ''}` : '-',
+        ]),
       ),
     );
   }
@@ -312,7 +327,8 @@ export function formatPlan(plan: RunPlan, now = new Date()): string {
   plan.workItems.forEach((item, i) =>
     lines.push(`  #${i + 1}: ${item.files} file${item.files === 1 ? '' : 's'}, ${formatBytes(item.bytes)}${item.files === 1 ? ` (${item.paths[0]})` : ''}`),
   );
-  if (plan.alreadyArchived) lines.push(`  (${plan.alreadyArchived} file${plan.alreadyArchived === 1 ? ' is' : 's are'} already archived and would not be archived again)`);
+  if (plan.alreadyArchived)
+    lines.push(`  (${plan.alreadyArchived} file${plan.alreadyArchived === 1 ? ' is' : 's are'} already archived and would not be archived again)`);
   lines.push('', 'Nothing was changed: this is a preview.');
   return lines.join('\n');
 }

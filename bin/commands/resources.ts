@@ -102,10 +102,7 @@ export class ResourceResolver {
 
     const outputName = STACK_OUTPUTS[source.output];
     const flagText = source.flag ? `pass ${source.flag.split(' ')[0]}, ` : '';
-    const why =
-      outputs instanceof Error
-        ? `the stack's outputs could not be read (${outputs.message})`
-        : `stack ${this.stackName} has no output ${outputName}`;
+    const why = outputs instanceof Error ? `the stack's outputs could not be read (${outputs.message})` : `stack ${this.stackName} has no output ${outputName}`;
     throw new MissingResourceError(
       `no ${source.what} given: ${flagText}set ${source.env} (\`omics-archiver local up\` prints it), or deploy the stack ` +
         `so its output ${outputName} names it (--stack-name or ${STACK_NAME_ENV}, default ${DEFAULT_STACK_NAME}); ${why}`,

@@ -36,7 +36,9 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export function parseDestination(value: string): string {
   const match = /^s3:\/\/([^/]+)(\/.*)?$/.exec(value);
   if (!match || !BUCKET.test(match[1]) || match[1].includes('..')) {
-    throw new InvalidArgumentError('must be an S3 location such as s3://my-bucket/restores/ (bucket names are 3-63 lowercase letters, digits, dots and hyphens)');
+    throw new InvalidArgumentError(
+      'must be an S3 location such as s3://my-bucket/restores/ (bucket names are 3-63 lowercase letters, digits, dots and hyphens)',
+    );
   }
   return value.endsWith('/') ? value : `${value}/`;
 }
@@ -52,7 +54,10 @@ export function parseExecutionName(value: string): string {
 
 /** `restore-<uuid or id>-<UTC time to the millisecond>`, e.g. restore-1234567-20250131T120000123Z. */
 export function restoreExecutionName(ref: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '$1Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.(\d{3})Z$/, '$1Z');
   return `restore-${ref}-${stamp}`;
 }
 
@@ -134,7 +139,14 @@ class ProgressView {
   ) {
     if (!quiet && io.interactive) {
       this.bars = new cliProgress.MultiBar(
-        { format: ' {bar} {percentage}% | {done} / {size} | {what}', barsize: 20, hideCursor: true, clearOnComplete: false, autopadding: true, linewrap: false },
+        {
+          format: ' {bar} {percentage}% | {done} / {size} | {what}',
+          barsize: 20,
+          hideCursor: true,
+          clearOnComplete: false,
+          autopadding: true,
+          linewrap: false,
+        },
         cliProgress.Presets.shades_classic,
       );
     }
@@ -189,7 +201,11 @@ class ProgressView {
         this.fileBars.set(f.path, bar);
       }
       const value = f.state === 'RESTORED' ? total : Math.min(f.bytesDone, total);
-      bar.update(value, { done: formatBytes(bytesOf(f)), size: formatBytes(f.size), what: `${f.state} | ${f.path}${f.failureReason ? `: ${f.failureReason}` : ''}` });
+      bar.update(value, {
+        done: formatBytes(bytesOf(f)),
+        size: formatBytes(f.size),
+        what: `${f.state} | ${f.path}${f.failureReason ? `: ${f.failureReason}` : ''}`,
+      });
     }
   }
 
@@ -264,7 +280,9 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
       throw new Error(`an execution named ${name} already exists on ${stateMachineArn}; choose another --name`);
     }
     if (error instanceof StateMachineDoesNotExist || (error as Error).name === 'StateMachineDoesNotExist') {
-      throw new Error(`the restore state machine ${stateMachineArn} does not exist (check --restore-state-machine, OMICS_ARCHIVER_RESTORE_STATE_MACHINE or --stack-name)`);
+      throw new Error(
+        `the restore state machine ${stateMachineArn} does not exist (check --restore-state-machine, OMICS_ARCHIVER_RESTORE_STATE_MACHINE or --stack-name)`,
+      );
     }
     throw error;
   }
@@ -272,7 +290,7 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
   if (!options.json) {
     io.out(`Started restore ${name} of run ${ref}${input.files ? ` (files ${input.files.join(' ')})` : ' (every archived file)'}`);
     io.out(`  tier:        ${input.tier ?? "the run's tier policy's restoreTier"}`);
-    io.out(`  destination: ${input.destination ?? 'each file\'s original location'}`);
+    io.out(`  destination: ${input.destination ?? "each file's original location"}`);
     io.out(`  execution:   ${executionArn}`);
     io.out(`  console:     ${result.consoleUrl}`);
   }
@@ -317,7 +335,9 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
     view.stop();
   }
   if (!described) {
-    throw new Error(`${lost?.message ?? 'the execution could not be followed'}; the restore goes on: see \`omics-archiver runs show ${ref}\` or ${result.consoleUrl}`);
+    throw new Error(
+      `${lost?.message ?? 'the execution could not be followed'}; the restore goes on: see \`omics-archiver runs show ${ref}\` or ${result.consoleUrl}`,
+    );
   }
 
   const failure = failureOf(await history(sfn, executionArn));
@@ -336,7 +356,13 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
       io.out(
         table(
           ['path', 'state', 'bytes', 'destination', 'failure'],
-          files.map((f) => [f.path, f.state, `${formatBytes(f.state === 'RESTORED' ? (f.size ?? f.bytesDone) : f.bytesDone)} / ${formatBytes(f.size)}`, f.destination, f.failureReason ?? '-']),
+          files.map((f) => [
+            f.path,
+            f.state,
+            `${formatBytes(f.state === 'RESTORED' ? (f.size ?? f.bytesDone) : f.bytesDone)} / ${formatBytes(f.size)}`,
+            f.destination,
+            f.failureReason ?? '-',
+          ]),
         ),
       );
     }

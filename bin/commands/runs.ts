@@ -106,7 +106,9 @@ export async function runsList(options: RunsListOptions, io: CommandIO = process
     io.out(`No runs${options.state ? ` in state ${options.state}` : ''}${options.workflow ? ` of workflow ${options.workflow}` : ''} in ${tableName}.`);
   } else {
     io.out(runsTable(runs));
-    io.out(`${runs.length} run${runs.length === 1 ? '' : 's'}${options.limit !== undefined && runs.length === options.limit ? ` (--limit ${options.limit})` : ''}`);
+    io.out(
+      `${runs.length} run${runs.length === 1 ? '' : 's'}${options.limit !== undefined && runs.length === options.limit ? ` (--limit ${options.limit})` : ''}`,
+    );
   }
   return runs;
 }
@@ -149,9 +151,30 @@ function valueText(key: string, value: unknown): string {
 
 /** The record's own fields first, in a reading order; anything newer in the item follows. */
 const RUN_FIELD_ORDER = [
-  'runId', 'runUuid', 'runArn', 'name', 'status', 'workflowId', 'runGroupId', 'tier', 'deleteRun', 'archiveState',
-  'stopTime', 'creationTime', 'runOutputUri', 'snapshotLocation', 'executionArn', 'counts', 'bytes', 'failureReason',
-  'failedFiles', 'archivedAt', 'runDeletedAt', 'runDeletionNote', 'updatedAt', 'schemaVersion',
+  'runId',
+  'runUuid',
+  'runArn',
+  'name',
+  'status',
+  'workflowId',
+  'runGroupId',
+  'tier',
+  'deleteRun',
+  'archiveState',
+  'stopTime',
+  'creationTime',
+  'runOutputUri',
+  'snapshotLocation',
+  'executionArn',
+  'counts',
+  'bytes',
+  'failureReason',
+  'failedFiles',
+  'archivedAt',
+  'runDeletedAt',
+  'runDeletionNote',
+  'updatedAt',
+  'schemaVersion',
 ];
 
 export function formatRunDetails(details: RunDetails): string {
@@ -163,7 +186,12 @@ export function formatRunDetails(details: RunDetails): string {
     for (const o of details.otherUuids) lines.push(`  ${o.runUuid}  ${o.archiveState}  stopped ${o.stopTime}`);
   }
   const item = run as unknown as Record<string, unknown>;
-  const keys = [...RUN_FIELD_ORDER, ...Object.keys(item).filter((k) => !RUN_FIELD_ORDER.includes(k) && !['pk', 'sk', 'run'].includes(k)).sort()];
+  const keys = [
+    ...RUN_FIELD_ORDER,
+    ...Object.keys(item)
+      .filter((k) => !RUN_FIELD_ORDER.includes(k) && !['pk', 'sk', 'run'].includes(k))
+      .sort(),
+  ];
   lines.push(fieldTable(keys.filter((k) => item[k] !== undefined).map((k) => [k, valueText(k, item[k])])));
   const getRun = Object.entries(run.run ?? {});
   if (getRun.length) {
@@ -182,7 +210,11 @@ export function formatRunDetails(details: RunDetails): string {
           f.action,
           f.state + (f.failureReason ? `: ${f.failureReason}` : ''),
           f.target ?? '-',
-          f.archiveId ? shorten(f.archiveId, 20) : f.archiveKey ? `s3://${f.archiveBucket ?? '?'}/${f.archiveKey}${f.archiveVersionId ? ` (${shorten(f.archiveVersionId, 8)})` : ''}` : '-',
+          f.archiveId
+            ? shorten(f.archiveId, 20)
+            : f.archiveKey
+              ? `s3://${f.archiveBucket ?? '?'}/${f.archiveKey}${f.archiveVersionId ? ` (${shorten(f.archiveVersionId, 8)})` : ''}`
+              : '-',
           shorten(f.treeHash, 12),
           shorten(f.sha256, 12),
           f.sourceDeleted ? 'yes' : 'no',

@@ -33,8 +33,7 @@ export function verifyChecksums(claimed: { treeHash: string; contentSha256: stri
 }
 
 /** Archive descriptions lose their leading spaces, as the API reference says. */
-export const archiveDescription = (call: Call) =>
-  validateDescription('archive', header(call.req, 'x-amz-archive-description'))?.replace(/^ +/, '') ?? '';
+export const archiveDescription = (call: Call) => validateDescription('archive', header(call.req, 'x-amz-archive-description'))?.replace(/^ +/, '') ?? '';
 
 export async function uploadArchive(ctx: Ctx, call: Call): Promise<void> {
   const vault = ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName));

@@ -47,7 +47,10 @@ export class GlacierEmulator {
     res.setHeader('x-amzn-requestid', requestId);
     try {
       const url = new URL(req.url ?? '/', 'http://glacier.local');
-      const segments = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
+      const segments = url.pathname
+        .split('/')
+        .filter((s) => s !== '')
+        .map(decodeURIComponent);
       const [accountId, ...rest] = segments;
       if (accountId !== '-' && accountId !== this.ctx.accountId) {
         throw new GlacierError('AccessDeniedException', `Access denied for account ${accountId ?? ''}`);

@@ -99,7 +99,13 @@ export class JobRunner implements JobScheduler {
       .filter((a) => params.startDate === null || Date.parse(a.creationDate) >= Date.parse(params.startDate))
       .filter((a) => params.endDate === null || Date.parse(a.creationDate) < Date.parse(params.endDate))
       .sort((a, b) => a.creationDate.localeCompare(b.creationDate) || a.id.localeCompare(b.id));
-    if (params.marker) archives = archives.slice(Math.max(0, archives.findIndex((a) => a.id === params.marker)));
+    if (params.marker)
+      archives = archives.slice(
+        Math.max(
+          0,
+          archives.findIndex((a) => a.id === params.marker),
+        ),
+      );
     const limit = params.limit === null ? archives.length : Number(params.limit);
     job.nextInventoryMarker = archives.length > limit ? archives[limit].id : null;
     const list = archives.slice(0, limit).map((a) => ({

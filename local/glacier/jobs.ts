@@ -133,7 +133,10 @@ export async function initiateJob(ctx: Ctx, call: Call): Promise<void> {
     const startDate = optionalString(inventoryParams, 'StartDate') ?? null;
     const endDate = optionalString(inventoryParams, 'EndDate') ?? null;
     const limit = optionalString(inventoryParams, 'Limit') ?? null;
-    for (const [name, value] of [['StartDate', startDate], ['EndDate', endDate]] as const) {
+    for (const [name, value] of [
+      ['StartDate', startDate],
+      ['EndDate', endDate],
+    ] as const) {
       if (value !== null && Number.isNaN(Date.parse(value))) throw invalidParameter(`Invalid ${name}: ${value}`);
     }
     if (limit !== null && !(/^\d+$/.test(limit) && Number(limit) > 0)) throw invalidParameter(`Invalid Limit: ${limit}`);

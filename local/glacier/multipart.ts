@@ -183,7 +183,7 @@ export async function completeMultipartUpload(ctx: Ctx, call: Call): Promise<voi
     for (const part of parts) {
       const input = await open(ctx.store.path('uploads', upload.dir, part.file), 'r');
       try {
-        for (let position = 0; ; ) {
+        for (let position = 0; ;) {
           const { bytesRead } = await input.read(buffer, 0, buffer.length, position);
           if (bytesRead === 0) break;
           hasher.add(buffer.subarray(0, bytesRead));

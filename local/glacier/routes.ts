@@ -3,15 +3,7 @@ import { abortMultipartUpload, completeMultipartUpload, initiateMultipartUpload,
 import { deleteArchive, uploadArchive } from './archives';
 import type { Call, Ctx } from './context';
 import { describeJobOperation, getJobOutput, initiateJob, listJobs } from './jobs';
-import {
-  createVault,
-  deleteVault,
-  deleteVaultNotifications,
-  describeVault,
-  getVaultNotifications,
-  listVaults,
-  setVaultNotifications,
-} from './vaults';
+import { createVault, deleteVault, deleteVaultNotifications, describeVault, getVaultNotifications, listVaults, setVaultNotifications } from './vaults';
 
 export type Handler = (ctx: Ctx, call: Call) => Promise<void>;
 

@@ -49,7 +49,11 @@ function withoutUndefined<T extends object>(item: T): T {
 /** `[0-9]+`, 1-18 characters, as every HealthOmics id; AWS checks it before looking anything up. */
 function checkId(field: string, value: string): string {
   if (!NUMERIC_ID.test(value)) {
-    throw constraintError(field, value, value.length > 18 ? 'Member must have length less than or equal to 18' : 'Member must satisfy regular expression pattern: [0-9]+');
+    throw constraintError(
+      field,
+      value,
+      value.length > 18 ? 'Member must have length less than or equal to 18' : 'Member must satisfy regular expression pattern: [0-9]+',
+    );
   }
   return value;
 }
@@ -90,8 +94,7 @@ export class OmicsEmulator {
     const stopTime = fixture.stopTime ?? (terminal ? new Date(now.getTime() - 5 * 60_000) : undefined);
     const startTime = fixture.startTime ?? (started ? new Date((stopTime ?? now).getTime() - 2 * 3600_000) : undefined);
     const creationTime = fixture.creationTime ?? new Date((startTime ?? now).getTime() - 5 * 60_000);
-    const logStreamArn = (stream: string) =>
-      `arn:aws:logs:${this.region}:${this.accountId}:log-group:${WORKFLOW_LOG_GROUP}:log-stream:${stream}`;
+    const logStreamArn = (stream: string) => `arn:aws:logs:${this.region}:${this.accountId}:log-group:${WORKFLOW_LOG_GROUP}:log-stream:${stream}`;
     const outputUri = fixture.outputUri;
     const run: StoredRun = withoutUndefined({
       arn: `arn:aws:omics:${this.region}:${this.accountId}:run/${id}`,

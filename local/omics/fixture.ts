@@ -66,7 +66,10 @@ export const generate = {
     return { count, template };
   },
   /** `count` tasks named `<prefix>-<i>`, each with `logLines` generated log lines. */
-  tasks(count: number, options: { namePrefix?: string; logLines?: number } & Partial<Omit<TaskFixtureInput, 'name' | 'log' | 'taskId'>> = {}): TaskFixtureInput[] {
+  tasks(
+    count: number,
+    options: { namePrefix?: string; logLines?: number } & Partial<Omit<TaskFixtureInput, 'name' | 'log' | 'taskId'>> = {},
+  ): TaskFixtureInput[] {
     const { namePrefix = 'task', logLines: lines = 3, ...rest } = options;
     return Array.from({ length: count }, (_, i) => {
       const name = `${namePrefix}-${i}`;
@@ -74,10 +77,7 @@ export const generate = {
     });
   },
   /** `count` outputs `<prefix><i><extension>` of the given size (a number of bytes, "3 MiB", or a function of i). */
-  outputs(
-    count: number,
-    options: { prefix?: string; extension?: string; size?: number | string | ((i: number) => number | string) } = {},
-  ): OutputFileInput[] {
+  outputs(count: number, options: { prefix?: string; extension?: string; size?: number | string | ((i: number) => number | string) } = {}): OutputFileInput[] {
     const { prefix = 'file-', extension = '.dat', size = 1024 } = options;
     return Array.from({ length: count }, (_, i) => ({
       path: `${prefix}${i}${extension}`,
@@ -121,7 +121,10 @@ export function syntheticRun(options: SyntheticRunOptions = {}): RunFixtureInput
       name,
       cpus: 2 ** (i % 4),
       memory: 4 * 2 ** (i % 3),
-      imageDetails: { image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${stages[i % stages.length]}:1.0`, imageDigest: `sha256:${String(i).padStart(64, 'a')}` },
+      imageDetails: {
+        image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${stages[i % stages.length]}:1.0`,
+        imageDigest: `sha256:${String(i).padStart(64, 'a')}`,
+      },
       log: { count: 20, template: `[${name}] step {i}: processing shard {i}` },
     };
   });
@@ -212,12 +215,7 @@ async function ensure(send: () => Promise<unknown>): Promise<void> {
   }
 }
 
-async function writeLogStream(
-  logs: CloudWatchLogsClient,
-  stream: string,
-  lines: Iterable<string>,
-  time: (i: number) => number,
-): Promise<void> {
+async function writeLogStream(logs: CloudWatchLogsClient, stream: string, lines: Iterable<string>, time: (i: number) => number): Promise<void> {
   await ensure(() => logs.send(new CreateLogStreamCommand({ logGroupName: WORKFLOW_LOG_GROUP, logStreamName: stream })));
   let batch: InputLogEvent[] = [];
   let bytes = 0;
@@ -234,9 +232,10 @@ async function writeLogStream(
   for (const message of lines) {
     const size = Buffer.byteLength(message) + EVENT_OVERHEAD;
     if (size - EVENT_OVERHEAD > MAX_EVENT_BYTES) {
-      throw new FixtureError(`Invalid run fixture: log line ${i} of ${stream} has ${size - EVENT_OVERHEAD} bytes; CloudWatch Logs takes at most ${MAX_EVENT_BYTES}`, [
-        { path: stream, message: 'log line too long' },
-      ]);
+      throw new FixtureError(
+        `Invalid run fixture: log line ${i} of ${stream} has ${size - EVENT_OVERHEAD} bytes; CloudWatch Logs takes at most ${MAX_EVENT_BYTES}`,
+        [{ path: stream, message: 'log line too long' }],
+      );
     }
     // CloudWatch Logs refuses empty messages; a blank line is kept as a single space.
     const event = { timestamp: time(i++), message: message === '' ? ' ' : message };

@@ -32,16 +32,14 @@ const numericId = z.string().regex(NUMERIC_ID, 'must be 1-18 digits');
 const timestamp = z
   .union([z.date(), z.iso.datetime({ offset: true, error: TIMESTAMP_MESSAGE })], { error: TIMESTAMP_MESSAGE })
   .transform((value) => new Date(value));
-const size = z
-  .union([z.number().int().nonnegative(), z.string()])
-  .transform((value, ctx) => {
-    const bytes = parseSize(value);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `must be a number of bytes or a size such as "512 KiB" (got ${JSON.stringify(value)})` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const size = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `must be a number of bytes or a size such as "512 KiB" (got ${JSON.stringify(value)})` });
+    return z.NEVER;
+  }
+  return bytes;
+});
 
 /**
  * Log lines: written out, or generated lazily (`count` lines from `template`, where `{i}` is the line number from 0),
@@ -68,7 +66,10 @@ export const TaskFixtureSchema = z
     gpus: z.number().int().min(0).default(0),
     instanceType: z.string().min(1).default('omics.c.large'),
     cacheHit: z.boolean().optional(),
-    cacheS3Uri: z.string().regex(/^s3:\/\//, 'must be an s3:// URI').optional(),
+    cacheS3Uri: z
+      .string()
+      .regex(/^s3:\/\//, 'must be an s3:// URI')
+      .optional(),
     creationTime: timestamp.optional(),
     startTime: timestamp.optional(),
     stopTime: timestamp.optional(),
@@ -119,9 +120,16 @@ export const RunFixtureSchema = z
     /** Not a GetRun field: it goes into the `Run Status Change` event. */
     workflowName: z.string().min(1).optional(),
     workflowType: z.enum(['PRIVATE', 'READY2RUN']).default('PRIVATE'),
-    workflowVersionName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9\-._]*$/).max(64).optional(),
+    workflowVersionName: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9\-._]*$/)
+      .max(64)
+      .optional(),
     workflowUuid: z.guid().optional(),
-    workflowOwnerId: z.string().regex(/^[0-9]{12}$/, 'must be a 12-digit account id').optional(),
+    workflowOwnerId: z
+      .string()
+      .regex(/^[0-9]{12}$/, 'must be a 12-digit account id')
+      .optional(),
     status: z.enum(RUN_STATUSES).default('COMPLETED'),
     statusMessage: z.string().optional(),
     failureReason: z.string().max(64).optional(),
@@ -137,7 +145,10 @@ export const RunFixtureSchema = z
     outputUri: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must be an s3://bucket/prefix/ URI'),
     logLevel: z.enum(['OFF', 'FATAL', 'ERROR', 'ALL']).default('ALL'),
     retentionMode: z.enum(['RETAIN', 'REMOVE']).default('RETAIN'),
-    roleArn: z.string().regex(/^arn:.+/).optional(),
+    roleArn: z
+      .string()
+      .regex(/^arn:.+/)
+      .optional(),
     startedBy: z.string().min(1).optional(),
     digest: z.string().max(64).optional(),
     resourceDigests: z.record(z.string(), z.string()).optional(),
@@ -271,10 +282,32 @@ export interface StoredTask {
 
 /** The fields of a task that ListRunTasks returns (TaskListItem). */
 export const TASK_LIST_FIELDS = [
-  'taskId', 'status', 'name', 'cpus', 'cacheHit', 'cacheS3Uri', 'memory', 'creationTime', 'startTime', 'stopTime', 'gpus', 'instanceType',
+  'taskId',
+  'status',
+  'name',
+  'cpus',
+  'cacheHit',
+  'cacheS3Uri',
+  'memory',
+  'creationTime',
+  'startTime',
+  'stopTime',
+  'gpus',
+  'instanceType',
 ] as const satisfies readonly (keyof StoredTask)[];
 /** The fields of a run that ListRuns returns (RunListItem). */
 export const RUN_LIST_FIELDS = [
-  'arn', 'id', 'status', 'workflowId', 'batchId', 'name', 'priority', 'storageCapacity', 'creationTime', 'startTime', 'stopTime',
-  'storageType', 'workflowVersionName',
+  'arn',
+  'id',
+  'status',
+  'workflowId',
+  'batchId',
+  'name',
+  'priority',
+  'storageCapacity',
+  'creationTime',
+  'startTime',
+  'stopTime',
+  'storageType',
+  'workflowVersionName',
 ] as const satisfies readonly (keyof StoredRun)[];

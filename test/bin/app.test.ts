@@ -8,7 +8,9 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
 /** cdk.json's feature flags, which the CLI passes along with the rest of the context. */
-const { omicsArchiver: _example, ...FEATURE_FLAGS } = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+const { omicsArchiver: _example, ...FEATURE_FLAGS } = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
 
 /** Runs bin/app.ts with `context` as the CDK CLI passes it (CDK_CONTEXT_JSON), writing into a temporary CDK_OUTDIR. */
 function runApp(context: Record<string, unknown>) {

@@ -51,7 +51,14 @@ test('archives every file of the folder, deletes the run, restores every file by
   expect(report.files.map((f: { path: string }) => f.path).sort()).toEqual(Object.keys(files).sort());
   for (const file of report.files) {
     const data = files[file.path];
-    expect(file).toMatchObject({ size: data.length, action: 'archive', state: 'ARCHIVED', target: 'glacier-vault', sha256: sha256(data), treeHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(file).toMatchObject({
+      size: data.length,
+      action: 'archive',
+      state: 'ARCHIVED',
+      target: 'glacier-vault',
+      sha256: sha256(data),
+      treeHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     // Glacier stores no empty archive: the record alone brings an empty file back.
     expect(file.archiveId === null).toBe(data.length === 0);
   }
@@ -69,7 +76,15 @@ test('--policy: a tier that keeps everything archives nothing and restores nothi
   fs.mkdirSync(outputs, { recursive: true });
   fs.writeFileSync(path.join(outputs, 'a.txt'), 'kept');
   const policy = path.join(work, 'keep-policy.json');
-  fs.writeFileSync(policy, JSON.stringify({ omicsArchiver: { outputBuckets: ['omics-demo-outputs'], tiers: [{ name: 'keep', settleWait: 'PT1S', archiveAfter: 'PT0S', defaultAction: 'keep', deleteRun: false }] } }));
+  fs.writeFileSync(
+    policy,
+    JSON.stringify({
+      omicsArchiver: {
+        outputBuckets: ['omics-demo-outputs'],
+        tiers: [{ name: 'keep', settleWait: 'PT1S', archiveAfter: 'PT0S', defaultAction: 'keep', deleteRun: false }],
+      },
+    }),
+  );
   const run = demo(['--outputs', outputs, '--policy', policy, '--no-restore', '--json']);
   expect(run.status).toBe(0);
   const report = JSON.parse(run.stdout);

@@ -51,7 +51,8 @@ async function runToEnd(args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 30_
 async function waitFor(check: () => boolean, what: string, spawned: Spawned, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (spawned.child.exitCode !== null) throw new Error(`the CLI exited (${spawned.child.exitCode}) before ${what}:\n${spawned.stdout()}\n${spawned.stderr()}`);
+    if (spawned.child.exitCode !== null)
+      throw new Error(`the CLI exited (${spawned.child.exitCode}) before ${what}:\n${spawned.stdout()}\n${spawned.stderr()}`);
     if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s:\n${spawned.stdout()}\n${spawned.stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -78,13 +79,11 @@ function motoProcessesUnder(ancestor: number): number[] {
   return motos.filter(descends);
 }
 
-
 async function listeningServer(): Promise<net.Server> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return server;
 }
-
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'local-up-test-'));
 
@@ -169,10 +168,7 @@ describe('omics-archiver local up', () => {
 describe('omics-archiver local demo, bad input', () => {
   test('a policy file with an unknown key: the message names the key', async () => {
     const policy = path.join(scratch, 'typo-policy.json');
-    fs.writeFileSync(
-      policy,
-      JSON.stringify({ tiers: [{ name: 'all', files: [{ globs: ['**'], action: 'archive' }] }], archiveConcurency: 3 }),
-    );
+    fs.writeFileSync(policy, JSON.stringify({ tiers: [{ name: 'all', files: [{ globs: ['**'], action: 'archive' }] }], archiveConcurency: 3 }));
     const result = await runToEnd(['local', 'demo', '--policy', policy]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('archiveConcurency');

@@ -125,7 +125,9 @@ describe('archive-files handler', () => {
 
   it('fails naming RUN_INDEX_TABLE when it is not set', async () => {
     delete process.env[ENV.runIndexTable];
-    await expect(handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).rejects.toThrow(`environment variable ${ENV.runIndexTable} is not set`);
+    await expect(handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier })).rejects.toThrow(
+      `environment variable ${ENV.runIndexTable} is not set`,
+    );
     expect(s3Mock.calls()).toHaveLength(0);
   });
 

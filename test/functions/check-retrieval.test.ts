@@ -25,7 +25,15 @@ beforeEach(() => {
   glacierMock.reset();
   s3Mock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
-  table.put({ ...restoreFileKey(UUID, 'r-1', 'out/a.bam'), runUuid: UUID, restoreId: 'r-1', path: 'out/a.bam', state: 'RETRIEVING', jobId: 'job-1', destination: 'x' });
+  table.put({
+    ...restoreFileKey(UUID, 'r-1', 'out/a.bam'),
+    runUuid: UUID,
+    restoreId: 'r-1',
+    path: 'out/a.bam',
+    state: 'RETRIEVING',
+    jobId: 'job-1',
+    destination: 'x',
+  });
 });
 
 describe('check-retrieval handler', () => {
@@ -53,7 +61,10 @@ describe('check-retrieval handler', () => {
 
   it('reports an S3 restore from the object’s Restore header', async () => {
     s3Mock.on(HeadObjectCommand).resolves({ Restore: 'ongoing-request="true"' });
-    expect(await handler({ item: { ...item, retrieval: 's3-restore', archiveBucket: 'archive', archiveKey: 'k' } })).toEqual({ ready: false, status: 'ongoing-request="true"' });
+    expect(await handler({ item: { ...item, retrieval: 's3-restore', archiveBucket: 'archive', archiveKey: 'k' } })).toEqual({
+      ready: false,
+      status: 'ongoing-request="true"',
+    });
   });
 
   it('fails naming the table variable when it is not set', async () => {

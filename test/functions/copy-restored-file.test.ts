@@ -31,7 +31,14 @@ const SHA256 = createHash('sha256').update(DATA).digest('hex');
 
 const item = restoreItem({ size: DATA.length, sha256: SHA256, treeHash: 't', destinationKey: 'back/out/a.bam' });
 const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
-const s3Item: RestoreItem = { ...item, retrieval: 's3-restore', archiveBucket: 'archive', archiveKey: `runs/${UUID}/out/a.bam`, archiveId: undefined, storageClass: 'GLACIER' };
+const s3Item: RestoreItem = {
+  ...item,
+  retrieval: 's3-restore',
+  archiveBucket: 'archive',
+  archiveKey: `runs/${UUID}/out/a.bam`,
+  archiveId: undefined,
+  storageClass: 'GLACIER',
+};
 
 beforeEach(() => {
   ddbMock.reset();
@@ -39,7 +46,17 @@ beforeEach(() => {
   s3Mock.reset();
   copyJobOutputMock.mockReset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
-  table.put({ ...key, runUuid: UUID, restoreId: 'r-1', path: 'out/a.bam', state: 'RETRIEVING', jobId: 'job-1', uploadId: 'upload-0', taskToken: 'token', destination: 's3://restores/back/out/a.bam' });
+  table.put({
+    ...key,
+    runUuid: UUID,
+    restoreId: 'r-1',
+    path: 'out/a.bam',
+    state: 'RETRIEVING',
+    jobId: 'job-1',
+    uploadId: 'upload-0',
+    taskToken: 'token',
+    destination: 's3://restores/back/out/a.bam',
+  });
   s3Mock.on(CopyObjectCommand).resolves({ VersionId: 'dv-1' });
   s3Mock.on(GetObjectCommand).callsFake(() => ({ Body: Readable.from([DATA]) }));
   s3Mock.on(DeleteObjectCommand).resolves({});
@@ -66,7 +83,16 @@ describe('copy-restored-file handler', () => {
 
     expect(result).toEqual({ status: 'incomplete', bytesDone: 8 });
     const args = copyJobOutputMock.mock.calls[0][0];
-    expect(args).toMatchObject({ vaultName: 'archive-vault', jobId: 'job-1', archiveSize: DATA.length, expectedTreeHash: 't', expectedSha256: SHA256, bucket: 'restores', key: 'back/out/a.bam', resumeUploadId: 'upload-0' });
+    expect(args).toMatchObject({
+      vaultName: 'archive-vault',
+      jobId: 'job-1',
+      archiveSize: DATA.length,
+      expectedTreeHash: 't',
+      expectedSha256: SHA256,
+      bucket: 'restores',
+      key: 'back/out/a.bam',
+      resumeUploadId: 'upload-0',
+    });
     expect(args.deadline).toBeGreaterThanOrEqual(before + 90_000);
     expect(args.deadline).toBeLessThanOrEqual(after + 90_000);
     expect(table.get(key.pk, key.sk)).toMatchObject({ state: 'COPYING' });

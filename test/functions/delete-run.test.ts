@@ -18,7 +18,15 @@ const sqsRecord = sqsRecordsFrom('RunDeletion', {
 
 /** The archive outcome the workflow publishes (raw SNS delivery: the SQS body is the message itself). */
 const archived = (n: string) =>
-  JSON.stringify({ runUuid: `uuid-${n}`, runId: n, tier: 'standard', archiveState: 'ARCHIVED', event: 'RUN_ARCHIVED', deleteRun: 'true', snapshotLocation: `s3://snap/runs/uuid-${n}/` });
+  JSON.stringify({
+    runUuid: `uuid-${n}`,
+    runId: n,
+    tier: 'standard',
+    archiveState: 'ARCHIVED',
+    event: 'RUN_ARCHIVED',
+    deleteRun: 'true',
+    snapshotLocation: `s3://snap/runs/uuid-${n}/`,
+  });
 
 /** Run records by uuid; conditional updates move them as DynamoDB would. */
 let records: Map<string, Record<string, unknown>>;
@@ -32,7 +40,16 @@ beforeEach(() => {
   records = new Map(
     ['1', '2', '3'].map((n) => [
       `uuid-${n}`,
-      { pk: `RUN#uuid-${n}`, sk: 'META', runUuid: `uuid-${n}`, runId: n, tier: 'standard', deleteRun: true, archiveState: 'ARCHIVED', snapshotLocation: `s3://snap/runs/uuid-${n}/` },
+      {
+        pk: `RUN#uuid-${n}`,
+        sk: 'META',
+        runUuid: `uuid-${n}`,
+        runId: n,
+        tier: 'standard',
+        deleteRun: true,
+        archiveState: 'ARCHIVED',
+        snapshotLocation: `s3://snap/runs/uuid-${n}/`,
+      },
     ]),
   );
   ddbMock.on(GetCommand).callsFake((input: { Key: { pk: string } }) => ({ Item: records.get(input.Key.pk.replace('RUN#', '')) }));

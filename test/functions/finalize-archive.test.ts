@@ -37,13 +37,19 @@ describe('finalize-archive handler', () => {
         { path: 'b.txt', action: 'keep', state: 'KEPT', size: 1 },
       ],
     });
-    ddbMock.on(UpdateCommand).resolves({ Attributes: { ...run, archiveState: 'ARCHIVED', counts: { files: 2, archive: 1, keep: 1, skip: 0, archived: 1, failed: 0 } } });
+    ddbMock
+      .on(UpdateCommand)
+      .resolves({ Attributes: { ...run, archiveState: 'ARCHIVED', counts: { files: 2, archive: 1, keep: 1, skip: 0, archived: 1, failed: 0 } } });
 
     const outcome = await handler({ mode: 'complete', runUuid: UUID }, { awsRequestId: 'req-1' });
 
     expect(outcome).toMatchObject({ runUuid: UUID, archiveState: 'ARCHIVED', event: 'RUN_ARCHIVED', deleteRun: 'true' });
     const update = ddbMock.commandCalls(UpdateCommand)[0].args[0].input;
-    expect(update).toMatchObject({ TableName: TABLE, Key: { pk: `RUN#${UUID}`, sk: 'META' }, ExpressionAttributeValues: expect.objectContaining({ ':from0': 'ARCHIVING' }) });
+    expect(update).toMatchObject({
+      TableName: TABLE,
+      Key: { pk: `RUN#${UUID}`, sk: 'META' },
+      ExpressionAttributeValues: expect.objectContaining({ ':from0': 'ARCHIVING' }),
+    });
     expect(powertools.addMetric).toHaveBeenCalledWith('RunsArchived', 'Count', 1);
   });
 
@@ -57,7 +63,11 @@ describe('finalize-archive handler', () => {
       error: { Error: 'Lambda.Unknown', Cause: JSON.stringify({ errorMessage: 'out of memory' }) },
     });
     expect(outcome).toMatchObject({ archiveState: 'FAILED', event: 'RUN_ARCHIVE_FAILED', deleteRun: 'false' });
-    expect(ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues).toMatchObject({ ':reason': 'Lambda.Unknown: out of memory', ':tier': 'standard', ':runId': '7830534' });
+    expect(ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':reason': 'Lambda.Unknown: out of memory',
+      ':tier': 'standard',
+      ':runId': '7830534',
+    });
     expect(ddbMock).not.toHaveReceivedCommand(QueryCommand);
     expect(powertools.addMetric).toHaveBeenCalledWith('RunsArchiveFailed', 'Count', 1);
   });

@@ -41,7 +41,11 @@ describe('finalize-restore handler', () => {
 
   it('records a file that could not be restored', async () => {
     restoreFile('out/a.bam', 'COPYING');
-    const result = await handler({ mode: 'file-failed', item, error: { Error: 'ChecksumMismatch', Cause: JSON.stringify({ errorMessage: 'restored out/a.bam has SHA-256 x' }) } });
+    const result = await handler({
+      mode: 'file-failed',
+      item,
+      error: { Error: 'ChecksumMismatch', Cause: JSON.stringify({ errorMessage: 'restored out/a.bam has SHA-256 x' }) },
+    });
     expect(result).toEqual({ path: 'out/a.bam', state: 'FAILED' });
     const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
     expect(table.get(key.pk, key.sk)).toMatchObject({ state: 'FAILED', failureReason: 'ChecksumMismatch: restored out/a.bam has SHA-256 x' });

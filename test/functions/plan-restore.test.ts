@@ -15,7 +15,11 @@ const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
 
 const POLICY = { outputBuckets: ['outputs'], restoreBuckets: ['restores'], archiveConcurrency: 3, tiers: [{ name: 'standard', restoreTier: 'Bulk' }] };
-const event = { request: { run: UUID, destination: 's3://restores/back/' }, restoreId: 'r-1', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:RestoreRun:r-1' };
+const event = {
+  request: { run: UUID, destination: 's3://restores/back/' },
+  restoreId: 'r-1',
+  executionArn: 'arn:aws:states:us-east-1:123456789012:execution:RestoreRun:r-1',
+};
 quietPowertools();
 useEnv({ [ENV.runIndexTable]: TABLE, [ENV.tierPolicy]: JSON.stringify(POLICY), [ENV.snapshotBucket]: 'snapshots', [ENV.vaultName]: 'archive-vault' });
 
@@ -56,7 +60,10 @@ describe('plan-restore handler', () => {
   });
 
   it('fails a malformed restore request with BadRestoreRequest before any AWS call', async () => {
-    await expect(handler({ ...event, request: { run: UUID, tier: 'Soon' } })).rejects.toMatchObject({ name: 'BadRestoreRequest', message: expect.stringMatching(/^tier: /) });
+    await expect(handler({ ...event, request: { run: UUID, tier: 'Soon' } })).rejects.toMatchObject({
+      name: 'BadRestoreRequest',
+      message: expect.stringMatching(/^tier: /),
+    });
     expect(ddbMock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
   });
@@ -76,7 +83,9 @@ describe('plan-restore handler', () => {
     });
     const put = s3Mock.commandCalls(PutObjectCommand)[0].args[0].input;
     expect(put).toMatchObject({ Bucket: 'snapshots', Key: `restores/${UUID}/r-1/items.json` });
-    expect(JSON.parse(String(put.Body))).toEqual([expect.objectContaining({ vaultName: 'archive-vault', archiveId: 'archive-1', destinationKey: 'back/out/a.bam', tier: 'Bulk' })]);
+    expect(JSON.parse(String(put.Body))).toEqual([
+      expect.objectContaining({ vaultName: 'archive-vault', archiveId: 'archive-1', destinationKey: 'back/out/a.bam', tier: 'Bulk' }),
+    ]);
     expect(table.get(restoreKey(UUID, 'r-1').pk, restoreKey(UUID, 'r-1').sk)).toMatchObject({ executionArn: event.executionArn, state: 'REQUESTED' });
   });
 

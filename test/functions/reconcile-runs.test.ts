@@ -23,7 +23,12 @@ beforeEach(() => {
 
 test('sweeps every terminal status and reports nothing started when every run is known', async () => {
   await expect(handler({})).resolves.toEqual({ listed: 0, known: 0, started: 0 });
-  expect(omics.commandCalls(ListRunsCommand).map((c) => c.args[0].input.status).sort()).toEqual(['CANCELLED', 'COMPLETED', 'FAILED']);
+  expect(
+    omics
+      .commandCalls(ListRunsCommand)
+      .map((c) => c.args[0].input.status)
+      .sort(),
+  ).toEqual(['CANCELLED', 'COMPLETED', 'FAILED']);
 });
 
 test('fails naming the state machine variable when it is missing', async () => {

@@ -28,7 +28,15 @@ beforeEach(() => {
   glacierMock.reset();
   s3Mock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
-  table.put({ ...key, runUuid: UUID, restoreId: 'r-1', path: 'out/a.bam', fileKey: restoreFileKeyOf('out/a.bam'), state: 'REQUESTED', destination: 's3://restores/out/a.bam' });
+  table.put({
+    ...key,
+    runUuid: UUID,
+    restoreId: 'r-1',
+    path: 'out/a.bam',
+    fileKey: restoreFileKeyOf('out/a.bam'),
+    state: 'REQUESTED',
+    destination: 's3://restores/out/a.bam',
+  });
   glacierMock.on(InitiateJobCommand).resolves({ jobId: 'job-1' });
 });
 

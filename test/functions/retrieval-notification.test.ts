@@ -22,7 +22,17 @@ const sqsRecord = sqsRecordsFrom('VaultJobs');
 /** A restore file waiting on job `job-<n>` with token `token-<n>`. */
 function waiting(n: string) {
   const path = `out/${n}.bam`;
-  table.put({ ...restoreFileKey(UUID, 'r-1', path), runUuid: UUID, restoreId: 'r-1', path, fileKey: restoreFileKeyOf(path), state: 'RETRIEVING', jobId: `job-${n}`, taskToken: `token-${n}`, destination: 'x' });
+  table.put({
+    ...restoreFileKey(UUID, 'r-1', path),
+    runUuid: UUID,
+    restoreId: 'r-1',
+    path,
+    fileKey: restoreFileKeyOf(path),
+    state: 'RETRIEVING',
+    jobId: `job-${n}`,
+    taskToken: `token-${n}`,
+    destination: 'x',
+  });
   return path;
 }
 /** The vault's notification (raw SNS delivery: the DescribeJob JSON) for job-<n>. */
@@ -43,8 +53,10 @@ beforeEach(() => {
   sfnMock.reset();
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
   sfnMock.on(SendTaskSuccessCommand).callsFake((input: SendTaskSuccessCommandInput) => {
-    if (input.taskToken === 'token-throttled') throw new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
-    if (input.taskToken === 'token-late') throw new SFNServiceException({ name: 'TaskTimedOut', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Task Timed Out' });
+    if (input.taskToken === 'token-throttled')
+      throw new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
+    if (input.taskToken === 'token-late')
+      throw new SFNServiceException({ name: 'TaskTimedOut', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Task Timed Out' });
     return {};
   });
   sfnMock.on(SendTaskFailureCommand).resolves({});
@@ -70,7 +82,12 @@ describe('retrieval-notification handler', () => {
     );
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-throttled' }] });
-    expect(sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken).sort()).toEqual(['token-good', 'token-late', 'token-throttled']);
+    expect(
+      sfnMock
+        .commandCalls(SendTaskSuccessCommand)
+        .map((c) => c.args[0].input.taskToken)
+        .sort(),
+    ).toEqual(['token-good', 'token-late', 'token-throttled']);
     expect(sfnMock).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'token-failed', error: 'RetrievalFailed' });
     expect(powertools.addMetric).toHaveBeenCalledWith('MalformedVaultNotifications', 'Count', 1);
     expect(powertools.addMetric.mock.calls.filter(([name]) => name === 'MalformedVaultNotifications')).toHaveLength(2);

@@ -32,7 +32,14 @@ const snapshot: RunSnapshot = {
   location: `s3://snapshots/runs/${UUID}/`,
   capturedAt: '2025-06-01T08:00:00.000Z',
   objects: [{ key: `runs/${UUID}/snapshot.json`, size: 1, sha256: 'a', contentType: 'application/json' }],
-  run: { id: RUN_ID, uuid: UUID, arn: `arn:aws:omics:us-east-1:123456789012:run/${RUN_ID}`, status: 'COMPLETED', stopTime: '2099-01-01T00:00:00.000Z', runOutputUri: 's3://outputs/1/' },
+  run: {
+    id: RUN_ID,
+    uuid: UUID,
+    arn: `arn:aws:omics:us-east-1:123456789012:run/${RUN_ID}`,
+    status: 'COMPLETED',
+    stopTime: '2099-01-01T00:00:00.000Z',
+    runOutputUri: 's3://outputs/1/',
+  },
   taskCount: 0,
   logStreams: [],
   missingLogStreams: [],
@@ -86,7 +93,12 @@ describe('snapshot-run handler', () => {
       excludeUris: ['s3://outputs/cache/'],
       archiveAt: '2099-01-02T00:00:00Z',
     });
-    expect(table.get(runKey(UUID).pk, runKey(UUID).sk)).toMatchObject({ archiveState: 'INDEXED', tier: 'standard', deleteRun: true, executionArn: event.executionArn });
+    expect(table.get(runKey(UUID).pk, runKey(UUID).sk)).toMatchObject({
+      archiveState: 'INDEXED',
+      tier: 'standard',
+      deleteRun: true,
+      executionArn: event.executionArn,
+    });
     // Only the mocked snapshot talked to these services.
     expect(omicsMock.calls()).toHaveLength(0);
     expect(logsMock.calls()).toHaveLength(0);

@@ -33,16 +33,35 @@ useEnv({ [ENV.archiveStateMachineArn]: STATE_MACHINE, [ENV.tierPolicy]: JSON.str
 beforeEach(() => {
   omicsMock.reset();
   sfnMock.reset();
-  omicsMock.on(GetRunCommand).callsFake((input: { id: string }) => ({ id: input.id, arn: `arn:aws:omics:us-east-1:123456789012:run/${input.id}`, uuid: `uuid-${input.id}`, status: 'COMPLETED', workflowId: '1' }));
+  omicsMock
+    .on(GetRunCommand)
+    .callsFake((input: { id: string }) => ({
+      id: input.id,
+      arn: `arn:aws:omics:us-east-1:123456789012:run/${input.id}`,
+      uuid: `uuid-${input.id}`,
+      status: 'COMPLETED',
+      workflowId: '1',
+    }));
   sfnMock.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
-  sfnMock.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: `arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:${input.name}`, startDate: new Date() }));
+  sfnMock
+    .on(StartExecutionCommand)
+    .callsFake((input: { name: string }) => ({
+      executionArn: `arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:${input.name}`,
+      startDate: new Date(),
+    }));
 });
 
 describe('trigger-archive handler', () => {
   it('starts the good run, drops the malformed event, and reports only the throttled one for retry', async () => {
     sfnMock.on(StartExecutionCommand, { name: 'run-3-uuid-3' }).rejects(throttling());
 
-    const result = await handler(sqsBatch(sqsRecord('msg-1', runEvent('1')), sqsRecord('msg-2', '{"source":"aws.omics","detail-type":"Run Status Change"}'), sqsRecord('msg-3', runEvent('3'))));
+    const result = await handler(
+      sqsBatch(
+        sqsRecord('msg-1', runEvent('1')),
+        sqsRecord('msg-2', '{"source":"aws.omics","detail-type":"Run Status Change"}'),
+        sqsRecord('msg-3', runEvent('3')),
+      ),
+    );
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'msg-3' }] });
     expect(sfnMock).toHaveReceivedCommandWith(StartExecutionCommand, { stateMachineArn: STATE_MACHINE, name: 'run-1-uuid-1' });
@@ -50,7 +69,10 @@ describe('trigger-archive handler', () => {
     expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 2);
     // The malformed event never reached HealthOmics; it was logged whole and counted.
     expect(omicsMock).toHaveReceivedCommandTimes(GetRunCommand, 2);
-    expect(powertools.logs.error).toHaveBeenCalledWith('Malformed run event dropped', expect.objectContaining({ messageId: 'msg-2', reason: expect.stringContaining('detail') }));
+    expect(powertools.logs.error).toHaveBeenCalledWith(
+      'Malformed run event dropped',
+      expect.objectContaining({ messageId: 'msg-2', reason: expect.stringContaining('detail') }),
+    );
     expect(powertools.addMetric).toHaveBeenCalledWith('MalformedRunEvents', 'Count', 1);
     expect(powertools.addMetric).toHaveBeenCalledWith('ArchivesStarted', 'Count', 1);
 
@@ -65,7 +87,9 @@ describe('trigger-archive handler', () => {
   });
 
   it('treats duplicates and non-terminal events as handled', async () => {
-    sfnMock.on(DescribeExecutionCommand, { executionArn: `arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:run-5-uuid-5` }).resolves({ status: 'RUNNING' });
+    sfnMock
+      .on(DescribeExecutionCommand, { executionArn: `arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:run-5-uuid-5` })
+      .resolves({ status: 'RUNNING' });
     const result = await handler(sqsBatch(sqsRecord('dup', runEvent('5')), sqsRecord('running', runEvent('6', 'RUNNING'))));
     expect(result).toEqual({ batchItemFailures: [] });
     expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);

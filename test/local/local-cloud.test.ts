@@ -136,7 +136,8 @@ function motoProcess(): { pid: number; port: number } {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (ppid === process.pid && argv.some((a) => a.endsWith('moto_launcher.py'))) found.push({ pid: Number(entry), port: Number(argv[argv.indexOf('--port') + 1]) });
+      if (ppid === process.pid && argv.some((a) => a.endsWith('moto_launcher.py')))
+        found.push({ pid: Number(entry), port: Number(argv[argv.indexOf('--port') + 1]) });
     } catch {
       // the process ended while we looked
     }
@@ -144,8 +145,6 @@ function motoProcess(): { pid: number; port: number } {
   expect(found).toHaveLength(1);
   return found[0];
 }
-
-
 
 describe('local cloud', () => {
   test('chain: S3 ItemReader → Distributed Map → real handler through the front door → SQS task token, three executions in a row', async () => {
@@ -201,25 +200,42 @@ describe('local cloud', () => {
   });
 
   test('a handler error keeps its name: Lambda reports it as errorType, and Step Functions Catch matches it', async () => {
-    const lambda = new LambdaClient({ endpoint: cloud().endpoint, region: cloud().env.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const lambda = new LambdaClient({
+      endpoint: cloud().endpoint,
+      region: cloud().env.AWS_REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     try {
-      const zod = await lambda.send(new InvokeCommand({ FunctionName: cloud().lambdas.functionArn('checkRetrieval'), Payload: Buffer.from(JSON.stringify({ item: {} })) }));
+      const zod = await lambda.send(
+        new InvokeCommand({ FunctionName: cloud().lambdas.functionArn('checkRetrieval'), Payload: Buffer.from(JSON.stringify({ item: {} })) }),
+      );
       expect(zod.StatusCode).toBe(200);
       expect(zod.FunctionError).toBe('Unhandled');
       expect(JSON.parse(Buffer.from(zod.Payload ?? []).toString())).toMatchObject({ errorType: 'ZodError', errorMessage: expect.stringContaining('runUuid') });
 
       const named = await lambda.send(
-        new InvokeCommand({ FunctionName: cloud().lambdas.functionArn('planRestore').split(':').pop(), Payload: Buffer.from(JSON.stringify({ request: { run: '987654321' }, restoreId: 'smoke' })) }),
+        new InvokeCommand({
+          FunctionName: cloud().lambdas.functionArn('planRestore').split(':').pop(),
+          Payload: Buffer.from(JSON.stringify({ request: { run: '987654321' }, restoreId: 'smoke' })),
+        }),
       );
       expect(named.FunctionError).toBe('Unhandled');
-      expect(JSON.parse(Buffer.from(named.Payload ?? []).toString())).toMatchObject({ errorType: 'RunNotFound', errorMessage: expect.stringContaining('987654321') });
+      expect(JSON.parse(Buffer.from(named.Payload ?? []).toString())).toMatchObject({
+        errorType: 'RunNotFound',
+        errorMessage: expect.stringContaining('987654321'),
+      });
     } finally {
       lambda.destroy();
     }
 
     const machine = await createStateMachine('smoke-errors', ERRORS_DEFINITION);
     const cases = [
-      { name: 'zod', input: { function: cloud().lambdas.functionArn('checkRetrieval'), payload: { item: { path: 1 } } }, state: 'Caught ZodError', error: 'ZodError' },
+      {
+        name: 'zod',
+        input: { function: cloud().lambdas.functionArn('checkRetrieval'), payload: { item: { path: 1 } } },
+        state: 'Caught ZodError',
+        error: 'ZodError',
+      },
       {
         name: 'named',
         input: { function: cloud().lambdas.functionArn('planRestore'), payload: { request: { run: '987654321' }, restoreId: 'smoke-named' } },

@@ -66,9 +66,7 @@ class Synth {
   /** Whether the role may do every one of `actions` on `resource` (a token or a literal ARN). */
   allows(role: IConstruct, actions: string[], resource: string): boolean {
     const expected = JSON.stringify(this.stack.resolve(resource));
-    return actions.every((action) =>
-      this.statements(role).some((s) => s.Action.includes(action) && s.Resource.some((r) => JSON.stringify(r) === expected)),
-    );
+    return actions.every((action) => this.statements(role).some((s) => s.Action.includes(action) && s.Resource.some((r) => JSON.stringify(r) === expected)));
   }
 
   /** Every action granted to the role, on anything. */
@@ -168,9 +166,7 @@ describe('the example configuration (cdk.json)', () => {
     it('creates the s3-glacier archive bucket (the research tier uses it), versioned and retained', () => {
       const bucket = s.template.toJSON().Resources[s.logicalId(s.stack.storage.archiveBucket!)];
       expect(bucket).toMatchObject({ DeletionPolicy: 'Retain', Properties: { VersioningConfiguration: { Status: 'Enabled' } } });
-      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
-        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
-      ]);
+      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } })]);
     });
 
     it('makes only the snapshot, archive and access-log buckets', () => {
@@ -282,9 +278,7 @@ describe('the example configuration (cdk.json)', () => {
     const rule = s.resource(s.stack.trigger.rule);
     expect(rule.Properties.EventPattern).toEqual(RUN_TERMINAL_EVENT_PATTERN);
     expect(rule.Properties.State).toBe('ENABLED');
-    expect(rule.Properties.Targets).toEqual([
-      expect.objectContaining({ Arn: { 'Fn::GetAtt': [s.logicalId(s.stack.trigger.queue.queue), 'Arn'] } }),
-    ]);
+    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [s.logicalId(s.stack.trigger.queue.queue), 'Arn'] } })]);
     // EventBridge may deliver to the queue, and only from this rule.
     s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: s.logicalId(s.stack.trigger.queue.queue) }],
@@ -494,7 +488,11 @@ describe('the example configuration (cdk.json)', () => {
 
     it('archive-files reads and deletes sources, uploads to the vault and copies into the archive bucket', () => {
       expect(
-        s.allows(role('archiveFiles'), ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:DeleteObject', 's3:DeleteObjectVersion'], `${outputs()}/*`),
+        s.allows(
+          role('archiveFiles'),
+          ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+          `${outputs()}/*`,
+        ),
       ).toBe(true);
       const upload = [
         'glacier:UploadArchive',
@@ -527,9 +525,7 @@ describe('the example configuration (cdk.json)', () => {
       expect(s.allows(role('checkRetrieval'), ['s3:GetObject', 's3:GetObjectVersion'], archived)).toBe(true);
       expect(s.allows(role('copyRestoredFile'), ['glacier:GetJobOutput', 'glacier:DescribeJob'], vault())).toBe(true);
       expect(s.allows(role('copyRestoredFile'), ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging'], archived)).toBe(true);
-      expect(
-        s.allows(role('copyRestoredFile'), ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], `${outputs()}/*`),
-      ).toBe(true);
+      expect(s.allows(role('copyRestoredFile'), ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], `${outputs()}/*`)).toBe(true);
       // Restores never delete an object or an archive.
       for (const key of STATE_MACHINES.restoreRun.functions) {
         expect([...s.actions(role(key))].filter((a) => a.startsWith('s3:Delete') || a.startsWith('glacier:Delete'))).toEqual([]);
@@ -538,11 +534,19 @@ describe('the example configuration (cdk.json)', () => {
 
     it('retrieval-notification resumes (or fails) RestoreRun tasks', () => {
       expect(
-        s.allows(role('retrievalNotification'), ['states:SendTaskSuccess', 'states:SendTaskFailure'], stateMachineArn(s.stack, s.stack.restore.workflow.stateMachineName)),
+        s.allows(
+          role('retrievalNotification'),
+          ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          stateMachineArn(s.stack, s.stack.restore.workflow.stateMachineName),
+        ),
       ).toBe(true);
       // So does a retried retrieval that finds its job already finished.
       expect(
-        s.allows(role('requestRetrieval'), ['states:SendTaskSuccess', 'states:SendTaskFailure'], stateMachineArn(s.stack, s.stack.restore.workflow.stateMachineName)),
+        s.allows(
+          role('requestRetrieval'),
+          ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+          stateMachineArn(s.stack, s.stack.restore.workflow.stateMachineName),
+        ),
       ).toBe(true);
     });
 
@@ -630,9 +634,7 @@ describe('imports replace what they name', () => {
   it('everything imported: no table and no buckets at all, not even for access logs', () => {
     const s = new Synth(
       buildStack(
-        exampleWith(
-          (c) => (c.imports = { vaultName: 'vault', runIndexTableName: 'index', snapshotBucketName: 'snapshots', archiveBucketName: 'archive' }),
-        ),
+        exampleWith((c) => (c.imports = { vaultName: 'vault', runIndexTableName: 'index', snapshotBucketName: 'snapshots', archiveBucketName: 'archive' })),
       ).stack,
     );
     s.template.resourceCountIs('AWS::DynamoDB::Table', 0);
@@ -697,7 +699,11 @@ describe('other options', () => {
 
   it('takes a policy of many tiers: it is compiled into the bundle, not squeezed into 4 KB of environment', () => {
     const many = exampleWith((c) => {
-      c.tiers = Array.from({ length: 40 }, (_, i) => ({ name: `tier-${i}`, match: { tags: { project: `project-number-${i}` } }, files: [{ globs: ['**/*.bam', '**/*.cram'], action: 'archive' as const }] }));
+      c.tiers = Array.from({ length: 40 }, (_, i) => ({
+        name: `tier-${i}`,
+        match: { tags: { project: `project-number-${i}` } },
+        files: [{ globs: ['**/*.bam', '**/*.cram'], action: 'archive' as const }],
+      }));
     });
     const s = new Synth(buildStack(many).stack);
     expect(parseConfig(JSON.parse(s.fn('triggerArchive').tierPolicy as string)).tiers).toHaveLength(40);

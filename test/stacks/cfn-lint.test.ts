@@ -59,7 +59,9 @@ describe('cfn-lint', () => {
     const template = JSON.parse(fs.readFileSync(templateFile, 'utf8')) as {
       Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string }; Description?: string } }>;
     };
-    const trigger = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === LAMBDAS.triggerArchive.description)!;
+    const trigger = Object.values(template.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description === LAMBDAS.triggerArchive.description,
+    )!;
     const bundle = fs.readFileSync(path.join(outdir, `asset.${trigger.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`, 'index.js'), 'utf8');
     // Booleans, not the bundle itself, in the assertions: a failure should not print a megabyte of minified code.
     expect(/process\.env\.TIER_POLICY/.test(bundle)).toBe(false);

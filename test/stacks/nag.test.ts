@@ -39,7 +39,15 @@ function findings(root: IConstruct): { rule: string; path: string }[] {
 
 const variants: [string, ArchiverConfigInput][] = [
   ['the cdk.json example', EXAMPLE_CONFIG],
-  ['everything imported, alarms emailed', exampleWith((c) => ((c.imports = { vaultName: 'vault', runIndexTableName: 'index', snapshotBucketName: 'snapshots', archiveBucketName: 'archive' }), (c.alarmEmail = 'ops@example.org')))],
+  [
+    'everything imported, alarms emailed',
+    exampleWith(
+      (c) => (
+        (c.imports = { vaultName: 'vault', runIndexTableName: 'index', snapshotBucketName: 'snapshots', archiveBucketName: 'archive' }),
+        (c.alarmEmail = 'ops@example.org')
+      ),
+    ),
+  ],
   ['s3-glacier only, no vault', exampleWith((c) => ((c.tiers = [c.tiers[1]]), (c.imports = {}), (c.restoreBuckets = ['restores'])))],
   ['the vault created by the stack', exampleWith((c) => (c.imports = {}))],
 ];
@@ -91,9 +99,7 @@ describe('acknowledgements', () => {
   it('account for every finding there would otherwise be', () => {
     expect(unacknowledged.length).toBeGreaterThan(0);
     for (const finding of unacknowledged) {
-      const covered = acks.some(
-        (ack) => ack.id === finding.rule && (finding.path === ack.path || finding.path.startsWith(`${ack.path}/`)),
-      );
+      const covered = acks.some((ack) => ack.id === finding.rule && (finding.path === ack.path || finding.path.startsWith(`${ack.path}/`)));
       expect([finding.rule, finding.path, covered]).toEqual([finding.rule, finding.path, true]);
     }
   });

@@ -34,8 +34,7 @@ const files = fs
   .filter((name) => name.endsWith('.asl.json'))
   .map((name) => `statemachines/${name}`);
 
-const machineOf = (file: string) =>
-  (Object.keys(STATE_MACHINES) as StateMachineKey[]).find((key) => STATE_MACHINES[key].definitionFile === file);
+const machineOf = (file: string) => (Object.keys(STATE_MACHINES) as StateMachineKey[]).find((key) => STATE_MACHINES[key].definitionFile === file);
 
 it('has a definition file for every state machine the stack deploys', () => {
   for (const machine of Object.values(STATE_MACHINES)) expect(files).toContain(machine.definitionFile);

@@ -95,13 +95,17 @@ export async function observeArchiveEvents(cloud: LocalCloud, name = `observer-$
   const sqs = clients.sqsClient();
   const url = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
-  await clients.snsClient().send(
-    new SubscribeCommand({ TopicArn: cloud.resources.archiveEventsTopicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }),
-  );
+  await clients
+    .snsClient()
+    .send(
+      new SubscribeCommand({ TopicArn: cloud.resources.archiveEventsTopicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }),
+    );
   const seen: PublishedEvent[] = [];
   return async () => {
     for (;;) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
+      );
       if (!Messages.length) return seen;
       for (const m of Messages) {
         seen.push({

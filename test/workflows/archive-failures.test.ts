@@ -112,7 +112,10 @@ describe('archive workflow failure paths', () => {
       expect(failed.map((f) => f.path)).toEqual(['out/aligned/sample-1.bam']);
       expect(failed[0]).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/NoSuchKey/) });
       const record = await index(cloud()).getRun(run.uuid);
-      expect(record).toMatchObject({ archiveState: 'PARTIAL', failedFiles: [{ path: 'out/aligned/sample-1.bam', reason: expect.stringMatching(/NoSuchKey/) }] });
+      expect(record).toMatchObject({
+        archiveState: 'PARTIAL',
+        failedFiles: [{ path: 'out/aligned/sample-1.bam', reason: expect.stringMatching(/NoSuchKey/) }],
+      });
       expect(record?.counts).toMatchObject({ archived: files.length - 1, failed: 1 });
 
       // Announced as partial, so the deletion queue's filter keeps it away: the run stays in HealthOmics.

@@ -60,7 +60,11 @@ describe('archive workflow', () => {
     };
     expect(manifest.objects.map((o) => o.key)).toEqual(expect.arrayContaining([`runs/${run.uuid}/run.json`, `runs/${run.uuid}/logs/engine.jsonl.gz`]));
     for (const object of manifest.objects) {
-      expect(createHash('sha256').update(await bytesOf(cloud().resources.snapshotBucket, object.key)).digest('hex')).toBe(object.sha256);
+      expect(
+        createHash('sha256')
+          .update(await bytesOf(cloud().resources.snapshotBucket, object.key))
+          .digest('hex'),
+      ).toBe(object.sha256);
     }
 
     // Every output archived, with the tree hash and SHA-256 of the very bytes, and its source gone.
@@ -80,9 +84,15 @@ describe('archive workflow', () => {
 
     // The archive ids are real: Glacier knows them (a retrieval job can be started for one).
     const archived = files.find((f) => f.archiveId)!;
-    const job = await clients.glacierClient().send(
-      new InitiateJobCommand({ accountId: '-', vaultName: cloud().resources.vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: archived.archiveId } }),
-    );
+    const job = await clients
+      .glacierClient()
+      .send(
+        new InitiateJobCommand({
+          accountId: '-',
+          vaultName: cloud().resources.vaultName,
+          jobParameters: { Type: 'archive-retrieval', ArchiveId: archived.archiveId },
+        }),
+      );
     const described = await clients.glacierClient().send(new DescribeJobCommand({ accountId: '-', vaultName: cloud().resources.vaultName, jobId: job.jobId }));
     expect(described.ArchiveSHA256TreeHash).toBe(archived.treeHash);
 
@@ -158,15 +168,25 @@ describe('archive workflow', () => {
     // EventBridge delivers at least once: the same event again, as a twin delivery would.
     await clients.eventsClient().send(
       new PutEventsCommand({
-        Entries: [{ Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, runId: run.id, status: 'COMPLETED', uuid: run.uuid }) }],
+        Entries: [
+          {
+            Source: 'aws.omics',
+            DetailType: 'Run Status Change',
+            Detail: JSON.stringify({ arn: run.arn, runId: run.id, status: 'COMPLETED', uuid: run.uuid }),
+          },
+        ],
       }),
     );
     const execution = await archiveExecution(cloud(), run.id, run.uuid);
     expect(execution.status).toBe('SUCCEEDED');
     // And once more after it finished: still the one execution.
-    await clients.eventsClient().send(
-      new PutEventsCommand({ Entries: [{ Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, status: 'COMPLETED' }) }] }),
-    );
+    await clients
+      .eventsClient()
+      .send(
+        new PutEventsCommand({
+          Entries: [{ Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, status: 'COMPLETED' }) }],
+        }),
+      );
     await new Promise((r) => setTimeout(r, 3000));
     expect(await executionsNamed(cloud().resources.stateMachines.archiveRun, `run-${run.id}-`)).toEqual([`run-${run.id}-${run.uuid}`]);
   });

@@ -1,5 +1,12 @@
 // The restore workflow end to end on the local cloud: archived runs brought back, verified, and refused when they cannot be.
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { ListJobsCommand } from '@aws-sdk/client-glacier';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -88,9 +95,9 @@ let names = 0;
 /** Starts the restore workflow as an operator would and waits for it; the execution name is the restore id. */
 async function restore(label: string, request: Record<string, unknown>): Promise<FinishedExecution & { restoreId: string }> {
   const restoreId = `restore-${label}-${Date.now()}-${names++}`;
-  await clients.sfnClient().send(
-    new StartExecutionCommand({ stateMachineArn: cloud().resources.stateMachines.restoreRun, name: restoreId, input: JSON.stringify(request) }),
-  );
+  await clients
+    .sfnClient()
+    .send(new StartExecutionCommand({ stateMachineArn: cloud().resources.stateMachines.restoreRun, name: restoreId, input: JSON.stringify(request) }));
   return { ...(await finished(cloud().resources.stateMachines.restoreRun, restoreId)), restoreId };
 }
 

@@ -9,9 +9,9 @@ jest.setTimeout(120_000);
 const cloud = useLocalCloud(WORKFLOW_POLICY);
 
 async function queueDepth(url: string): Promise<number> {
-  const { Attributes } = await clients.sqsClient().send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-  );
+  const { Attributes } = await clients
+    .sqsClient()
+    .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
   return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
@@ -20,7 +20,9 @@ describe('run deletion', () => {
     const release = cloud().lambdas.intercept('deleteRun', async () => {
       release();
       // Someone deleted the archived run by hand, and HealthOmics gave its id to a new run.
-      const first = cloud().omics.runs().find((r) => r.id === archivedRunId);
+      const first = cloud()
+        .omics.runs()
+        .find((r) => r.id === archivedRunId);
       if (first) await clients.omicsClient().send(new DeleteRunCommand({ id: first.id }));
       await loadRun(cloud(), { tags: { policy: 'keep' } }, { outputBucket: OUTPUT_BUCKET, publishEvent: false }).then((r) => (newRun = r));
     });
@@ -46,7 +48,13 @@ describe('run deletion', () => {
       const run = await loadRun(cloud(), { outputs: [{ path: 'b.txt', content: 'b' }] }, { outputBucket: OUTPUT_BUCKET });
       expect((await archiveExecution(cloud(), run.id, run.uuid)).status).toBe('SUCCEEDED');
       const dlq = cloud().resources.queues.runDeletion.dlqUrl;
-      expect(await eventually(() => queueDepth(dlq), (n) => n === 1, 60_000)).toBe(1);
+      expect(
+        await eventually(
+          () => queueDepth(dlq),
+          (n) => n === 1,
+          60_000,
+        ),
+      ).toBe(1);
       expect(attempts).toBe(5);
       const { Messages = [] } = await clients.sqsClient().send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 1 }));
       expect(JSON.parse(Messages[0].Body ?? '{}')).toMatchObject({ runUuid: run.uuid, event: 'RUN_ARCHIVED' });
@@ -60,8 +68,16 @@ describe('run deletion', () => {
   test('malformed run events are dropped with a log line, not retried into the DLQ', async () => {
     const { url, dlqUrl } = cloud().resources.queues.runCompletion;
     await clients.sqsClient().send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'not json at all' }));
-    await clients.sqsClient().send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ source: 'aws.omics', 'detail-type': 'Run Status Change', detail: {} }) }));
-    expect(await eventually(() => queueDepth(url), (n) => n === 0, 20_000)).toBe(0);
+    await clients
+      .sqsClient()
+      .send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ source: 'aws.omics', 'detail-type': 'Run Status Change', detail: {} }) }));
+    expect(
+      await eventually(
+        () => queueDepth(url),
+        (n) => n === 0,
+        20_000,
+      ),
+    ).toBe(0);
     await new Promise((r) => setTimeout(r, 1500));
     expect(await queueDepth(dlqUrl)).toBe(0);
   });
@@ -70,10 +86,21 @@ describe('run deletion', () => {
     const run = await loadRun(cloud(), { status: 'RUNNING', outputs: [] }, { outputBucket: OUTPUT_BUCKET, publishEvent: false });
     const { url } = cloud().resources.queues.runCompletion;
     // A COMPLETED event for a run HealthOmics says is still running (a stale or forged event).
-    await clients.sqsClient().send(
-      new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ source: 'aws.omics', 'detail-type': 'Run Status Change', detail: { runId: run.id, status: 'COMPLETED' } }) }),
-    );
-    expect(await eventually(() => queueDepth(url), (n) => n === 0, 20_000)).toBe(0);
+    await clients
+      .sqsClient()
+      .send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          MessageBody: JSON.stringify({ source: 'aws.omics', 'detail-type': 'Run Status Change', detail: { runId: run.id, status: 'COMPLETED' } }),
+        }),
+      );
+    expect(
+      await eventually(
+        () => queueDepth(url),
+        (n) => n === 0,
+        20_000,
+      ),
+    ).toBe(0);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await executionsNamed(cloud().resources.stateMachines.archiveRun, `run-${run.id}-`)).toEqual([]);
     expect(await index(cloud()).getRun(run.uuid)).toBeUndefined();

@@ -186,7 +186,10 @@ async function removeSource(args: ArchiveItemArgs, record: FileRecord): Promise<
   }
   if (head) {
     if (record.etag && head.ETag !== record.etag) {
-      throw new PermanentFileError('SourceChanged', `${record.sourceKey} changed after it was archived (ETag ${head.ETag}, archived ${record.etag}); it is kept`);
+      throw new PermanentFileError(
+        'SourceChanged',
+        `${record.sourceKey} changed after it was archived (ETag ${head.ETag}, archived ${record.etag}); it is kept`,
+      );
     }
     // Delete the version that was archived, so a versioned bucket keeps no hidden copy to pay for.
     await args.s3.send(new DeleteObjectCommand({ Bucket: record.sourceBucket, Key: record.sourceKey, VersionId: head.VersionId }));

@@ -4,10 +4,7 @@ import { TERMINAL_RUN_STATUSES } from '../contract';
 import { StateConflictError, type RunIndex } from '../index/run-index';
 
 export type DeletionOutcome =
-  | { outcome: 'deleted' }
-  | { outcome: 'already-gone'; note: string }
-  | { outcome: 'already-deleted' }
-  | { outcome: 'not-deletable'; reason: string };
+  { outcome: 'deleted' } | { outcome: 'already-gone'; note: string } | { outcome: 'already-deleted' } | { outcome: 'not-deletable'; reason: string };
 
 /** The run is not in a state HealthOmics lets us delete yet; the message goes back to the queue. */
 export class RunNotDeletableError extends Error {

@@ -23,7 +23,12 @@ export interface ArchiveOutcome {
 const MAX_FAILED_LISTED = 50;
 
 /** ARCHIVED when every file meant for the archive is archived; PARTIAL when some are; FAILED when none are. */
-export function settleState(files: FileRecord[]): { state: ArchiveState; counts: FileCounts; archivedBytes: number; failedFiles: { path: string; reason: string }[] } {
+export function settleState(files: FileRecord[]): {
+  state: ArchiveState;
+  counts: FileCounts;
+  archivedBytes: number;
+  failedFiles: { path: string; reason: string }[];
+} {
   const counts: FileCounts = { files: files.length, archive: 0, keep: 0, skip: 0, archived: 0, failed: 0 };
   let archivedBytes = 0;
   const failedFiles: { path: string; reason: string }[] = [];
@@ -82,7 +87,10 @@ export async function finalizeArchive(index: RunIndex, runUuid: string, now = ne
 }
 
 /** Records an unrecoverable failure of the workflow; nothing is deleted on this path. */
-export async function recordArchiveFailure(index: RunIndex, args: { runUuid: string; runId: string; tier?: string; error?: WorkflowError }): Promise<ArchiveOutcome> {
+export async function recordArchiveFailure(
+  index: RunIndex,
+  args: { runUuid: string; runId: string; tier?: string; error?: WorkflowError },
+): Promise<ArchiveOutcome> {
   const reason = describeWorkflowError(args.error);
   const run = await index.recordFailure(args.runUuid, args.runId, reason, args.tier);
   return { ...outcomeOf(run), event: ARCHIVE_EVENTS.failed, deleteRun: 'false' };

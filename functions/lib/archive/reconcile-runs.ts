@@ -59,7 +59,14 @@ export async function reconcileRuns(args: ReconcileArgs): Promise<ReconcileRepor
           report.missing.push({ runId: run.id, status, stopTime, outcome: 'would-start' });
           continue;
         }
-        const result = await triggerArchive({ omics: args.omics, sfn: args.sfn, stateMachineArn: args.stateMachineArn, config: args.config, runId: run.id, status });
+        const result = await triggerArchive({
+          omics: args.omics,
+          sfn: args.sfn,
+          stateMachineArn: args.stateMachineArn,
+          config: args.config,
+          runId: run.id,
+          status,
+        });
         report.missing.push({ runId: run.id, status, stopTime, outcome: result.outcome });
         if (result.outcome === 'started') {
           started++;

@@ -1,7 +1,15 @@
 // Snapshots a HealthOmics run to S3 (GetRun, every task, every log stream, streamed and gzipped) with a checksummed manifest.
 import { OMICS_LOG_GROUP } from '../contract';
 import { CloudWatchLogsClient, GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
-import { GetRunCommand, GetRunTaskCommand, OmicsClient, paginateListRunTasks, type GetRunResponse, type GetRunTaskResponse, type TaskListItem } from '@aws-sdk/client-omics';
+import {
+  GetRunCommand,
+  GetRunTaskCommand,
+  OmicsClient,
+  paginateListRunTasks,
+  type GetRunResponse,
+  type GetRunTaskResponse,
+  type TaskListItem,
+} from '@aws-sdk/client-omics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
@@ -28,13 +36,7 @@ export class RunUuidMismatch extends Error {
 }
 
 /** Dates become ISO strings, as JSON.stringify writes them. */
-export type Jsonified<T> = T extends Date
-  ? string
-  : T extends (infer U)[]
-    ? Jsonified<U>[]
-    : T extends object
-      ? { [K in keyof T]: Jsonified<T[K]> }
-      : T;
+export type Jsonified<T> = T extends Date ? string : T extends (infer U)[] ? Jsonified<U>[] : T extends object ? { [K in keyof T]: Jsonified<T[K]> } : T;
 
 export interface SnapshotObject {
   key: string;

@@ -60,9 +60,7 @@ export function fileClassifier(tier: Pick<Tier, 'files' | 'defaultAction'>): (fi
     const ageSeconds = (now.getTime() - file.lastModified.getTime()) / 1000;
     // A rule without a minimum age ignores age: an object stamped a moment after `now` (clock skew, or written while
     // the plan lists) must not fall through to the default action.
-    const rule = rules.findIndex(
-      (r) => r.matches(file.path) && file.size >= r.minSize && (r.minAgeSeconds === 0 || ageSeconds >= r.minAgeSeconds),
-    );
+    const rule = rules.findIndex((r) => r.matches(file.path) && file.size >= r.minSize && (r.minAgeSeconds === 0 || ageSeconds >= r.minAgeSeconds));
     return rule === -1 ? { action: tier.defaultAction, rule } : { action: rules[rule].action, rule };
   };
 }

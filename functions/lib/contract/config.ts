@@ -211,7 +211,7 @@ function describeIssue(root: string, issue: z.core.$ZodIssue): string[] {
     return [`${keyPath(root, issue.path)}: required (${issue.expected})`];
   }
   if (issue.code === 'too_small' && issue.origin === 'array') {
-    return [`${keyPath(root, issue.path)}: must list at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? "" : "s"}`];
+    return [`${keyPath(root, issue.path)}: must list at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? '' : 's'}`];
   }
   if (issue.code === 'invalid_value') {
     return [`${keyPath(root, issue.path)}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`];
@@ -227,7 +227,8 @@ function describeIssue(root: string, issue: z.core.$ZodIssue): string[] {
   }
   if ((issue.code === 'too_small' || issue.code === 'too_big') && (issue.origin === 'number' || issue.origin === 'int')) {
     const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
-    const relation = issue.code === 'too_small' ? (issue.inclusive === false ? 'greater than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
+    const relation =
+      issue.code === 'too_small' ? (issue.inclusive === false ? 'greater than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
     return [`${keyPath(root, issue.path)}: must be ${relation} ${String(bound)}`];
   }
   if (issue.code === 'invalid_format' && issue.format === 'email') {
@@ -242,7 +243,11 @@ export function parseConfig(raw: unknown, source = `cdk context "${CONTEXT_KEY}"
     throw new ConfigError(source, [`${CONTEXT_KEY}: missing; add it to cdk.json "context" (see docs/configuration.md)`]);
   }
   const result = ArchiverConfigSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(source, result.error.issues.flatMap((issue) => describeIssue(CONTEXT_KEY, issue)));
+  if (!result.success)
+    throw new ConfigError(
+      source,
+      result.error.issues.flatMap((issue) => describeIssue(CONTEXT_KEY, issue)),
+    );
   return result.data;
 }
 

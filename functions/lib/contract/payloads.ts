@@ -53,7 +53,12 @@ export const RestoreRequestSchema = z
     /** `s3://bucket/prefix/`; absent: each file's original location. */
     destination: z.string().optional(),
     /** How long to wait for the vault's job notification before polling (seconds); defaults by tier. */
-    notificationWaitSeconds: z.number().int().min(1).max(86400 * 2).optional(),
+    notificationWaitSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86400 * 2)
+      .optional(),
     /** How often to poll once the notification wait is over (seconds); defaults by tier. */
     pollSeconds: z.number().int().min(1).max(86400).optional(),
   })

@@ -47,8 +47,7 @@ export interface CopyCheckpoint {
 }
 
 export type CopyResult =
-  | { status: 'complete'; size: number; treeHash: string; sha256: string; versionId?: string; etag?: string }
-  | ({ status: 'incomplete' } & CopyProgress);
+  { status: 'complete'; size: number; treeHash: string; sha256: string; versionId?: string; etag?: string } | ({ status: 'incomplete' } & CopyProgress);
 
 export interface CopyArgs {
   glacier: GlacierClient;
@@ -104,9 +103,7 @@ async function fetchRange(args: CopyArgs, start: number, end: number): Promise<F
   const digest = treeHash.digest();
   // Aligned ranges always carry Glacier's checksum; were one missing, the whole-archive check below still applies.
   if (response.checksum !== undefined && response.checksum.toLowerCase() !== digest.toString('hex')) {
-    throw new TreeHashMismatchError(
-      `Bytes ${start}-${end} of job ${jobId} hash to ${digest.toString('hex')}, but Glacier sent ${response.checksum}`,
-    );
+    throw new TreeHashMismatchError(`Bytes ${start}-${end} of job ${jobId} hash to ${digest.toString('hex')}, but Glacier sent ${response.checksum}`);
   }
   return { bytes, treeHash: digest };
 }
@@ -164,9 +161,7 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
     // Nothing to resume from here, so node:crypto's faster SHA-256 will do.
     const sha256 = createHash('sha256').update(bytes).digest();
     checkWholeFile(args, treeHash.toString('hex'), sha256.toString('hex'));
-    const put = await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: size, ChecksumSHA256: sha256.toString('base64') }),
-    );
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentLength: size, ChecksumSHA256: sha256.toString('base64') }));
     return { status: 'complete', size, treeHash: treeHash.toString('hex'), sha256: sha256.toString('hex'), versionId: put.VersionId, etag: put.ETag };
   }
 
@@ -202,7 +197,9 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
         }
         return {
           send: async () => {
-            const sent = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }));
+            const sent = await s3.send(
+              new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+            );
             parts[index] = { PartNumber: partNumber, ETag: sent.ETag! };
           },
         };

@@ -248,9 +248,7 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   if (!moved.complete) return { status: 'incomplete', ...progressOf(moved) };
 
   const treeHash = hex(combinePartTreeHashes(treeHashes));
-  const result = await glacier.send(
-    new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId, archiveSize: String(size), checksum: treeHash }),
-  );
+  const result = await glacier.send(new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId, archiveSize: String(size), checksum: treeHash }));
   if (result.checksum !== undefined && result.checksum !== treeHash) {
     throw new TreeHashMismatchError(`Glacier completed the archive with tree hash ${result.checksum}, the file has ${treeHash}`);
   }

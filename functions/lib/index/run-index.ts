@@ -286,11 +286,23 @@ export class RunIndex {
 
   /** Moves a run between archive states, only from one of `from`; other fields are set in the same write. */
   async transitionRun(runUuid: string, from: readonly ArchiveState[], to: ArchiveState, fields: Changes<RunRecord> = {}): Promise<RunRecord> {
-    return this.updateInState<RunRecord>(runKey(runUuid), 'archiveState', from, { ...fields, archiveState: to }, `run ${runUuid} is not in ${from.join(' or ')}, so it cannot become ${to}`);
+    return this.updateInState<RunRecord>(
+      runKey(runUuid),
+      'archiveState',
+      from,
+      { ...fields, archiveState: to },
+      `run ${runUuid} is not in ${from.join(' or ')}, so it cannot become ${to}`,
+    );
   }
 
   /** One conditional update: the item must exist with `stateField` in one of `from`; otherwise StateConflictError. */
-  private async updateInState<T>(key: { pk: string; sk: string }, stateField: string, from: readonly string[], fields: Record<string, unknown>, conflict: string): Promise<T> {
+  private async updateInState<T>(
+    key: { pk: string; sk: string },
+    stateField: string,
+    from: readonly string[],
+    fields: Record<string, unknown>,
+    conflict: string,
+  ): Promise<T> {
     const set = setExpression({ ...fields, updatedAt: now() });
     const fromValues = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
     const result = await conditional(
@@ -395,7 +407,13 @@ export class RunIndex {
 
   async putRestoreRequest(record: Omit<RestoreRequestRecord, 'pk' | 'sk' | 'schemaVersion' | 'createdAt' | 'updatedAt'>): Promise<RestoreRequestRecord> {
     const stamp = now();
-    const item: RestoreRequestRecord = { ...record, ...restoreKey(record.runUuid, record.restoreId), schemaVersion: SCHEMA_VERSION, createdAt: stamp, updatedAt: stamp };
+    const item: RestoreRequestRecord = {
+      ...record,
+      ...restoreKey(record.runUuid, record.restoreId),
+      schemaVersion: SCHEMA_VERSION,
+      createdAt: stamp,
+      updatedAt: stamp,
+    };
     await conditional(
       () => this.db.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })),
       `restore ${record.restoreId} of run ${record.runUuid} already exists`,
@@ -431,16 +449,12 @@ export class RunIndex {
   }
 
   async getRestoreFile(runUuid: string, restoreId: string, path: string): Promise<RestoreFileRecord | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: restoreFileKey(runUuid, restoreId, path), ConsistentRead: true }),
-    );
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: restoreFileKey(runUuid, restoreId, path), ConsistentRead: true }));
     return Item as RestoreFileRecord | undefined;
   }
 
   async getRestoreFileByKey(runUuid: string, restoreId: string, key: string): Promise<RestoreFileRecord | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: restoreFileKeyByKey(runUuid, restoreId, key), ConsistentRead: true }),
-    );
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: restoreFileKeyByKey(runUuid, restoreId, key), ConsistentRead: true }));
     return Item as RestoreFileRecord | undefined;
   }
 

@@ -4,7 +4,11 @@ import type { RestoreFileRecord, RunIndex } from '../index/run-index';
 import { describeWorkflowError } from '../runtime/workflow-error';
 
 /** Marks one file of a restore FAILED with the workflow's error. */
-export async function recordRestoreFileFailure(index: RunIndex, item: Pick<RestoreItem, 'runUuid' | 'restoreId' | 'path'>, error: WorkflowError): Promise<void> {
+export async function recordRestoreFileFailure(
+  index: RunIndex,
+  item: Pick<RestoreItem, 'runUuid' | 'restoreId' | 'path'>,
+  error: WorkflowError,
+): Promise<void> {
   await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'FAILED', failureReason: describeWorkflowError(error, 1000) });
 }
 
@@ -32,6 +36,8 @@ export async function finalizeRestore(index: RunIndex, runUuid: string, restoreI
     state,
     restored,
     failed,
-    files: mine.slice(0, MAX_LISTED).map((f) => ({ path: f.path, state: f.state, destination: f.destination, ...(f.failureReason ? { failureReason: f.failureReason } : {}) })),
+    files: mine
+      .slice(0, MAX_LISTED)
+      .map((f) => ({ path: f.path, state: f.state, destination: f.destination, ...(f.failureReason ? { failureReason: f.failureReason } : {}) })),
   };
 }

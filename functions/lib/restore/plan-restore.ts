@@ -103,13 +103,19 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
   const matches = pathMatcher(request.files);
   const files = (await args.index.listFiles(run.runUuid)).filter((f) => f.action === 'archive' && matches(f.path));
   if (!files.length) {
-    throw new RestoreRequestError('NoMatchingFiles', `no archived file of run ${run.runId} (${run.runUuid}) matches ${request.files ? request.files.join(', ') : 'any path'}`);
+    throw new RestoreRequestError(
+      'NoMatchingFiles',
+      `no archived file of run ${run.runId} (${run.runUuid}) matches ${request.files ? request.files.join(', ') : 'any path'}`,
+    );
   }
   const notArchived = files.filter((f) => f.state !== 'ARCHIVED');
   if (notArchived.length) {
     throw new RestoreRequestError(
       'FileNotArchived',
-      `${notArchived.length} matching file(s) were never archived: ${notArchived.slice(0, 10).map((f) => `${f.path} (${f.state}${f.failureReason ? `: ${f.failureReason}` : ''})`).join(', ')}`,
+      `${notArchived.length} matching file(s) were never archived: ${notArchived
+        .slice(0, 10)
+        .map((f) => `${f.path} (${f.state}${f.failureReason ? `: ${f.failureReason}` : ''})`)
+        .join(', ')}`,
     );
   }
 
@@ -129,7 +135,10 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
   }));
   const forbidden = [...new Set(targets.map((t) => t.bucket).filter((b) => !allowed.has(b)))];
   if (forbidden.length) {
-    throw new RestoreRequestError('BadDestination', `cannot restore into ${forbidden.join(', ')}: allowed buckets are ${[...allowed].join(', ')} (outputBuckets and restoreBuckets in the configuration)`);
+    throw new RestoreRequestError(
+      'BadDestination',
+      `cannot restore into ${forbidden.join(', ')}: allowed buckets are ${[...allowed].join(', ')} (outputBuckets and restoreBuckets in the configuration)`,
+    );
   }
   const occupied: string[] = [];
   for (const t of targets) {
@@ -142,7 +151,10 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     }
   }
   if (occupied.length) {
-    throw new RestoreRequestError('BadDestination', `restoring would overwrite ${occupied.length} existing object(s): ${occupied.slice(0, 10).join(', ')}; choose another destination`);
+    throw new RestoreRequestError(
+      'BadDestination',
+      `restoring would overwrite ${occupied.length} existing object(s): ${occupied.slice(0, 10).join(', ')}; choose another destination`,
+    );
   }
 
   const tierName = request.tier ?? args.config.tiers.find((t) => t.name === run.tier)?.restoreTier ?? 'Standard';
@@ -186,14 +198,26 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     // The workflow retries this step: an earlier attempt of the same execution may have written the request already.
     const earlier = (await args.index.listRestores(run.runUuid)).requests.find((r) => r.restoreId === args.restoreId);
     if (!earlier || earlier.executionArn !== args.executionArn || earlier.completedAt) {
-      throw new RestoreRequestError('BadRestoreRequest', `restore id ${args.restoreId} is already used by another restore of run ${run.runUuid}; name the execution differently`);
+      throw new RestoreRequestError(
+        'BadRestoreRequest',
+        `restore id ${args.restoreId} is already used by another restore of run ${run.runUuid}; name the execution differently`,
+      );
     }
   }
   await args.index.putRestoreFiles(
-    items.map((i) => ({ runUuid: i.runUuid, restoreId: i.restoreId, path: i.path, state: 'REQUESTED', destination: `s3://${i.destinationBucket}/${i.destinationKey}` })),
+    items.map((i) => ({
+      runUuid: i.runUuid,
+      restoreId: i.restoreId,
+      path: i.path,
+      state: 'REQUESTED',
+      destination: `s3://${i.destinationBucket}/${i.destinationKey}`,
+    })),
   );
   const itemsKey = restoreItemsKey(run.runUuid, args.restoreId);
-  await new Upload({ client: args.s3, params: { Bucket: args.itemsBucket, Key: itemsKey, Body: JSON.stringify(items), ContentType: 'application/json' } }).done();
+  await new Upload({
+    client: args.s3,
+    params: { Bucket: args.itemsBucket, Key: itemsKey, Body: JSON.stringify(items), ContentType: 'application/json' },
+  }).done();
   return {
     restoreId: args.restoreId,
     runUuid: run.runUuid,
@@ -206,4 +230,3 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     concurrency: args.config.archiveConcurrency,
   };
 }
-

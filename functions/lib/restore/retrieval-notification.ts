@@ -14,18 +14,28 @@ export const JobNotificationSchema = z.object({
 });
 
 /** Resumes the restore waiting on a finished job; a token that already timed out (poll took over) is fine. */
-export async function resumeAfterJob(args: { sfn: SFNClient; index: RunIndex; message: z.infer<typeof JobNotificationSchema> }): Promise<'resumed' | 'failed' | 'not-ours' | 'no-waiter'> {
+export async function resumeAfterJob(args: {
+  sfn: SFNClient;
+  index: RunIndex;
+  message: z.infer<typeof JobNotificationSchema>;
+}): Promise<'resumed' | 'failed' | 'not-ours' | 'no-waiter'> {
   const ref = parseJobDescription(args.message.JobDescription ?? undefined);
   if (!ref) return 'not-ours';
   const record = await args.index.getRestoreFileByKey(ref.runUuid, ref.restoreId, ref.fileKey);
   if (!record?.taskToken || record.jobId !== args.message.JobId) return 'no-waiter';
   try {
     if (args.message.StatusCode === 'Succeeded') {
-      await args.sfn.send(new SendTaskSuccessCommand({ taskToken: record.taskToken, output: JSON.stringify({ jobId: args.message.JobId, statusCode: 'Succeeded' }) }));
+      await args.sfn.send(
+        new SendTaskSuccessCommand({ taskToken: record.taskToken, output: JSON.stringify({ jobId: args.message.JobId, statusCode: 'Succeeded' }) }),
+      );
       return 'resumed';
     }
     await args.sfn.send(
-      new SendTaskFailureCommand({ taskToken: record.taskToken, error: 'RetrievalFailed', cause: `Glacier job ${args.message.JobId}: ${args.message.StatusMessage ?? args.message.StatusCode}` }),
+      new SendTaskFailureCommand({
+        taskToken: record.taskToken,
+        error: 'RetrievalFailed',
+        cause: `Glacier job ${args.message.JobId}: ${args.message.StatusMessage ?? args.message.StatusCode}`,
+      }),
     );
     return 'failed';
   } catch (error) {
@@ -34,4 +44,3 @@ export async function resumeAfterJob(args: { sfn: SFNClient; index: RunIndex; me
     throw error;
   }
 }
-

@@ -84,7 +84,13 @@ const vaultJob: RetrievalStrategy = {
         new InitiateJobCommand({
           accountId: '-',
           vaultName: item.vaultName,
-          jobParameters: { Type: 'archive-retrieval', ArchiveId: item.archiveId, Tier: item.tier, SNSTopic: args.vaultJobsTopicArn, Description: jobDescription(item) },
+          jobParameters: {
+            Type: 'archive-retrieval',
+            ArchiveId: item.archiveId,
+            Tier: item.tier,
+            SNSTopic: args.vaultJobsTopicArn,
+            Description: jobDescription(item),
+          },
         }),
       );
       jobId = started.jobId;
@@ -123,7 +129,10 @@ const s3Restore: RetrievalStrategy = {
           Key: item.archiveKey,
           VersionId: item.archiveVersionId,
           // Deep Archive has no Expedited retrieval; Standard is the fastest it offers.
-          RestoreRequest: { Days: S3_RESTORE_DAYS, GlacierJobParameters: { Tier: item.storageClass === 'DEEP_ARCHIVE' && item.tier === 'Expedited' ? 'Standard' : item.tier } },
+          RestoreRequest: {
+            Days: S3_RESTORE_DAYS,
+            GlacierJobParameters: { Tier: item.storageClass === 'DEEP_ARCHIVE' && item.tier === 'Expedited' ? 'Standard' : item.tier },
+          },
         }),
       );
     } catch (error) {

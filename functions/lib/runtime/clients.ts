@@ -24,9 +24,7 @@ function baseConfig(settings: ClientSettings = {}) {
     ...(endpoint ? { endpoint } : {}),
     ...(region ? { region } : {}),
     // The local cloud accepts any credentials; without this a fresh machine has none to sign with.
-    ...(endpoint && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE
-      ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : {}),
+    ...(endpoint && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     maxAttempts: Number(process.env.AWS_MAX_ATTEMPTS ?? 5),
   };
 }
@@ -85,5 +83,4 @@ export const sqsClient = (s?: ClientSettings) => cached('sqs', s, () => new SQSC
 export const sfnClient = (s?: ClientSettings) => cached('sfn', s, () => new SFNClient(baseConfig(s)));
 export const logsClient = (s?: ClientSettings) => cached('logs', s, () => new CloudWatchLogsClient(baseConfig(s)));
 export const eventsClient = (s?: ClientSettings) => cached('events', s, () => new EventBridgeClient(baseConfig(s)));
-export const cloudFormationClient = (s?: ClientSettings) =>
-  cached('cloudformation', s, () => new CloudFormationClient(baseConfig(s)));
+export const cloudFormationClient = (s?: ClientSettings) => cached('cloudformation', s, () => new CloudFormationClient(baseConfig(s)));

@@ -25,7 +25,13 @@ describe('display helpers', () => {
   });
 
   it('draws plain tables without colour codes or lines between rows', () => {
-    const text = table(['a', 'b'], [['1', 2], ['3', 4]]);
+    const text = table(
+      ['a', 'b'],
+      [
+        ['1', 2],
+        ['3', 4],
+      ],
+    );
     expect(text).not.toMatch(/\u001b\[/);
     expect(text.split('\n')).toHaveLength(5); // top, head, two rows, bottom
     // Long JSON folds; an ARN, however long, stays on one line so it can be copied.

@@ -51,7 +51,9 @@ export async function runCli(args: string[]): Promise<CliRun> {
   process.exitCode = undefined;
   let error: Error | undefined;
   try {
-    await buildProgram().exitOverride().parseAsync(['node', 'omics-archiver', ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'omics-archiver', ...args]);
   } catch (e) {
     error = e as Error;
   } finally {

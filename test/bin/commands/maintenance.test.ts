@@ -22,11 +22,22 @@ afterAll(async () => {
   if (policyFile) fs.rmSync(path.dirname(policyFile), { recursive: true, force: true });
 });
 
-const flags = () => ['--table', demo.cloud.resources.runIndexTable, '--archive-state-machine', demo.cloud.resources.stateMachines.archiveRun, '--policy', policyFile];
+const flags = () => [
+  '--table',
+  demo.cloud.resources.runIndexTable,
+  '--archive-state-machine',
+  demo.cloud.resources.stateMachines.archiveRun,
+  '--policy',
+  policyFile,
+];
 
 test('finds a finished run no event announced, archives it, and finds nothing the second time', async () => {
   // A run that finished while the stack was not listening: no Run Status Change event.
-  const run = await loadRun(demo.cloud, { outputs: [{ path: 'lost.txt', content: 'the event never came' }] }, { outputBucket: DEMO_POLICY.outputBuckets[0], publishEvent: false });
+  const run = await loadRun(
+    demo.cloud,
+    { outputs: [{ path: 'lost.txt', content: 'the event never came' }] },
+    { outputBucket: DEMO_POLICY.outputBuckets[0], publishEvent: false },
+  );
 
   // --since later than the run's stop: nothing is even considered.
   const later = await runCli(['backfill', '--dry-run', '--since', new Date(Date.now() + 3600_000).toISOString(), ...flags(), '--json']);

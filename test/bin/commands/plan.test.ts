@@ -45,10 +45,26 @@ beforeAll(async () => {
   const [tier] = DEMO_POLICY.tiers;
   policies.demo = write('cdk.json', { app: 'x', context: { omicsArchiver: DEMO_POLICY } });
   policies.keepBams = write('keep-bams.json', {
-    context: { omicsArchiver: { ...DEMO_POLICY, tiers: [{ ...tier, files: [{ globs: ['**/*.bam'], action: 'keep' }, { globs: ['**'], action: 'archive' }] }] } },
+    context: {
+      omicsArchiver: {
+        ...DEMO_POLICY,
+        tiers: [
+          {
+            ...tier,
+            files: [
+              { globs: ['**/*.bam'], action: 'keep' },
+              { globs: ['**'], action: 'archive' },
+            ],
+          },
+        ],
+      },
+    },
   });
   policies.noMatch = write('no-match.json', { ...DEMO_POLICY, tiers: [{ ...tier, match: { workflowIds: ['9999'] } }] });
-  policies.bare = write('bare.json', { ...DEMO_POLICY, tiers: [{ ...tier, name: 'bare', files: [{ globs: ['out/qc/**'], action: 'skip' }], defaultAction: 'archive' }] });
+  policies.bare = write('bare.json', {
+    ...DEMO_POLICY,
+    tiers: [{ ...tier, name: 'bare', files: [{ globs: ['out/qc/**'], action: 'skip' }], defaultAction: 'archive' }],
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -81,7 +97,14 @@ describe('plan', () => {
 
   it('plans a live run from HealthOmics GetRun and its S3 outputs, grouped into work items', async () => {
     const plan = await planRun(live.id, { policy: policies.demo }, noEnv);
-    expect(plan.run).toMatchObject({ id: live.id, uuid: live.uuid, name: 'live-run', source: 'healthomics', runOutputUri: live.runOutputUri, tags: { project: 'demo', sample: 'NA12878' } });
+    expect(plan.run).toMatchObject({
+      id: live.id,
+      uuid: live.uuid,
+      name: 'live-run',
+      source: 'healthomics',
+      runOutputUri: live.runOutputUri,
+      tags: { project: 'demo', sample: 'NA12878' },
+    });
     const paths = plan.files.map((f) => f.path);
     for (const file of demo.report.files) expect(paths).toContain(`out/${file.path}`);
     expect(paths).toEqual(expect.arrayContaining(['logs/engine.log', 'logs/outputs.json']));
@@ -151,12 +174,16 @@ describe('plan', () => {
   });
 
   it('fails clearly for an unknown run, a uuid the index lacks, and a missing policy', async () => {
-    await expect(planRun('9999999', { table, policy: policies.demo }, noEnv)).rejects.toThrow(`run 9999999 is not in HealthOmics and not in the run index (table ${table})`);
-    await expect(planRun('11111111-2222-4333-8444-555555555555', { table, policy: policies.demo }, noEnv)).rejects.toThrow(/no run with uuid 11111111-.*give its id/);
-    // A run HealthOmics does not have sends the plan to the index, which then has to be named.
-    await expect(planRun('9999999', { policy: policies.demo }, { env: {}, cloudFormation: () => ({ send: async () => Promise.reject(new Error('no stack here')) }) })).rejects.toThrow(
-      /no run index table given: pass --table, set OMICS_ARCHIVER_TABLE.*no stack here/,
+    await expect(planRun('9999999', { table, policy: policies.demo }, noEnv)).rejects.toThrow(
+      `run 9999999 is not in HealthOmics and not in the run index (table ${table})`,
     );
+    await expect(planRun('11111111-2222-4333-8444-555555555555', { table, policy: policies.demo }, noEnv)).rejects.toThrow(
+      /no run with uuid 11111111-.*give its id/,
+    );
+    // A run HealthOmics does not have sends the plan to the index, which then has to be named.
+    await expect(
+      planRun('9999999', { policy: policies.demo }, { env: {}, cloudFormation: () => ({ send: async () => Promise.reject(new Error('no stack here')) }) }),
+    ).rejects.toThrow(/no run index table given: pass --table, set OMICS_ARCHIVER_TABLE.*no stack here/);
     expect(() => planPolicy(path.join(dir, 'nope.json'))).toThrow(/cannot read policy file/);
     expect(planPolicy(policies.demo).config.tiers[0].name).toBe('demo');
   });

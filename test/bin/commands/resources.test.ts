@@ -15,7 +15,9 @@ const outputs = [
 
 beforeEach(() => {
   cfn.reset();
-  cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: DEFAULT_STACK_NAME, CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs }] });
+  cfn
+    .on(DescribeStacksCommand)
+    .resolves({ Stacks: [{ StackName: DEFAULT_STACK_NAME, CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs }] });
 });
 
 describe('ResourceResolver', () => {

@@ -40,7 +40,14 @@ describe('restore arguments', () => {
   it('takes only s3://bucket/... destinations, read as folders', () => {
     expect(parseDestination('s3://omics-demo-restores/cli/')).toBe('s3://omics-demo-restores/cli/');
     expect(parseDestination('s3://omics-demo-restores')).toBe('s3://omics-demo-restores/');
-    for (const bad of ['omics-demo-restores/cli/', '/tmp/restores', 's3://', 's3:///key', 's3://Bad_Bucket/x', 'https://omics-demo-restores.s3.amazonaws.com/x']) {
+    for (const bad of [
+      'omics-demo-restores/cli/',
+      '/tmp/restores',
+      's3://',
+      's3:///key',
+      's3://Bad_Bucket/x',
+      'https://omics-demo-restores.s3.amazonaws.com/x',
+    ]) {
       expect(() => parseDestination(bad)).toThrow(/must be an S3 location such as s3:\/\/my-bucket\/restores\//);
     }
   });
@@ -110,7 +117,9 @@ describe('restore on the local cloud', () => {
 
   const sha256Of = async (bucket: string, key: string) => {
     const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return createHash('sha256').update(await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()).digest('hex');
+    return createHash('sha256')
+      .update(await (Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray())
+      .digest('hex');
   };
 
   it('starts an execution without --wait and prints its ARN and console link', async () => {
@@ -134,16 +143,28 @@ describe('restore on the local cloud', () => {
   });
 
   it('with --wait, refuses an unknown run before starting anything', async () => {
-    await expect(
-      restoreCommand('9999999', { restoreStateMachine: stateMachine, table, wait: true }, bufferIO(), { env: {} }),
-    ).rejects.toThrow('no run with id 9999999 is in the archive index');
+    await expect(restoreCommand('9999999', { restoreStateMachine: stateMachine, table, wait: true }, bufferIO(), { env: {} })).rejects.toThrow(
+      'no run with id 9999999 is in the archive index',
+    );
   });
 
-  whenRestoreLanded('restores the demo run\'s files with --wait, following each file to RESTORED, and exits 0', async () => {
+  whenRestoreLanded("restores the demo run's files with --wait, following each file to RESTORED, and exits 0", async () => {
     const prefix = `cli/${demo.report.run.uuid}/`;
     const run = await runCli([
-      'restore', demo.report.run.uuid, '--to', `s3://${DEMO_RESTORE_BUCKET}/${prefix}`, '--tier', 'Expedited', '--wait', '--poll', '0.25', '--json',
-      '--restore-state-machine', stateMachine, '--table', table,
+      'restore',
+      demo.report.run.uuid,
+      '--to',
+      `s3://${DEMO_RESTORE_BUCKET}/${prefix}`,
+      '--tier',
+      'Expedited',
+      '--wait',
+      '--poll',
+      '0.25',
+      '--json',
+      '--restore-state-machine',
+      stateMachine,
+      '--table',
+      table,
     ]);
     expect(run.error).toBeUndefined();
     expect(run.exitCode).toBe(0);
@@ -193,13 +214,26 @@ describe('restore on the local cloud', () => {
   whenRestoreLanded('exits non-zero with the reason when the restore fails', async () => {
     // The destination already holds these files from the test above: the workflow refuses to overwrite them.
     const run = await runCli([
-      'restore', demo.report.run.uuid, '--files', 'out/aligned/*.bam', '--to', `s3://${DEMO_RESTORE_BUCKET}/bams/`, '--wait', '--poll', '0.25',
-      '--restore-state-machine', stateMachine, '--table', table,
+      'restore',
+      demo.report.run.uuid,
+      '--files',
+      'out/aligned/*.bam',
+      '--to',
+      `s3://${DEMO_RESTORE_BUCKET}/bams/`,
+      '--wait',
+      '--poll',
+      '0.25',
+      '--restore-state-machine',
+      stateMachine,
+      '--table',
+      table,
     ]);
     expect(run.error).toBeUndefined();
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/execution FAILED; 0 of 0 files restored/);
-    expect(run.stderr).toMatch(/^error: the restore failed in "Find files to restore": BadDestination: restoring would overwrite 2 existing object\(s\): s3:\/\/omics-demo-restores\/bams\/out\/aligned\/sample-1\.bam, .*; choose another destination$/m);
+    expect(run.stderr).toMatch(
+      /^error: the restore failed in "Find files to restore": BadDestination: restoring would overwrite 2 existing object\(s\): s3:\/\/omics-demo-restores\/bams\/out\/aligned\/sample-1\.bam, .*; choose another destination$/m,
+    );
     expect(run.stderr).not.toContain('"trace"');
   });
 });

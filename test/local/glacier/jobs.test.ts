@@ -51,7 +51,13 @@ describe('archive retrieval', () => {
   it('is in progress until it completes, refusing its output meanwhile, then publishes the DescribeJob document', async () => {
     const jobId = await startJob({ SNSTopic: topic, Description: 'restore one file' });
     const pending = await g.glacier.send(new DescribeJobCommand({ ...base, jobId }));
-    expect(pending).toMatchObject({ StatusCode: 'InProgress', Completed: false, Action: 'ArchiveRetrieval', Tier: 'Standard', ArchiveSizeInBytes: data.length });
+    expect(pending).toMatchObject({
+      StatusCode: 'InProgress',
+      Completed: false,
+      Action: 'ArchiveRetrieval',
+      Tier: 'Standard',
+      ArchiveSizeInBytes: data.length,
+    });
     expect(pending.SHA256TreeHash).toBeUndefined();
     await expectGlacierError(
       g.glacier.send(new GetJobOutputCommand({ ...base, jobId })),
@@ -143,7 +149,11 @@ describe('archive retrieval', () => {
     await expectGlacierError(g.glacier.send(new DescribeJobCommand({ ...base, jobId: 'nope' })), 'ResourceNotFoundException', 'The job ID was not found: nope');
     await expectGlacierError(g.glacier.send(new GetJobOutputCommand({ ...base, jobId: 'nope' })), 'ResourceNotFoundException');
     await expectGlacierError(startJob({ ArchiveId: 'nope' }), 'ResourceNotFoundException', 'The archive ID was not found: nope');
-    await expectGlacierError(g.glacier.send(new DescribeJobCommand({ accountId: '-', vaultName: 'nope', jobId: 'x' })), 'ResourceNotFoundException', /^Vault not found for ARN/);
+    await expectGlacierError(
+      g.glacier.send(new DescribeJobCommand({ accountId: '-', vaultName: 'nope', jobId: 'x' })),
+      'ResourceNotFoundException',
+      /^Vault not found for ARN/,
+    );
     await expectGlacierError(startJob({ Tier: 'Fastest' }), 'InvalidParameterValueException', /Invalid Tier/);
     await expectGlacierError(startJob({ ArchiveId: undefined }), 'MissingParameterValueException');
   });
@@ -155,7 +165,9 @@ describe('job timing and notifications', () => {
     try {
       await quick.glacier.send(new CreateVaultCommand(base));
       const vaultTopic = 'arn:aws:sns:us-east-1:123456789012:vault-events';
-      await quick.glacier.send(new SetVaultNotificationsCommand({ ...base, vaultNotificationConfig: { SNSTopic: vaultTopic, Events: ['ArchiveRetrievalCompleted'] } }));
+      await quick.glacier.send(
+        new SetVaultNotificationsCommand({ ...base, vaultNotificationConfig: { SNSTopic: vaultTopic, Events: ['ArchiveRetrievalCompleted'] } }),
+      );
       expect((await quick.glacier.send(new GetVaultNotificationsCommand(base))).vaultNotificationConfig).toEqual({
         SNSTopic: vaultTopic,
         Events: ['ArchiveRetrievalCompleted'],
@@ -225,7 +237,11 @@ describe('ListJobs and inventory', () => {
     expect(done.JobList!.every((j) => j.Completed)).toBe(true);
     expect(pending.JobList!.every((j) => j.StatusCode === 'InProgress')).toBe(true);
     expect(done.JobList!.length + pending.JobList!.length).toBe(all.length);
-    await expectGlacierError(g.glacier.send(new ListJobsCommand({ ...base, statuscode: 'finished' })), 'InvalidParameterValueException', 'The job status code is not valid: finished');
+    await expectGlacierError(
+      g.glacier.send(new ListJobsCommand({ ...base, statuscode: 'finished' })),
+      'InvalidParameterValueException',
+      'The job status code is not valid: finished',
+    );
   });
 
   it('returns the vault inventory as JSON or CSV', async () => {

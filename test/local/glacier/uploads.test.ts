@@ -51,7 +51,12 @@ describe('vaults', () => {
   it('creates, describes, lists with pagination and deletes only empty vaults', async () => {
     for (const name of ['a-vault', 'b-vault', 'c-vault']) await g.glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: name }));
     const described = await g.glacier.send(new DescribeVaultCommand({ accountId: '-', vaultName: 'a-vault' }));
-    expect(described).toMatchObject({ VaultName: 'a-vault', VaultARN: 'arn:aws:glacier:us-east-1:123456789012:vaults/a-vault', NumberOfArchives: 0, SizeInBytes: 0 });
+    expect(described).toMatchObject({
+      VaultName: 'a-vault',
+      VaultARN: 'arn:aws:glacier:us-east-1:123456789012:vaults/a-vault',
+      NumberOfArchives: 0,
+      SizeInBytes: 0,
+    });
 
     const names: string[] = [];
     let marker: string | undefined;
@@ -201,10 +206,22 @@ describe('multipart upload', () => {
   it('rejects Content-Range values that do not match the body or the part size', async () => {
     const uploadId = await initiate();
     const part = testBytes(MIB);
-    await expectGlacierError(uploadPart(uploadId, part, 0, { range: 'bytes 0-99/*' }), 'InvalidParameterValueException', 'Content-Range: bytes 0-99/* is incompatible with Content-Length: 1048576');
-    await expectGlacierError(uploadPart(uploadId, part.subarray(0, 100), 0, { range: 'bytes 100-199/*' }), 'InvalidParameterValueException', /does not align with the part size/);
+    await expectGlacierError(
+      uploadPart(uploadId, part, 0, { range: 'bytes 0-99/*' }),
+      'InvalidParameterValueException',
+      'Content-Range: bytes 0-99/* is incompatible with Content-Length: 1048576',
+    );
+    await expectGlacierError(
+      uploadPart(uploadId, part.subarray(0, 100), 0, { range: 'bytes 100-199/*' }),
+      'InvalidParameterValueException',
+      /does not align with the part size/,
+    );
     await expectGlacierError(uploadPart(uploadId, testBytes(2 * MIB), 0), 'InvalidParameterValueException', /larger than the part size/);
-    await expectGlacierError(uploadPart(uploadId, part, 0, { range: 'bytes 0-1048575' }), 'InvalidParameterValueException', 'Invalid Content-Range: bytes 0-1048575');
+    await expectGlacierError(
+      uploadPart(uploadId, part, 0, { range: 'bytes 0-1048575' }),
+      'InvalidParameterValueException',
+      'Invalid Content-Range: bytes 0-1048575',
+    );
     await expectGlacierError(uploadPart(uploadId, part, 10_000 * MIB), 'InvalidParameterValueException', /part number 10001 .* limit of 10000 parts/);
   });
 
@@ -241,7 +258,9 @@ describe('multipart upload', () => {
     await uploadPart(short, data.subarray(0, MIB - 1), 0);
     await uploadPart(short, data.subarray(MIB, 2 * MIB), MIB);
     await expectGlacierError(
-      g.glacier.send(new CompleteMultipartUploadCommand({ ...base, uploadId: short, archiveSize: String(2 * MIB - 1), checksum: hex(data.subarray(0, 2 * MIB)) })),
+      g.glacier.send(
+        new CompleteMultipartUploadCommand({ ...base, uploadId: short, archiveSize: String(2 * MIB - 1), checksum: hex(data.subarray(0, 2 * MIB)) }),
+      ),
       'InvalidParameterValueException',
     );
   });

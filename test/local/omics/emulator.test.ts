@@ -158,9 +158,7 @@ describe('ListRuns', () => {
   it('rejects a token from one list used on another', async () => {
     const first = await client.send(new ListRunsCommand({ runGroupId: group, maxResults: 2 }));
     expect(first.nextToken).toBeDefined();
-    await expect(client.send(new ListRunsCommand({ maxResults: 2, startingToken: first.nextToken }))).rejects.toBeInstanceOf(
-      ValidationException,
-    );
+    await expect(client.send(new ListRunsCommand({ maxResults: 2, startingToken: first.nextToken }))).rejects.toBeInstanceOf(ValidationException);
   });
 });
 

@@ -173,7 +173,9 @@ const archive = (work: WorkItem, extra: Partial<ArchiveItemArgs> = {}) =>
 
 /** Reads an archive back out of the emulator through a retrieval job. */
 async function archiveBytes(archiveId: string): Promise<Buffer> {
-  const { jobId } = await g.glacier.send(new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: archiveId } }));
+  const { jobId } = await g.glacier.send(
+    new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'archive-retrieval', ArchiveId: archiveId } }),
+  );
   await g.emulator.completeJobNow(jobId!);
   const { body } = await g.glacier.send(new GetJobOutputCommand({ accountId: '-', vaultName, jobId }));
   return bodyBytes(body);
@@ -585,7 +587,11 @@ describe('archiveItem to a Glacier vault', () => {
       expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
       expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
       const record = fileRecord('out/rewritten.bam')!;
-      expect(record).toMatchObject({ state: 'ARCHIVED', archiveId: 'archive-1', failureReason: expect.stringMatching(/^source not removed: SourceChanged: .*changed after it was archived/) });
+      expect(record).toMatchObject({
+        state: 'ARCHIVED',
+        archiveId: 'archive-1',
+        failureReason: expect.stringMatching(/^source not removed: SourceChanged: .*changed after it was archived/),
+      });
       expect(record.sourceDeleted).toBeUndefined();
     });
 
@@ -606,7 +612,12 @@ describe('archiveItem to a Glacier vault', () => {
     it('deletes a source only after its archive is recorded, and marks it deleted only after that', async () => {
       const work = item(plannedFile('out/ordered.bam', testBytes(100, 23)));
       await archive(work);
-      expect(events).toEqual(['ddb out/ordered.bam UPLOADING', 'ddb out/ordered.bam ARCHIVED', `s3 DeleteObject ${work.files[0].key}`, 'ddb out/ordered.bam SOURCE_DELETED']);
+      expect(events).toEqual([
+        'ddb out/ordered.bam UPLOADING',
+        'ddb out/ordered.bam ARCHIVED',
+        `s3 DeleteObject ${work.files[0].key}`,
+        'ddb out/ordered.bam SOURCE_DELETED',
+      ]);
     });
 
     it('never deletes the source of a file whose archive failed', async () => {
@@ -734,7 +745,9 @@ describe('recordItemFailure', () => {
     table.beforeUpdate = () => {
       throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     };
-    await expect(recordItemFailure(index, UUID, item({ path: 'out/q.bam', bucket: BUCKET, key: 'k', size: 1 }), {})).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(recordItemFailure(index, UUID, item({ path: 'out/q.bam', bucket: BUCKET, key: 'k', size: 1 }), {})).rejects.toMatchObject({
+      name: 'ThrottlingException',
+    });
   });
 });
 
@@ -780,7 +793,7 @@ describe('pinnedSource', () => {
 
   it('fails when S3 returns no body', async () => {
     s3Mock.on(GetObjectCommand).resolves({});
-    await expect(pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: 'k', size: 5 }).read(0, 4)).rejects.toThrow("s3://outputs/k returned no body");
+    await expect(pinnedSource(s3, { sourceBucket: BUCKET, sourceKey: 'k', size: 5 }).read(0, 4)).rejects.toThrow('s3://outputs/k returned no body');
   });
 });
 

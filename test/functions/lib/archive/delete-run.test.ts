@@ -23,7 +23,15 @@ let stored: Partial<RunRecord> | undefined;
 let history: ArchiveState[];
 
 function serveRecord(record: Partial<RunRecord> | undefined) {
-  stored = record && { ...runKey(UUID), runUuid: UUID, runId: RUN_ID, tier: 'genomics', deleteRun: true, snapshotLocation: `s3://snap/runs/${UUID}/`, ...record };
+  stored = record && {
+    ...runKey(UUID),
+    runUuid: UUID,
+    runId: RUN_ID,
+    tier: 'genomics',
+    deleteRun: true,
+    snapshotLocation: `s3://snap/runs/${UUID}/`,
+    ...record,
+  };
   history = stored?.archiveState ? [stored.archiveState] : [];
   ddbMock.on(GetCommand).callsFake(() => ({ Item: stored && { ...stored } }));
   ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {

@@ -13,7 +13,20 @@ const ddbMock = mockClient(DynamoDBDocumentClient);
 const index = new RunIndex(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), TABLE);
 
 function fileRecord(path: string, action: 'archive' | 'keep', state: FileRecord['state'], size = 100, extra: Partial<FileRecord> = {}): FileRecord {
-  return { pk: `RUN#${UUID}`, sk: `FILE#${path}`, schemaVersion: 1, runUuid: UUID, path, sourceBucket: 'b', sourceKey: `out/${path}`, size, action, state, updatedAt: '', ...extra };
+  return {
+    pk: `RUN#${UUID}`,
+    sk: `FILE#${path}`,
+    schemaVersion: 1,
+    runUuid: UUID,
+    path,
+    sourceBucket: 'b',
+    sourceKey: `out/${path}`,
+    size,
+    action,
+    state,
+    updatedAt: '',
+    ...extra,
+  };
 }
 
 /** The stored run record; UpdateCommands apply their `SET #a = :a` pairs to it, honouring the from-state condition. */
@@ -39,7 +52,11 @@ beforeEach(() => ddbMock.reset());
 
 describe('settleState', () => {
   it('is ARCHIVED when every archive file is archived; kept files do not count against it', () => {
-    const result = settleState([fileRecord('a.bam', 'archive', 'ARCHIVED', 10), fileRecord('b.bam', 'archive', 'ARCHIVED', 20), fileRecord('c.txt', 'keep', 'KEPT', 5)]);
+    const result = settleState([
+      fileRecord('a.bam', 'archive', 'ARCHIVED', 10),
+      fileRecord('b.bam', 'archive', 'ARCHIVED', 20),
+      fileRecord('c.txt', 'keep', 'KEPT', 5),
+    ]);
     expect(result).toEqual({
       state: 'ARCHIVED',
       counts: { files: 3, archive: 2, keep: 1, skip: 0, archived: 2, failed: 0 },
@@ -71,7 +88,11 @@ describe('settleState', () => {
   });
 
   it('is FAILED when no archive file is archived', () => {
-    const result = settleState([fileRecord('a.bam', 'archive', 'FAILED', 1, { failureReason: 'boom' }), fileRecord('b.bam', 'archive', 'PENDING'), fileRecord('k', 'keep', 'KEPT')]);
+    const result = settleState([
+      fileRecord('a.bam', 'archive', 'FAILED', 1, { failureReason: 'boom' }),
+      fileRecord('b.bam', 'archive', 'PENDING'),
+      fileRecord('k', 'keep', 'KEPT'),
+    ]);
     expect(result.state).toBe('FAILED');
     expect(result.counts).toEqual({ files: 3, archive: 2, keep: 1, skip: 0, archived: 0, failed: 2 });
     expect(result.failedFiles.map((f) => f.path)).toEqual(['a.bam', 'b.bam']);
@@ -127,7 +148,12 @@ describe('finalizeArchive', () => {
   it('settles FAILED with a reason', async () => {
     serveRun({ archiveState: 'ARCHIVING' }, [fileRecord('a.bam', 'archive', 'FAILED'), fileRecord('b.bam', 'archive', 'PENDING')]);
     const outcome = await finalizeArchive(index, UUID, NOW);
-    expect(outcome).toMatchObject({ archiveState: 'FAILED', event: ARCHIVE_EVENTS.failed, deleteRun: 'false', failureReason: 'none of 2 files could be archived' });
+    expect(outcome).toMatchObject({
+      archiveState: 'FAILED',
+      event: ARCHIVE_EVENTS.failed,
+      deleteRun: 'false',
+      failureReason: 'none of 2 files could be archived',
+    });
   });
 
   it('lists at most 50 failed files on the run record', async () => {
@@ -164,9 +190,20 @@ describe('recordArchiveFailure', () => {
 
   it('takes errorMessage out of a Lambda error Cause', async () => {
     const cause = JSON.stringify({ errorType: 'TreeHashMismatch', errorMessage: 'tree hash of part 3 differs', trace: ['at x'] });
-    const outcome = await recordArchiveFailure(index, { runUuid: UUID, runId: '7830534', tier: 'genomics', error: { Error: 'TreeHashMismatch', Cause: cause } });
+    const outcome = await recordArchiveFailure(index, {
+      runUuid: UUID,
+      runId: '7830534',
+      tier: 'genomics',
+      error: { Error: 'TreeHashMismatch', Cause: cause },
+    });
     expect(reason()).toBe('TreeHashMismatch: tree hash of part 3 differs');
-    expect(outcome).toMatchObject({ archiveState: 'FAILED', event: ARCHIVE_EVENTS.failed, deleteRun: 'false', tier: 'genomics', failureReason: 'TreeHashMismatch: tree hash of part 3 differs' });
+    expect(outcome).toMatchObject({
+      archiveState: 'FAILED',
+      event: ARCHIVE_EVENTS.failed,
+      deleteRun: 'false',
+      tier: 'genomics',
+      failureReason: 'TreeHashMismatch: tree hash of part 3 differs',
+    });
   });
 
   it('keeps a plain-text cause as it is', async () => {

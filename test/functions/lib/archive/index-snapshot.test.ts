@@ -142,7 +142,10 @@ describe('indexSnapshot', () => {
   });
 
   it('records a run without a name, workflow or group, and an unknown status', async () => {
-    await indexSnapshot(index, snapshot({ name: undefined, workflowId: undefined, runGroupId: undefined, status: undefined, arn: undefined }), { tier: { name: 'x', deleteRun: false }, archiveAfterSeconds: 0 });
+    await indexSnapshot(index, snapshot({ name: undefined, workflowId: undefined, runGroupId: undefined, status: undefined, arn: undefined }), {
+      tier: { name: 'x', deleteRun: false },
+      archiveAfterSeconds: 0,
+    });
     const record = runRecord()!;
     expect(record).toMatchObject({ status: 'UNKNOWN', runArn: '', tier: 'x', deleteRun: false });
     expect(record).not.toHaveProperty('name');

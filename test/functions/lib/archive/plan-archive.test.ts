@@ -105,7 +105,10 @@ describe('groupWorkItems', () => {
   it('groups by bytes, a group never going over the limit', () => {
     const files = [planned('a', 40), planned('b', 40), planned('c', 20), planned('d', 1), planned('e', 99)];
     const items = groupWorkItems(files, { maxFiles: 100, maxBytes: 100 });
-    expect(paths(items)).toEqual([['a', 'b', 'c'], ['d', 'e']]);
+    expect(paths(items)).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
     expect(items.map((i) => i.bytes)).toEqual([100, 100]);
   });
 
@@ -145,7 +148,12 @@ describe('planArchive', () => {
     ],
     defaultAction: 'keep',
   });
-  const object = (key: string, size: number, lastModified = OLD): _Object => ({ Key: `out/123/${key}`, Size: size, ETag: `"etag-${key}"`, LastModified: lastModified });
+  const object = (key: string, size: number, lastModified = OLD): _Object => ({
+    Key: `out/123/${key}`,
+    Size: size,
+    ETag: `"etag-${key}"`,
+    LastModified: lastModified,
+  });
   const args = {
     s3,
     index,

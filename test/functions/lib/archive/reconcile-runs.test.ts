@@ -28,7 +28,9 @@ beforeEach(() => {
       { id: '1000003', status: 'COMPLETED', stopTime: stopped('2026-11-21T00:00:00Z') },
     ],
   });
-  omics.on(GetRunCommand).callsFake(async ({ id }: { id: string }) => ({ id, uuid: `uuid-${id}`, status: 'COMPLETED', arn: `arn:aws:omics:us-east-1:123456789012:run/${id}` }));
+  omics
+    .on(GetRunCommand)
+    .callsFake(async ({ id }: { id: string }) => ({ id, uuid: `uuid-${id}`, status: 'COMPLETED', arn: `arn:aws:omics:us-east-1:123456789012:run/${id}` }));
   sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
   sfn.on(StartExecutionCommand).callsFake(async ({ name }: { name: string }) => ({ executionArn: `${MACHINE}:${name}`, startDate: new Date() }));
 });
@@ -46,7 +48,12 @@ describe('reconcileRuns', () => {
     ]);
     expect(sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual(['run-1000002-uuid-1000002', 'run-1000003-uuid-1000003']);
     // Every terminal status is swept.
-    expect(omics.commandCalls(ListRunsCommand).map((c) => c.args[0].input.status).sort()).toEqual(['CANCELLED', 'COMPLETED', 'FAILED']);
+    expect(
+      omics
+        .commandCalls(ListRunsCommand)
+        .map((c) => c.args[0].input.status)
+        .sort(),
+    ).toEqual(['CANCELLED', 'COMPLETED', 'FAILED']);
   });
 
   it('treats an id the index knows with another stop time as a different run (ids are reused)', async () => {

@@ -221,7 +221,12 @@ describe('snapshotRun', () => {
     // tasks.jsonl.gz: ListRunTasks items enriched with GetRunTask.
     const tasks = lines(objects.get(`runs/${UUID}/tasks.jsonl.gz`)!).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(tasks.map((t) => t.taskId)).toEqual(['5000000', '5000001', '5000002']);
-    expect(tasks[2]).toMatchObject({ name: 'task-2', statusMessage: 'done', logStream: streamArn(`run/${RUN_ID}/task/5000002`), imageDetails: { image: 'repo/img:1' } });
+    expect(tasks[2]).toMatchObject({
+      name: 'task-2',
+      statusMessage: 'done',
+      logStream: streamArn(`run/${RUN_ID}/task/5000002`),
+      imageDetails: { image: 'repo/img:1' },
+    });
     expect(tasks[2].startTime).toBe('2025-05-30T10:07:02.000Z');
 
     // Logs: one JSON line per event, lossless (quotes, embedded newlines).

@@ -1,12 +1,6 @@
 // Unit tests for the archive trigger: parsing run events, and one archive execution per run (id and uuid).
 import { GetRunCommand, OmicsClient, ResourceNotFoundException } from '@aws-sdk/client-omics';
-import {
-  DescribeExecutionCommand,
-  ExecutionAlreadyExists,
-  ExecutionDoesNotExist,
-  SFNClient,
-  StartExecutionCommand,
-} from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseConfig } from '../../../../functions/lib/contract';
 import {
@@ -61,7 +55,9 @@ const event = (detail: Record<string, unknown>, overrides: Record<string, unknow
   });
 
 function getRun(overrides: Record<string, unknown> = {}) {
-  omicsMock.on(GetRunCommand).resolves({ id: RUN_ID, arn: RUN_ARN, uuid: UUID, status: 'COMPLETED', workflowId: '4074992', runGroupId: '9938959', tags: {}, ...overrides });
+  omicsMock
+    .on(GetRunCommand)
+    .resolves({ id: RUN_ID, arn: RUN_ARN, uuid: UUID, status: 'COMPLETED', workflowId: '4074992', runGroupId: '9938959', tags: {}, ...overrides });
 }
 
 const notFound = (message: string) => new ResourceNotFoundException({ message, $metadata: {} });
@@ -182,7 +178,10 @@ describe('triggerArchive', () => {
 
   it('passes other DescribeExecution and StartExecution errors through', async () => {
     const denied = Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
-    sfnMock.on(DescribeExecutionCommand).rejectsOnce(denied).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
+    sfnMock
+      .on(DescribeExecutionCommand)
+      .rejectsOnce(denied)
+      .rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
     await expect(triggerArchive(args())).rejects.toBe(denied);
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     sfnMock.on(StartExecutionCommand).rejects(throttled);
@@ -211,7 +210,12 @@ describe('triggerArchive', () => {
       waits: { settleSeconds: 600, archiveAfterSeconds: 14 * 86400 },
       settings: { archiveConcurrency: 20, groupMaxFiles: 50, groupMaxBytes: 64 * 1024 * 1024 },
     });
-    expect(sent.tier).toMatchObject({ name: 'genomics', deleteRun: true, target: { type: 'glacier-vault' }, files: [{ globs: ['**/*.bam'], action: 'archive' }] });
+    expect(sent.tier).toMatchObject({
+      name: 'genomics',
+      deleteRun: true,
+      target: { type: 'glacier-vault' },
+      files: [{ globs: ['**/*.bam'], action: 'archive' }],
+    });
   });
 
   it('names the same execution for the same run every time, and a new one for a reused id', async () => {

@@ -65,8 +65,9 @@ beforeEach(() => {
       ? { Parts: [{ PartNumber: first[0], ETag: md5(first[1]), Size: first[1].length }], IsTruncated: parts.length > 1, NextPartNumberMarker: String(first[0]) }
       : { Parts: [], IsTruncated: false };
   });
-  s3Mock.on(CompleteMultipartUploadCommand).callsFake(
-    async (input: { Key: string; UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } }) => {
+  s3Mock
+    .on(CompleteMultipartUploadCommand)
+    .callsFake(async (input: { Key: string; UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } }) => {
       const stored = uploads.get(input.UploadId)!;
       const body = Buffer.concat(
         input.MultipartUpload.Parts.map((p) => {
@@ -77,8 +78,7 @@ beforeEach(() => {
       objects.set(input.Key, body);
       uploads.delete(input.UploadId);
       return { ETag: '"multipart-etag"', VersionId: 'v-mpu' };
-    },
-  );
+    });
   s3Mock.on(AbortMultipartUploadCommand).callsFake(async (input: { UploadId: string }) => {
     uploads.delete(input.UploadId);
     return {};
@@ -281,7 +281,12 @@ describe('copyJobOutputToS3', () => {
 
       const resumedProgress: CopyProgress[] = [];
       const { result, fetched } = await countingFetches(() =>
-        copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: first.uploadId, resumeSha256: checkpoint, onProgress: async (p) => void resumedProgress.push(p) }),
+        copy(data, job, {
+          rangeSize: 8 * MIB,
+          resumeUploadId: first.uploadId,
+          resumeSha256: checkpoint,
+          onProgress: async (p) => void resumedProgress.push(p),
+        }),
       );
       expect(result).toMatchObject({ status: 'complete', size: data.length, treeHash: job.treeHash, sha256: job.sha256, versionId: 'v-mpu' });
       expect(fetched).toEqual([24, 32, 40]);
@@ -355,7 +360,9 @@ describe('copyJobOutputToS3', () => {
       const { first, checkpoint } = await stoppedAfter(job, 3);
       damage(uploads.get(first.uploadId)!);
       s3Mock.resetHistory();
-      const { result, fetched } = await countingFetches(() => copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: first.uploadId, resumeSha256: checkpoint }));
+      const { result, fetched } = await countingFetches(() =>
+        copy(data, job, { rangeSize: 8 * MIB, resumeUploadId: first.uploadId, resumeSha256: checkpoint }),
+      );
       expect(result).toMatchObject({ status: 'complete', treeHash: job.treeHash, sha256: job.sha256 });
       expect(fetched).toEqual([0, 8, 16, 24, 32, 40]);
       expect(s3Mock.commandCalls(UploadPartCommand).map((c) => c.args[0].input.PartNumber)).toEqual([2, 4, 5, 6]);

@@ -78,12 +78,8 @@ describe('TreeHash', () => {
 
   it('matches the values in the AWS SDK Glacier integration tests', () => {
     // aws-sdk-js-v3 clients/client-glacier integration test: 0.25 MB and 2.5 MB of the character "0".
-    expect(treeHashOf(Buffer.alloc(0.25 * MIB, '0')).toString('hex')).toBe(
-      '6faefade5a638cd3545d638dd5754763658e32209e69420cb559b7650d4bf93a',
-    );
-    expect(treeHashOf(Buffer.alloc(2.5 * MIB, '0')).toString('hex')).toBe(
-      '86118ad0c187fd240db59a37360e0e7f8a3a0c608eed740b4cd7b4271ab45171',
-    );
+    expect(treeHashOf(Buffer.alloc(0.25 * MIB, '0')).toString('hex')).toBe('6faefade5a638cd3545d638dd5754763658e32209e69420cb559b7650d4bf93a');
+    expect(treeHashOf(Buffer.alloc(2.5 * MIB, '0')).toString('hex')).toBe('86118ad0c187fd240db59a37360e0e7f8a3a0c608eed740b4cd7b4271ab45171');
   });
 
   it.each([1, 7, MIB + 3])('does not depend on how the input is chunked (%i-byte chunks)', (chunkSize) => {
@@ -148,9 +144,7 @@ describe('alignment helpers', () => {
       const next: typeof level = [];
       for (let i = 0; i < level.length; i += 2) {
         next.push(
-          i + 1 < level.length
-            ? { hash: sha256(Buffer.concat([level[i].hash, level[i + 1].hash])), start: level[i].start, end: level[i + 1].end }
-            : level[i],
+          i + 1 < level.length ? { hash: sha256(Buffer.concat([level[i].hash, level[i + 1].hash])), start: level[i].start, end: level[i + 1].end } : level[i],
         );
       }
       level = next;

@@ -389,7 +389,9 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
     // Resumed from that checkpoint: part 0 is not read; part 1 is sent; the parts after it are read and checked.
     const last = progress[progress.length - 1];
     const source = bufferSource(data);
-    const { result, puts } = await countingPuts(() => upload(source, { resumeUploadId: uploadId, resumeSha256: { state: last.sha256State!, bytes: last.sha256Bytes! } }));
+    const { result, puts } = await countingPuts(() =>
+      upload(source, { resumeUploadId: uploadId, resumeSha256: { state: last.sha256State!, bytes: last.sha256Bytes! } }),
+    );
     expect(result).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data) });
     expect(partsRead(source)).toEqual([1, 2, 3, 4]);
     expect(puts).toContain(partOne);

@@ -15,7 +15,13 @@ beforeEach(() => db.reset());
 
 describe('migrateItem', () => {
   it('applies each step in order up to the target', () => {
-    expect(migrateItem({ pk: 'RUN#a', sk: 'FILE#x', schemaVersion: 1, size: 5 }, steps, 3)).toEqual({ pk: 'RUN#a', sk: 'FILE#x', schemaVersion: 3, bytes: 5, tier: 'default' });
+    expect(migrateItem({ pk: 'RUN#a', sk: 'FILE#x', schemaVersion: 1, size: 5 }, steps, 3)).toEqual({
+      pk: 'RUN#a',
+      sk: 'FILE#x',
+      schemaVersion: 3,
+      bytes: 5,
+      tier: 'default',
+    });
   });
 
   it('treats an item without a version as version 1, and names a missing step', () => {
@@ -40,7 +46,12 @@ describe('migrateIndex', () => {
   it('rewrites older items conditionally, leaves current and newer ones, and counts everything', async () => {
     db.on(ScanCommand).resolves({ Items: items });
     db.on(PutCommand).resolves({});
-    const report = await migrateIndex({ db: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 'index', migrations: steps, target: 3 });
+    const report = await migrateIndex({
+      db: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      tableName: 'index',
+      migrations: steps,
+      target: 3,
+    });
     expect(report).toEqual({ scanned: 4, current: 1, migrated: 2, newer: 1, conflicts: 0, byVersion: { '1': 1, '2': 1, '3': 1, '9': 1 } });
     expect(db).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'index',
@@ -52,11 +63,22 @@ describe('migrateIndex', () => {
 
   it('writes nothing on a dry run, and counts a concurrent change as a conflict to retry', async () => {
     db.on(ScanCommand).resolves({ Items: items.slice(0, 2) });
-    const dry = await migrateIndex({ db: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 'index', migrations: steps, target: 3, dryRun: true });
+    const dry = await migrateIndex({
+      db: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      tableName: 'index',
+      migrations: steps,
+      target: 3,
+      dryRun: true,
+    });
     expect(dry.migrated).toBe(2);
     expect(db).not.toHaveReceivedCommand(PutCommand);
     db.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'changed', $metadata: {} }));
-    const raced = await migrateIndex({ db: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), tableName: 'index', migrations: steps, target: 3 });
+    const raced = await migrateIndex({
+      db: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      tableName: 'index',
+      migrations: steps,
+      target: 3,
+    });
     expect(raced).toMatchObject({ migrated: 0, conflicts: 2 });
   });
 });

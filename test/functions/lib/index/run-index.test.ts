@@ -143,7 +143,10 @@ describe('transitionRun', () => {
   });
 
   it('maps ConditionalCheckFailedException (by class or by name) to StateConflictError', async () => {
-    ddbMock.on(UpdateCommand).rejectsOnce(conditionFailed()).rejectsOnce(Object.assign(new Error('x'), { name: 'ConditionalCheckFailedException' }));
+    ddbMock
+      .on(UpdateCommand)
+      .rejectsOnce(conditionFailed())
+      .rejectsOnce(Object.assign(new Error('x'), { name: 'ConditionalCheckFailedException' }));
     await expect(index.transitionRun(UUID, ['ARCHIVED'], 'DELETING')).rejects.toThrow(
       new StateConflictError(`run ${UUID} is not in ARCHIVED, so it cannot become DELETING`),
     );
@@ -211,7 +214,11 @@ describe('file records', () => {
       .resolvesOnce({ Items: [{ path: 'b' }] });
     expect((await index.listFiles(UUID)).map((f) => f.path)).toEqual(['a', 'b']);
     const inputs = ddbMock.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(inputs[0]).toMatchObject({ TableName: TABLE, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :file)', ExpressionAttributeValues: { ':pk': `RUN#${UUID}`, ':file': 'FILE#' } });
+    expect(inputs[0]).toMatchObject({
+      TableName: TABLE,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :file)',
+      ExpressionAttributeValues: { ':pk': `RUN#${UUID}`, ':file': 'FILE#' },
+    });
     expect(inputs[0].IndexName).toBeUndefined();
     expect(inputs[1].ExclusiveStartKey).toEqual({ pk: `RUN#${UUID}`, sk: 'FILE#a' });
   });
@@ -222,7 +229,15 @@ describe('file records', () => {
       calls++;
       return calls === 1 ? { UnprocessedItems: { [TABLE]: input.RequestItems![TABLE].slice(0, 3) } } : {};
     });
-    const files = Array.from({ length: 51 }, (_, i) => ({ runUuid: UUID, path: `f${i}`, sourceBucket: 'b', sourceKey: `k${i}`, size: i, action: 'keep' as const, state: 'KEPT' as const }));
+    const files = Array.from({ length: 51 }, (_, i) => ({
+      runUuid: UUID,
+      path: `f${i}`,
+      sourceBucket: 'b',
+      sourceKey: `k${i}`,
+      size: i,
+      action: 'keep' as const,
+      state: 'KEPT' as const,
+    }));
     await index.putFiles(files);
     const batches = ddbMock.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE]);
     expect(batches.map((b) => b.length).sort((a, b) => a - b)).toEqual([1, 3, 25, 25]);
@@ -300,7 +315,15 @@ describe('GSI queries', () => {
 });
 
 describe('restore items', () => {
-  const request = { runUuid: UUID, restoreId: 'r-1', state: 'REQUESTED' as const, request: { globs: ['**/*.bam'] }, tier: 'Bulk', destination: 's3://dest/x/', fileCount: 2 };
+  const request = {
+    runUuid: UUID,
+    restoreId: 'r-1',
+    state: 'REQUESTED' as const,
+    request: { globs: ['**/*.bam'] },
+    tier: 'Bulk',
+    destination: 's3://dest/x/',
+    fileCount: 2,
+  };
 
   it('putRestoreRequest creates the request once', async () => {
     ddbMock.on(PutCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
@@ -316,12 +339,23 @@ describe('restore items', () => {
       calls++;
       return calls === 1 ? { UnprocessedItems: { [TABLE]: input.RequestItems![TABLE].slice(0, 1) } } : {};
     });
-    const files = Array.from({ length: 30 }, (_, i) => ({ runUuid: UUID, restoreId: 'r-1', path: `dir/f ${i}.bam`, state: 'REQUESTED' as const, destination: `s3://dest/x/f${i}` }));
+    const files = Array.from({ length: 30 }, (_, i) => ({
+      runUuid: UUID,
+      restoreId: 'r-1',
+      path: `dir/f ${i}.bam`,
+      state: 'REQUESTED' as const,
+      destination: `s3://dest/x/f${i}`,
+    }));
     await index.putRestoreFiles(files);
     const batches = ddbMock.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE]);
     expect(batches.map((b) => b.length)).toEqual([25, 1, 5]); // one batch at a time: the retry comes before the next batch
     const item = batches[0][0].PutRequest!.Item!;
-    expect(item).toMatchObject({ ...restoreFileKey(UUID, 'r-1', 'dir/f 0.bam'), fileKey: restoreFileKeyOf('dir/f 0.bam'), path: 'dir/f 0.bam', schemaVersion: SCHEMA_VERSION });
+    expect(item).toMatchObject({
+      ...restoreFileKey(UUID, 'r-1', 'dir/f 0.bam'),
+      fileKey: restoreFileKeyOf('dir/f 0.bam'),
+      path: 'dir/f 0.bam',
+      schemaVersion: SCHEMA_VERSION,
+    });
   });
 
   it('putRestoreFiles gives up when DynamoDB keeps leaving items unprocessed', async () => {
@@ -362,6 +396,9 @@ describe('restore items', () => {
     const { requests, files } = await index.listRestores(UUID);
     expect(requests.map((r) => r.restoreId)).toEqual(['r-2', 'r-1']);
     expect(files.map((f) => f.path)).toEqual(['a']);
-    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, { ExpressionAttributeValues: { ':pk': `RUN#${UUID}`, ':restore': 'RESTORE#' }, ScanIndexForward: false });
+    expect(ddbMock).toHaveReceivedCommandWith(QueryCommand, {
+      ExpressionAttributeValues: { ':pk': `RUN#${UUID}`, ':restore': 'RESTORE#' },
+      ScanIndexForward: false,
+    });
   });
 });

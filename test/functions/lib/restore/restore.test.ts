@@ -4,13 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  CreateVaultCommand,
-  DescribeJobCommand,
-  GlacierClient,
-  InitiateJobCommand,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-glacier';
+import { CreateVaultCommand, DescribeJobCommand, GlacierClient, InitiateJobCommand, ResourceNotFoundException } from '@aws-sdk/client-glacier';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -122,7 +116,12 @@ function serveS3(): void {
     return { Body: Readable.from([object.body]), ContentLength: object.body.length };
   });
   s3Mock.on(PutObjectCommand).callsFake(async (input: PutObjectCommandInput) => {
-    const body = input.Body === undefined ? Buffer.alloc(0) : typeof input.Body === 'string' ? Buffer.from(input.Body) : await bodyBytes(Readable.from([input.Body as Uint8Array]));
+    const body =
+      input.Body === undefined
+        ? Buffer.alloc(0)
+        : typeof input.Body === 'string'
+          ? Buffer.from(input.Body)
+          : await bodyBytes(Readable.from([input.Body as Uint8Array]));
     const versionId = `v${++versions}`;
     objects.set(`${input.Bucket}/${input.Key}`, { body, versionId });
     return { VersionId: versionId, ETag: `"${createHash('md5').update(body).digest('hex')}"` };
@@ -293,7 +292,9 @@ beforeEach(() => {
 describe('RestoreRequestSchema and bad requests', () => {
   it('accepts the documented forms', () => {
     expect(RestoreRequestSchema.parse({ run: RUN_ID })).toEqual({ run: RUN_ID });
-    expect(RestoreRequestSchema.parse({ runUuid: UUID, files: ['out/**/*.bam'], tier: 'Bulk', destination: 's3://restores/x/' })).toMatchObject({ tier: 'Bulk' });
+    expect(RestoreRequestSchema.parse({ runUuid: UUID, files: ['out/**/*.bam'], tier: 'Bulk', destination: 's3://restores/x/' })).toMatchObject({
+      tier: 'Bulk',
+    });
     expect(RestoreRequestSchema.parse({ runId: RUN_ID, notificationWaitSeconds: 60, pollSeconds: 10 })).toMatchObject({ runId: RUN_ID });
   });
 
@@ -373,7 +374,13 @@ describe('planRestore', () => {
     const items = uploadedItems();
     for (const item of items) expect(RestoreItemSchema.parse(item)).toEqual(item);
     const byPath = Object.fromEntries(items.map((i) => [i.path, i]));
-    expect(Object.keys(byPath).sort()).toEqual(['out/aligned/sample 1.bam', 'out/aligned/sample 1.bam.bai', 'out/empty.txt', 'out/qc/summary.json', 'out/variants/calls.vcf.gz']);
+    expect(Object.keys(byPath).sort()).toEqual([
+      'out/aligned/sample 1.bam',
+      'out/aligned/sample 1.bam.bai',
+      'out/empty.txt',
+      'out/qc/summary.json',
+      'out/variants/calls.vcf.gz',
+    ]);
     const timing = { notificationWaitSeconds: TIER_TIMING.Bulk.notificationWaitSeconds, pollSeconds: TIER_TIMING.Bulk.pollSeconds };
     expect(byPath['out/aligned/sample 1.bam']).toEqual({
       runUuid: UUID,
@@ -410,10 +417,20 @@ describe('planRestore', () => {
       request: { run: RUN_ID, destination: `s3://${RESTORES}/back` },
     });
     for (const item of items) {
-      expect(restoreFile(item)).toMatchObject({ state: 'REQUESTED', path: item.path, fileKey: restoreFileKeyOf(item.path), destination: `s3://${RESTORES}/back/${item.path}` });
+      expect(restoreFile(item)).toMatchObject({
+        state: 'REQUESTED',
+        path: item.path,
+        fileKey: restoreFileKeyOf(item.path),
+        destination: `s3://${RESTORES}/back/${item.path}`,
+      });
     }
     // Every destination was checked for an existing object.
-    expect(s3Mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key).sort()).toEqual(items.map((i) => `back/${i.path}`).sort());
+    expect(
+      s3Mock
+        .commandCalls(HeadObjectCommand)
+        .map((c) => c.args[0].input.Key)
+        .sort(),
+    ).toEqual(items.map((i) => `back/${i.path}`).sort());
   });
 
   it('restores to each file’s original location by default', async () => {
@@ -426,10 +443,18 @@ describe('planRestore', () => {
     ['with the out/ prefix', ['out/aligned/*.bam'], ['out/aligned/sample 1.bam']],
     ['without it', ['aligned/*.bam'], ['out/aligned/sample 1.bam']],
     ['with a globstar', ['**/*.bai', 'variants/**'], ['out/aligned/sample 1.bam.bai', 'out/variants/calls.vcf.gz']],
-    ['absent (every archived file, never kept ones)', undefined, ['out/aligned/sample 1.bam', 'out/aligned/sample 1.bam.bai', 'out/empty.txt', 'out/qc/summary.json', 'out/variants/calls.vcf.gz']],
+    [
+      'absent (every archived file, never kept ones)',
+      undefined,
+      ['out/aligned/sample 1.bam', 'out/aligned/sample 1.bam.bai', 'out/empty.txt', 'out/qc/summary.json', 'out/variants/calls.vcf.gz'],
+    ],
   ])('matches globs %s', async (_name, files, expected) => {
     await plan({ run: RUN_ID, files, destination: `s3://${RESTORES}/` });
-    expect(uploadedItems().map((i) => i.path).sort()).toEqual(expected);
+    expect(
+      uploadedItems()
+        .map((i) => i.path)
+        .sort(),
+    ).toEqual(expected);
   });
 
   it('fails NoMatchingFiles naming the globs', async () => {
@@ -451,7 +476,11 @@ describe('planRestore', () => {
 
   it.each([
     ['not an s3:// URI', 'https://restores.s3.amazonaws.com/x/', /is not an s3:\/\/bucket\/prefix\/ URI/],
-    ['a bucket the configuration does not allow', 's3://someone-elses-bucket/x/', /cannot restore into someone-elses-bucket: allowed buckets are outputs, restores/],
+    [
+      'a bucket the configuration does not allow',
+      's3://someone-elses-bucket/x/',
+      /cannot restore into someone-elses-bucket: allowed buckets are outputs, restores/,
+    ],
   ])('fails BadDestination for %s', async (_name, destination, message) => {
     const error = await planError({ run: RUN_ID, destination });
     expect(error.name).toBe('BadDestination');
@@ -570,7 +599,10 @@ describe('requestRetrieval', () => {
 
   it.each([
     ['failed', () => glacierMock.on(DescribeJobCommand).resolves({ JobId: 'job-1', StatusCode: 'Failed' })],
-    ['gone (expired)', () => glacierMock.on(DescribeJobCommand).rejects(new ResourceNotFoundException({ message: 'The job ID was not found: job-1', $metadata: {} }))],
+    [
+      'gone (expired)',
+      () => glacierMock.on(DescribeJobCommand).rejects(new ResourceNotFoundException({ message: 'The job ID was not found: job-1', $metadata: {} })),
+    ],
   ])('starts a new job when the recorded one %s', async (_name, setUp) => {
     const item = restoreItem();
     putRestoreFile(item, { state: 'RETRIEVING', jobId: 'job-1' });
@@ -684,7 +716,14 @@ describe('checkRetrieval', () => {
 describe('resumeAfterJob', () => {
   const item = restoreItem();
   const message = (overrides: Record<string, unknown> = {}) =>
-    JobNotificationSchema.parse({ Action: 'ArchiveRetrieval', JobId: 'job-1', JobDescription: jobDescription(item), StatusCode: 'Succeeded', StatusMessage: 'Succeeded', ...overrides });
+    JobNotificationSchema.parse({
+      Action: 'ArchiveRetrieval',
+      JobId: 'job-1',
+      JobDescription: jobDescription(item),
+      StatusCode: 'Succeeded',
+      StatusMessage: 'Succeeded',
+      ...overrides,
+    });
   const resume = (m: ReturnType<typeof message>) => resumeAfterJob({ sfn, index, message: m });
 
   beforeEach(() => putRestoreFile(item, { state: 'RETRIEVING', jobId: 'job-1', taskToken: 'token-1' }));
@@ -701,7 +740,11 @@ describe('resumeAfterJob', () => {
   it('sends the task failure for a failed job, with Glacier’s message', async () => {
     sfnMock.on(SendTaskFailureCommand).resolves({});
     expect(await resume(message({ StatusCode: 'Failed', StatusMessage: 'Archive not found' }))).toBe('failed');
-    expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toEqual({ taskToken: 'token-1', error: 'RetrievalFailed', cause: 'Glacier job job-1: Archive not found' });
+    expect(sfnMock.commandCalls(SendTaskFailureCommand)[0].args[0].input).toEqual({
+      taskToken: 'token-1',
+      error: 'RetrievalFailed',
+      cause: 'Glacier job job-1: Archive not found',
+    });
     expect(sfnMock.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 
@@ -728,7 +771,9 @@ describe('resumeAfterJob', () => {
   });
 
   it('throws a throttling error for the queue to redeliver', async () => {
-    sfnMock.on(SendTaskSuccessCommand).rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: {}, message: 'Rate exceeded' }));
+    sfnMock
+      .on(SendTaskSuccessCommand)
+      .rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: {}, message: 'Rate exceeded' }));
     await expect(resume(message())).rejects.toMatchObject({ name: 'ThrottlingException' });
   });
 
@@ -801,7 +846,11 @@ describe('copyRestoredFile', () => {
       StorageClass: 'STANDARD',
     });
     // The archived version is read and checked before anything is written.
-    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: ARCHIVE_BUCKET, Key: `runs/${UUID}/out/variants/my calls é.vcf.gz`, VersionId: 'av-1' });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+      Bucket: ARCHIVE_BUCKET,
+      Key: `runs/${UUID}/out/variants/my calls é.vcf.gz`,
+      VersionId: 'av-1',
+    });
     expect(objects.get(`${RESTORES}/back/out/variants/my calls é.vcf.gz`)?.body.equals(data)).toBe(true);
     const record = restoreFile(item)!;
     expect(record).toMatchObject({ state: 'RESTORED', bytesDone: 3000, restoredAt: expect.any(String) });
@@ -811,7 +860,10 @@ describe('copyRestoredFile', () => {
   it('refuses an archived copy whose SHA-256 differs from the recorded one: ChecksumMismatch, nothing written', async () => {
     const item = s3Restored(testBytes(3000, 61), { sha256: 'ff'.repeat(32) });
 
-    await expect(copy(item)).rejects.toMatchObject({ name: 'ChecksumMismatch', message: expect.stringContaining(`the index recorded ${'ff'.repeat(32)}; nothing was written`) });
+    await expect(copy(item)).rejects.toMatchObject({
+      name: 'ChecksumMismatch',
+      message: expect.stringContaining(`the index recorded ${'ff'.repeat(32)}; nothing was written`),
+    });
 
     expect(s3Mock).not.toHaveReceivedCommand(CopyObjectCommand);
     expect(objects.has(`${RESTORES}/${item.destinationKey}`)).toBe(false);
@@ -836,7 +888,10 @@ describe('recordRestoreFileFailure', () => {
   it('marks the file FAILED with the error and the Lambda error message', async () => {
     const item = restoreItem();
     putRestoreFile(item, { state: 'COPYING' });
-    await recordRestoreFileFailure(index, item, { Error: 'TreeHashMismatch', Cause: JSON.stringify({ errorType: 'TreeHashMismatch', errorMessage: 'Bytes 0-1 hash to x' }) });
+    await recordRestoreFileFailure(index, item, {
+      Error: 'TreeHashMismatch',
+      Cause: JSON.stringify({ errorType: 'TreeHashMismatch', errorMessage: 'Bytes 0-1 hash to x' }),
+    });
     expect(restoreFile(item)).toMatchObject({ state: 'FAILED', failureReason: 'TreeHashMismatch: Bytes 0-1 hash to x' });
   });
 
@@ -852,7 +907,16 @@ describe('recordRestoreFileFailure', () => {
 
 describe('finalizeRestore', () => {
   function seedRestore(restoreId: string, states: Record<string, RestoreFileRecord['state']>) {
-    table.put({ ...restoreKey(UUID, restoreId), runUuid: UUID, restoreId, state: 'REQUESTED', request: {}, tier: 'Bulk', destination: 'x', fileCount: Object.keys(states).length });
+    table.put({
+      ...restoreKey(UUID, restoreId),
+      runUuid: UUID,
+      restoreId,
+      state: 'REQUESTED',
+      request: {},
+      tier: 'Bulk',
+      destination: 'x',
+      fileCount: Object.keys(states).length,
+    });
     for (const [path, state] of Object.entries(states)) {
       putRestoreFile(restoreItem({ restoreId, path }), { state, ...(state === 'FAILED' ? { failureReason: 'ChecksumMismatch: bad' } : {}) });
     }
@@ -920,7 +984,15 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
     // Step Functions allows non-ASCII execution names; Glacier job descriptions must still be ASCII.
     const restoreId = 'restauración-样品-1';
 
-    const planned = await planRestore({ index, s3, config, request: { run: RUN_ID, destination: `s3://${RESTORES}/back/` }, restoreId, vaultName: VAULT, itemsBucket: ITEMS_BUCKET });
+    const planned = await planRestore({
+      index,
+      s3,
+      config,
+      request: { run: RUN_ID, destination: `s3://${RESTORES}/back/` },
+      restoreId,
+      vaultName: VAULT,
+      itemsBucket: ITEMS_BUCKET,
+    });
     expect(planned).toMatchObject({ tier: 'Expedited', fileCount: 1 });
     const [item] = JSON.parse(objects.get(`${ITEMS_BUCKET}/${planned.itemsKey}`)!.body.toString('utf8')) as RestoreItem[];
 
@@ -949,9 +1021,19 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
     // Two 64 MiB ranges (the default): the deadline stops the copy after the first.
     const data = testBytes(64 * MIB + 1000, 72);
     await archived('out/big.bam', data);
-    const item = restoreItem({ path: 'out/big.bam', size: data.length, sha256: sha256Hex(data), treeHash: treeHashOf(data).toString('hex'), destinationKey: 'back/out/big.bam' });
+    const item = restoreItem({
+      path: 'out/big.bam',
+      size: data.length,
+      sha256: sha256Hex(data),
+      treeHash: treeHashOf(data).toString('hex'),
+      destinationKey: 'back/out/big.bam',
+    });
     const { jobId } = await g.glacier.send(
-      new InitiateJobCommand({ accountId: '-', vaultName: VAULT, jobParameters: { Type: 'archive-retrieval', ArchiveId: fileRecordOf('out/big.bam')!.archiveId } }),
+      new InitiateJobCommand({
+        accountId: '-',
+        vaultName: VAULT,
+        jobParameters: { Type: 'archive-retrieval', ArchiveId: fileRecordOf('out/big.bam')!.archiveId },
+      }),
     );
     await g.emulator.completeJobNow(jobId!);
     putRestoreFile(item, { state: 'RETRIEVING', jobId });
@@ -967,10 +1049,15 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
       Parts: [...parts].map(([PartNumber, body]) => ({ PartNumber, Size: body.length, ETag: `"${createHash('md5').update(body).digest('hex')}"` })),
       IsTruncated: false,
     }));
-    s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input: { Bucket: string; Key: string; MultipartUpload: { Parts: { PartNumber: number }[] } }) => {
-      objects.set(`${input.Bucket}/${input.Key}`, { body: Buffer.concat(input.MultipartUpload.Parts.map((p) => parts.get(p.PartNumber)!)), versionId: 'v-mpu' });
-      return { VersionId: 'v-mpu' };
-    });
+    s3Mock
+      .on(CompleteMultipartUploadCommand)
+      .callsFake(async (input: { Bucket: string; Key: string; MultipartUpload: { Parts: { PartNumber: number }[] } }) => {
+        objects.set(`${input.Bucket}/${input.Key}`, {
+          body: Buffer.concat(input.MultipartUpload.Parts.map((p) => parts.get(p.PartNumber)!)),
+          versionId: 'v-mpu',
+        });
+        return { VersionId: 'v-mpu' };
+      });
     const fetched: string[] = [];
     const handle = g.emulator.handle.bind(g.emulator);
     g.emulator.handle = async (req, res) => {
@@ -982,7 +1069,10 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
       if (written.bytesDone === 64 * MIB) clock.skew = 10 * 60_000;
     };
     try {
-      expect(await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: clock.realNow() + 5 * 60_000 })).toEqual({ status: 'incomplete', bytesDone: 64 * MIB });
+      expect(await copyRestoredFile({ glacier: g.glacier, s3, index, item, deadline: clock.realNow() + 5 * 60_000 })).toEqual({
+        status: 'incomplete',
+        bytesDone: 64 * MIB,
+      });
       expect(restoreFile(item)).toMatchObject({
         state: 'COPYING',
         uploadId: 'mpu-1',
@@ -1015,7 +1105,15 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
     putRun(UUID, 'ARCHIVED');
     const data = testBytes(5000, 71);
     await archived('out/damaged.bam', data);
-    await planRestore({ index, s3, config, request: { run: UUID, destination: `s3://${RESTORES}/` }, restoreId: 'r-damaged', vaultName: VAULT, itemsBucket: ITEMS_BUCKET });
+    await planRestore({
+      index,
+      s3,
+      config,
+      request: { run: UUID, destination: `s3://${RESTORES}/` },
+      restoreId: 'r-damaged',
+      vaultName: VAULT,
+      itemsBucket: ITEMS_BUCKET,
+    });
     const [item] = JSON.parse(objects.get(`${ITEMS_BUCKET}/restores/${UUID}/r-damaged/items.json`)!.body.toString('utf8')) as RestoreItem[];
     const { jobId } = await requestRetrieval({ glacier: g.glacier, s3, index, item, vaultJobsTopicArn: TOPIC });
     await g.emulator.completeJobNow(jobId!);

@@ -13,12 +13,9 @@ describe('parseS3Uri', () => {
     expect(parseS3Uri('s3://bucket/a b/ü/')).toEqual({ bucket: 'bucket', prefix: 'a b/ü/' });
   });
 
-  it.each(['', 'bucket/key', 'https://bucket.s3.amazonaws.com/key', 's3:/bucket/key', 's3://', 's3:///key', 'S3://bucket/key'])(
-    'rejects %j',
-    (uri) => {
-      expect(() => parseS3Uri(uri)).toThrow('not an s3:// URI');
-    },
-  );
+  it.each(['', 'bucket/key', 'https://bucket.s3.amazonaws.com/key', 's3:/bucket/key', 's3://', 's3:///key', 'S3://bucket/key'])('rejects %j', (uri) => {
+    expect(() => parseS3Uri(uri)).toThrow('not an s3:// URI');
+  });
 });
 
 describe('copySource', () => {
