@@ -65,7 +65,7 @@ function emulatorDir(bytesNeeded: number): { dir: string; storage: string } {
 /** The emulator on a plain HTTP server, as test/local/glacier/helpers.ts runs it, instrumented for the counters. */
 async function startGlacier(bytesNeeded: number): Promise<BenchGlacier> {
   const { dir, storage } = emulatorDir(bytesNeeded);
-  const emulator = new GlacierEmulator({ dataDir: dir, publish: async () => undefined });
+  const emulator = new GlacierEmulator({ dataDir: dir, publish: () => Promise.resolve() });
   const counters: Counters = { handedOut: 0, acknowledged: 0, peak: 0, completeMs: 0, partDelayMs: 0 };
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'PUT') {
@@ -112,15 +112,18 @@ async function startGlacier(bytesNeeded: number): Promise<BenchGlacier> {
 function countingSource(data: Buffer, counters: Counters): ByteSource {
   return {
     size: data.length,
-    async read(start, endInclusive) {
+    read(start, endInclusive) {
       const slice = data.subarray(start, endInclusive + 1);
-      return (async function* () {
-        for (const chunk of chunksOf(slice, SOURCE_CHUNK)) {
-          counters.handedOut += chunk.length;
-          counters.peak = Math.max(counters.peak, counters.handedOut - counters.acknowledged);
-          yield chunk;
-        }
-      })();
+      return Promise.resolve(
+        // eslint-disable-next-line @typescript-eslint/require-await -- adapts an in-memory buffer to the AsyncIterable a ByteSource returns: nothing to await
+        (async function* () {
+          for (const chunk of chunksOf(slice, SOURCE_CHUNK)) {
+            counters.handedOut += chunk.length;
+            counters.peak = Math.max(counters.peak, counters.handedOut - counters.acknowledged);
+            yield chunk;
+          }
+        })(),
+      );
     },
   };
 }
@@ -211,14 +214,14 @@ function countingS3(): { s3: S3Client; received: () => number; restore: () => vo
   // The copy sends whole buffers (never streams) as bodies, so the byte length is all there is to count.
   const lengthOf = (body: unknown) => (body as Uint8Array).length;
   mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'bench-upload' });
-  mock.on(UploadPartCommand).callsFake(async (input: { Body?: unknown; PartNumber?: number }) => {
+  mock.on(UploadPartCommand).callsFake((input: { Body?: unknown; PartNumber?: number }) => {
     received += lengthOf(input.Body);
-    return { ETag: `"part-${input.PartNumber}"` };
+    return Promise.resolve({ ETag: `"part-${input.PartNumber}"` });
   });
   mock.on(CompleteMultipartUploadCommand).resolves({ ETag: '"bench"' });
-  mock.on(PutObjectCommand).callsFake(async (input: { Body?: unknown }) => {
+  mock.on(PutObjectCommand).callsFake((input: { Body?: unknown }) => {
     received += lengthOf(input.Body);
-    return { ETag: '"bench"' };
+    return Promise.resolve({ ETag: '"bench"' });
   });
   return {
     s3,
@@ -285,8 +288,9 @@ async function stoppedUpload(g: BenchGlacier, data: Buffer, parts: number): Prom
     concurrency: 1,
     deadline: 1,
     now: () => clock,
-    onProgress: async (p) => {
+    onProgress: (p) => {
       if (p.partsDone === parts) clock = 2;
+      return Promise.resolve();
     },
   });
   if (stopped.status !== 'incomplete' || stopped.sha256Bytes !== parts * PART_SIZE) throw new Error(`the upload did not stop after ${parts} parts`);

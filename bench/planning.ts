@@ -77,38 +77,38 @@ async function planOnce(objects: number, groupMaxFiles: number, probeLive = fals
   // sinon refuses to reset a stub from inside its own call, so the reset waits for the call to return.
   const forget = (mock: { resetHistory(): void }) => setImmediate(() => mock.resetHistory());
 
-  s3Mock.on(ListObjectsV2Command).callsFake(async (input: ListObjectsV2CommandInput) => {
+  s3Mock.on(ListObjectsV2Command).callsFake((input: ListObjectsV2CommandInput) => {
     heap?.sample();
     forget(s3Mock);
     const page = input.ContinuationToken ? Number(input.ContinuationToken) : 0;
     const count = Math.min(PER_PAGE, objects - page * PER_PAGE);
     const contents = Array.from({ length: count }, (_, i) => syntheticObject(page, i));
     const more = page + 1 < pageCount;
-    return { Contents: contents, KeyCount: contents.length, IsTruncated: more, ...(more ? { NextContinuationToken: String(page + 1) } : {}) };
+    return Promise.resolve({ Contents: contents, KeyCount: contents.length, IsTruncated: more, ...(more ? { NextContinuationToken: String(page + 1) } : {}) });
   });
-  s3Mock.on(PutObjectCommand).callsFake(async (input: { Body?: unknown }) => {
+  s3Mock.on(PutObjectCommand).callsFake((input: { Body?: unknown }) => {
     probe('plan');
     planBytes += byteLength(input.Body);
-    return { ETag: '"plan"' };
+    return Promise.resolve({ ETag: '"plan"' });
   });
   s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'plan-upload' });
-  s3Mock.on(UploadPartCommand).callsFake(async (input: { Body?: unknown; PartNumber?: number }) => {
+  s3Mock.on(UploadPartCommand).callsFake((input: { Body?: unknown; PartNumber?: number }) => {
     heap?.sample();
     probe('plan');
     planBytes += byteLength(input.Body);
     forget(s3Mock);
-    return { ETag: `"part-${input.PartNumber}"` };
+    return Promise.resolve({ ETag: `"part-${input.PartNumber}"` });
   });
   s3Mock.on(CompleteMultipartUploadCommand).resolves({ ETag: '"plan"' });
   dbMock.on(QueryCommand).resolves({ Items: [] });
   let writes = 0;
-  dbMock.on(BatchWriteCommand).callsFake(async () => {
+  dbMock.on(BatchWriteCommand).callsFake(() => {
     probe('listed');
     if (++writes % 100 === 0) {
       heap?.sample();
       forget(dbMock);
     }
-    return {};
+    return Promise.resolve({});
   });
 
   try {

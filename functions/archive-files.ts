@@ -5,7 +5,7 @@ import { ENV } from './lib/contract';
 import { archiveItem, recordItemFailure } from './lib/archive/archive-files';
 import { documentClient, glacierClient, s3Client } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
 import { RunIndex } from './lib/index/run-index';
 
 const WorkItemSchema = z.object({
@@ -28,7 +28,7 @@ const DEFAULT_BUDGET_MS = 15 * 60 * 1000;
 
 export const handler = instrumented('archive-files', async (event: unknown, context) => {
   const input = InputSchema.parse(event);
-  logger.appendKeys({ runUuid: input.runUuid });
+  annotateRun(input.runUuid);
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   if (input.mode === 'record-failure') {
     const marked = await recordItemFailure(index, input.runUuid, input.item, input.error);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ENV } from './lib/contract';
 import { documentClient, glacierClient, s3Client } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger } from './lib/runtime/observability';
 import { RestoreItemSchema } from './lib/contract';
 import { copyRestoredFile } from './lib/restore/copy-restored-file';
 import { RunIndex } from './lib/index/run-index';
@@ -15,7 +15,7 @@ const DEFAULT_BUDGET_MS = 15 * 60 * 1000;
 
 export const handler = instrumented('copy-restored-file', async (event: unknown, context) => {
   const { item } = InputSchema.parse(event);
-  logger.appendKeys({ runUuid: item.runUuid, restoreId: item.restoreId });
+  annotateRun(item.runUuid, { restoreId: item.restoreId });
   const result = await copyRestoredFile({
     glacier: glacierClient(),
     s3: s3Client(),

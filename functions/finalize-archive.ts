@@ -4,7 +4,7 @@ import { ENV } from './lib/contract';
 import { documentClient } from './lib/runtime/clients';
 import { finalizeArchive, recordArchiveFailure } from './lib/archive/finalize-archive';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
 import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.discriminatedUnion('mode', [
@@ -20,7 +20,7 @@ const InputSchema = z.discriminatedUnion('mode', [
 
 export const handler = instrumented('finalize-archive', async (event: unknown) => {
   const input = InputSchema.parse(event);
-  logger.appendKeys({ runUuid: input.runUuid });
+  annotateRun(input.runUuid);
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   const outcome = input.mode === 'complete' ? await finalizeArchive(index, input.runUuid) : await recordArchiveFailure(index, input);
   logger.info('Archive settled', { archiveState: outcome.archiveState, counts: outcome.counts, failureReason: outcome.failureReason });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ENV } from './lib/contract';
 import { documentClient } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
 import { RestoreItemSchema } from './lib/contract';
 import { finalizeRestore, recordRestoreFileFailure } from './lib/restore/finalize-restore';
 import { RunIndex } from './lib/index/run-index';
@@ -15,6 +15,7 @@ const InputSchema = z.discriminatedUnion('mode', [
 
 export const handler = instrumented('finalize-restore', async (event: unknown) => {
   const input = InputSchema.parse(event);
+  annotateRun(input.mode === 'file-failed' ? input.item.runUuid : input.runUuid);
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   if (input.mode === 'file-failed') {
     await recordRestoreFileFailure(index, input.item, input.error);

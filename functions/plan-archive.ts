@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { TierSchema } from './lib/contract';
 import { ENV } from './lib/contract';
 import { planArchive } from './lib/archive/plan-archive';
-import { documentClient, s3Client } from './lib/runtime/clients';
+import { documentClient, omicsClient, s3Client } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger } from './lib/runtime/observability';
 import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.object({
@@ -23,14 +23,16 @@ const InputSchema = z.object({
 
 export const handler = instrumented('plan-archive', async (event: unknown) => {
   const input = InputSchema.parse(event);
-  logger.appendKeys({ runUuid: input.runUuid });
+  annotateRun(input.runUuid);
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
-  await index.transitionRun(input.runUuid, ['INDEXED', 'ARCHIVING'], 'ARCHIVING');
+  const run = await index.transitionRun(input.runUuid, ['INDEXED', 'ARCHIVING'], 'ARCHIVING');
   const bucket = requireEnv(ENV.snapshotBucket);
   const plan = await planArchive({
     s3: s3Client(),
     index,
     runUuid: input.runUuid,
+    // The run id from the index (the snapshot step recorded it): GetRun tells whether a newer run took it over since.
+    runIdCheck: { omics: omicsClient(), runId: run.runId },
     runOutputUri: input.runOutputUri,
     excludeUris: input.excludeUris,
     tier: input.tier,

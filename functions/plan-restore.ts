@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ENV } from './lib/contract';
 import { documentClient, s3Client } from './lib/runtime/clients';
 import { requireEnv, tierPolicy } from './lib/runtime/env';
-import { instrumented, logger } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger } from './lib/runtime/observability';
 import { planRestore } from './lib/restore/plan-restore';
 import { RunIndex } from './lib/index/run-index';
 
@@ -22,6 +22,7 @@ export const handler = instrumented('plan-restore', async (event: unknown) => {
     vaultName: process.env[ENV.vaultName],
     itemsBucket: requireEnv(ENV.snapshotBucket),
   });
+  annotateRun(plan.runUuid); // the request named the run by id or uuid; now it is resolved
   logger.info('Restore planned', { ...plan });
   return plan;
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ENV } from './lib/contract';
 import { documentClient, glacierClient, s3Client, sfnClient } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger } from './lib/runtime/observability';
 import { RestoreItemSchema } from './lib/contract';
 import { requestRetrieval } from './lib/restore/retrieval';
 import { RunIndex } from './lib/index/run-index';
@@ -12,7 +12,7 @@ const InputSchema = z.object({ item: RestoreItemSchema, taskToken: z.string().op
 
 export const handler = instrumented('request-retrieval', async (event: unknown) => {
   const { item, taskToken } = InputSchema.parse(event);
-  logger.appendKeys({ runUuid: item.runUuid, restoreId: item.restoreId });
+  annotateRun(item.runUuid, { restoreId: item.restoreId });
   const result = await requestRetrieval({
     glacier: glacierClient(),
     s3: s3Client(),

@@ -4,7 +4,7 @@ import { TierSchema } from './lib/contract';
 import { ENV } from './lib/contract';
 import { documentClient, logsClient, omicsClient, s3Client } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
-import { instrumented, logger } from './lib/runtime/observability';
+import { annotateRun, instrumented, logger } from './lib/runtime/observability';
 import { RunIndex } from './lib/index/run-index';
 import { snapshotRun } from './lib/archive/snapshot-run';
 import { indexSnapshot } from './lib/archive/index-snapshot';
@@ -19,7 +19,7 @@ const InputSchema = z.object({
 
 export const handler = instrumented('snapshot-run', async (event: unknown) => {
   const input = InputSchema.parse(event);
-  logger.appendKeys({ runId: input.runId, runUuid: input.runUuid });
+  annotateRun(input.runUuid, { runId: input.runId });
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   const snapshot = await snapshotRun({
     omics: omicsClient(),

@@ -2,7 +2,7 @@
 // with `__type: null`, which the JS SDK turns into an unhelpful TypeError.
 
 // asl-validator ships no type declarations; this is the part of its API used here.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- asl-validator ships no type declarations to import
 const aslValidator = require('asl-validator') as (
   definition: unknown,
   options?: { checkPaths?: boolean; checkArn?: boolean },

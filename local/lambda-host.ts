@@ -9,7 +9,7 @@ const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const REPO_ROOT = path.resolve(__dirname, '..');
 
 // Handlers receive events of many shapes; the host only moves JSON between Step Functions, SQS and them.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler types its own event; the host passes any of them
 type Handler = (event: any, context: Context) => Promise<unknown>;
 
 /** What Lambda's Invoke API returns, before it is put on the wire. */
@@ -76,7 +76,7 @@ export class LambdaHost {
     let handler = this.handlers.get(spec.id);
     if (!handler) {
       // Loaded on first use, so the local cloud has set the environment the handler reads at module load.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, after the local cloud has set the handler's environment
       const module = require(path.join(REPO_ROOT, spec.entry)) as { handler?: Handler };
       if (typeof module.handler !== 'function') throw new Error(`${spec.entry} does not export a handler`);
       handler = module.handler;
@@ -135,7 +135,7 @@ export class LambdaHost {
 
     let timer: NodeJS.Timeout | undefined;
     try {
-      const event = payload.length ? JSON.parse(payload) : {};
+      const event: unknown = payload.length ? JSON.parse(payload) : {};
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           const err = new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
@@ -159,7 +159,7 @@ export class LambdaHost {
       return { statusCode: 200, payload: body };
     } catch (error) {
       const body = errorPayload(error);
-      this.options.onInvoke?.({ functionName, durationMs: Date.now() - started, error: JSON.parse(body).errorType });
+      this.options.onInvoke?.({ functionName, durationMs: Date.now() - started, error: (JSON.parse(body) as { errorType: string }).errorType });
       return { statusCode: 200, payload: body, functionError: 'Unhandled' };
     } finally {
       clearTimeout(timer);

@@ -213,6 +213,7 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
       throw new Error(
         `moto could not create the state machine from ${machine.definitionFile} (${(error as Error).message.split('\n')[0]}). ` +
           `It passed asl-validator, so moto's interpreter rejects something it does not support; its log is ${motoLog}`,
+        { cause: error },
       );
     }
   }

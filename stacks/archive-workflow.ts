@@ -7,7 +7,7 @@ import type { ArchiveStorage } from './archive-storage';
 import type { ArchiverConfig } from '../functions/lib/contract';
 import { grantBucketListing, grantBucketObjects, grantOmicsRunLogs, grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
-import type { RunIndex } from './run-index';
+import type { RunIndexTable } from './run-index';
 import { ENV } from '../functions/lib/contract';
 import { LAMBDAS, STATE_MACHINES } from './wiring';
 import { WorkflowStateMachine } from './workflow-state-machine';
@@ -16,7 +16,7 @@ type ArchiveFunctionKey = (typeof STATE_MACHINES.archiveRun.functions)[number];
 
 export interface ArchiveWorkflowProps {
   readonly config: ArchiverConfig;
-  readonly runIndex: RunIndex;
+  readonly runIndex: RunIndexTable;
   readonly storage: ArchiveStorage;
   readonly environment: FunctionEnvironment;
 }
@@ -52,6 +52,8 @@ export class ArchiveWorkflow extends Construct {
     grantOmicsRunLogs(snapshotRun.role);
     storage.grantSnapshotWrite(snapshotRun.role);
 
+    // GetRun: whether the run's id went to a newer run while the outputs aged (its objects are then left out).
+    grantOmicsRuns(planArchive.role, ['omics:GetRun']);
     grantBucketListing(planArchive.role, config.outputBuckets);
     grantBucketObjects(planArchive.role, config.outputBuckets, ['s3:GetObject'], 'Run outputs sit under runs/<id>/ prefixes HealthOmics names at run time.');
     storage.grantPlans(planArchive.role);

@@ -10,7 +10,7 @@ import { Monitoring } from './monitoring';
 import { DLQ_URL_OUTPUTS, STACK_OUTPUTS } from './outputs';
 import { RestoreWorkflow } from './restore-workflow';
 import { RunCleanup } from './run-cleanup';
-import { RunIndex } from './run-index';
+import { RunIndexTable } from './run-index';
 import { ENV } from '../functions/lib/contract';
 import { QUEUES } from './wiring';
 import { stateMachineArn, stateMachineName } from './workflow-state-machine';
@@ -18,7 +18,7 @@ import { stateMachineArn, stateMachineName } from './workflow-state-machine';
 export type OmicsRunArchiverStackProps = { readonly config: ArchiverConfig } & StackProps;
 
 export class OmicsRunArchiverStack extends Stack {
-  readonly runIndex: RunIndex;
+  readonly runIndex: RunIndexTable;
   readonly storage: ArchiveStorage;
   readonly archive: ArchiveWorkflow;
   readonly restore: RestoreWorkflow;
@@ -33,7 +33,8 @@ export class OmicsRunArchiverStack extends Stack {
     });
     const { config } = props;
 
-    this.runIndex = new RunIndex(this, 'RunIndex', { importTableName: config.imports.runIndexTableName });
+    // The id stays 'RunIndex' (the construct was renamed, its table's logical id must not change).
+    this.runIndex = new RunIndexTable(this, 'RunIndex', { importTableName: config.imports.runIndexTableName });
     this.storage = new ArchiveStorage(this, 'ArchiveStorage', { config });
 
     // The workflows have fixed names, so every function can be told their ARNs before they exist.

@@ -9,7 +9,7 @@ import type { ArchiverConfig } from '../functions/lib/contract';
 import { ConsumerQueue } from './consumer-queue';
 import { grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
-import type { RunIndex } from './run-index';
+import type { RunIndexTable } from './run-index';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 import { RUN_TERMINAL_EVENT_PATTERN } from '../functions/lib/contract';
 import { LAMBDAS, QUEUES, RECONCILE_SCHEDULE } from './wiring';
@@ -17,7 +17,7 @@ import type { WorkflowStateMachine } from './workflow-state-machine';
 
 export interface CompletionTriggerProps {
   readonly config: ArchiverConfig;
-  readonly runIndex: RunIndex;
+  readonly runIndex: RunIndexTable;
   readonly archiveWorkflow: WorkflowStateMachine;
   readonly environment: FunctionEnvironment;
 }
@@ -85,5 +85,5 @@ export function toEventPattern(pattern: Readonly<Record<string, unknown>>): even
     const camel = key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
     result[camel] = JSON.parse(JSON.stringify(value)); // a mutable copy of the `as const` data
   }
-  return result as events.EventPattern;
+  return result;
 }

@@ -57,7 +57,7 @@ export class ArchiverFunction extends Construct {
     const environment = functionEnvironment(spec, props.environment);
     // The policy is compiled into the bundle rather than passed as a variable: Lambda's 4 KB of environment would
     // cap it at a handful of tiers (functions/lib/env.ts reads exactly `process.env.TIER_POLICY`).
-    const readsPolicy = (spec.env as readonly EnvName[]).includes(ENV.tierPolicy);
+    const readsPolicy = spec.env.includes(ENV.tierPolicy);
     this.tierPolicy = readsPolicy ? JSON.stringify(config) : undefined;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {

@@ -8,7 +8,7 @@ import type { ArchiverConfig } from '../functions/lib/contract';
 import { ConsumerQueue } from './consumer-queue';
 import { grantBucketListing, grantBucketObjects } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
-import type { RunIndex } from './run-index';
+import type { RunIndexTable } from './run-index';
 import { LAMBDAS, QUEUES, STATE_MACHINES } from './wiring';
 import { WorkflowStateMachine } from './workflow-state-machine';
 
@@ -16,7 +16,7 @@ type RestoreFunctionKey = (typeof STATE_MACHINES.restoreRun.functions)[number];
 
 export interface RestoreWorkflowProps {
   readonly config: ArchiverConfig;
-  readonly runIndex: RunIndex;
+  readonly runIndex: RunIndexTable;
   readonly storage: ArchiveStorage;
   readonly archiveEventsTopic: sns.ITopic;
   readonly environment: FunctionEnvironment;

@@ -6,13 +6,13 @@ import type { ArchiverConfig } from '../functions/lib/contract';
 import { ConsumerQueue } from './consumer-queue';
 import { grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
-import type { RunIndex } from './run-index';
+import type { RunIndexTable } from './run-index';
 import { RUN_DELETION_FILTER_POLICY } from '../functions/lib/contract';
 import { LAMBDAS, QUEUES } from './wiring';
 
 export interface RunCleanupProps {
   readonly config: ArchiverConfig;
-  readonly runIndex: RunIndex;
+  readonly runIndex: RunIndexTable;
   readonly archiveEventsTopic: sns.ITopic;
   readonly environment: FunctionEnvironment;
 }

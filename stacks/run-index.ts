@@ -6,15 +6,15 @@ import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
 import { RUN_INDEX } from '../functions/lib/contract';
 
-export interface RunIndexProps {
+export interface RunIndexTableProps {
   /** Name of an existing table (`imports.runIndexTableName`) to use instead of creating one. */
   readonly importTableName?: string;
 }
 
-export class RunIndex extends Construct {
+export class RunIndexTable extends Construct {
   readonly table: dynamodb.ITable;
 
-  constructor(scope: Construct, id: string, props: RunIndexProps = {}) {
+  constructor(scope: Construct, id: string, props: RunIndexTableProps = {}) {
     super(scope, id);
     const indexes = Object.values(RUN_INDEX.indexes);
 

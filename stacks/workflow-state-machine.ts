@@ -12,7 +12,7 @@ import type { ArchiveStorage } from './archive-storage';
 import { ConfigError, type ArchiverConfig } from '../functions/lib/contract';
 import { REPO_ROOT } from './lambda';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
-import type { RunIndex } from './run-index';
+import type { RunIndexTable } from './run-index';
 import { definitionSubstitutions, type LambdaKey, STATE_MACHINES, type StateMachineKey, substitute } from './wiring';
 
 /** Step Functions names are at most 80 characters. */
@@ -39,7 +39,7 @@ export interface WorkflowStateMachineProps {
   readonly config: ArchiverConfig;
   /** The functions the workflow's states invoke, by wiring key; each gets a `${...FunctionArn}` substitution. */
   readonly functions: Partial<Record<LambdaKey, lambda.IFunction>>;
-  readonly runIndex: RunIndex;
+  readonly runIndex: RunIndexTable;
   readonly storage: ArchiveStorage;
   readonly archiveEventsTopic: sns.ITopic;
 }
@@ -69,7 +69,7 @@ export class WorkflowStateMachine extends Construct {
     try {
       substitute(definition, substitutions);
     } catch (error) {
-      throw new Error(`${machine.definitionFile}: ${(error as Error).message}`);
+      throw new Error(`${machine.definitionFile}: ${(error as Error).message}`, { cause: error });
     }
     const uses = (key: string) => definition.includes(`\${${key}}`);
 

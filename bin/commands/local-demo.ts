@@ -38,6 +38,12 @@ export interface DemoFile {
   archiveId: string | null;
   treeHash: string | null;
   sha256: string | null;
+  /** The s3-glacier target: where the copy is, in which class, and the CRC64NVME S3 verified it with (base64). */
+  storageClass?: string | null;
+  archiveKey?: string | null;
+  archiveVersionId?: string | null;
+  crc64nvme?: string | null;
+  copy?: { method: 'single' | 'multipart'; parts: number } | null;
 }
 
 export interface DemoRestore {
@@ -104,6 +110,13 @@ function describeFile(file: { path: string; size: number }, record: FileRecord |
     archiveId: record?.archiveId ?? null,
     treeHash: record?.treeHash ?? null,
     sha256: record?.sha256 ?? null,
+    ...(record?.target === 's3-glacier' && {
+      storageClass: record.storageClass ?? null,
+      archiveKey: record.archiveKey ?? null,
+      archiveVersionId: record.archiveVersionId ?? null,
+      crc64nvme: record.checksumAlgorithm === 'CRC64NVME' ? (record.checksum ?? null) : null,
+      copy: record.copyMethod ? { method: record.copyMethod, parts: record.copyParts ?? 1 } : null,
+    }),
   };
 }
 

@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GetRunCommand, ResourceNotFoundException, type GetRunCommandOutput } from '@aws-sdk/client-omics';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
-import { groupWorkItems, spreadLimits, type PlannedFile } from '../../functions/lib/archive/plan-archive';
+import { classifyOutputs, type ListedObject, type NewerRun } from '../../functions/lib/archive/classify-outputs';
+import { newerRunOf } from '../../functions/lib/archive/plan-archive';
+import { listRunCacheUris, snapshotCacheUris } from '../../functions/lib/archive/run-caches';
 import { parseS3Uri } from '../../functions/lib/s3/uri';
 import * as clients from '../../functions/lib/runtime/clients';
 import { RunIndex, type FileRecord, type RunRecord } from '../../functions/lib/index/run-index';
 import { runOutputUriOf } from '../../functions/lib/archive/index-snapshot';
-import { fileClassifier, matchTier, tierWaits, type RunFacts } from '../../functions/lib/archive/tier-policy';
+import { matchTier, tierWaits, type RunFacts } from '../../functions/lib/archive/tier-policy';
 import { FILE_ACTIONS, sizeBytes, type ArchiverConfig, type FileAction, type Tier } from '../../functions/lib/contract';
 import { checkRunRef, findRun, formatBytes, isRunId, processIO, table, type CommandIO } from './display';
 import { loadPolicy } from './policy';
@@ -67,6 +69,11 @@ export interface RunPlan {
    * `<outputUri>/<id>/`, so the newer run writes into the same folder. They are left out of the plan.
    */
   newerRunObjects?: { runUuid: string; since: string; files: number; bytes: number };
+  /**
+   * Objects under the run caches its tasks used (ListRunTasks' cacheS3Uri, or the snapshot's tasks once HealthOmics
+   * no longer has the run): the workflow never archives them, so they are left out of the plan.
+   */
+  runCacheObjects?: { uris: string[]; files: number; bytes: number };
 }
 
 function ruleText(tier: Tier, rule: number): string {
@@ -95,7 +102,7 @@ interface RunSource {
   run: RunPlan['run'];
   record?: RunRecord;
   /** The run HealthOmics now has under this run's id, when the id was reused. */
-  newerRun?: { uuid: string; creationTime: string };
+  newerRun?: NewerRun;
 }
 
 const iso = (value: unknown): string | undefined => (value instanceof Date ? value.toISOString() : typeof value === 'string' && value ? value : undefined);
@@ -170,28 +177,37 @@ async function findRunSource(ref: string, openIndex: () => Promise<RunIndex>): P
   const live = await getRun(found.record.runId);
   if (live && live.uuid === ref) return { source: { ...fromGetRun(live), record: found.record }, index };
   const source = fromRecord(found.record);
-  const created = iso(live?.creationTime);
-  if (live?.uuid && created) source.newerRun = { uuid: live.uuid, creationTime: created };
+  source.newerRun = newerRunOf(live, ref);
   return { source, index };
 }
 
-type ListedFile = PlannedFile & { lastModified?: Date };
-
-async function listOutputs(runOutputUri: string): Promise<ListedFile[]> {
+async function listOutputs(runOutputUri: string): Promise<ListedObject[]> {
   const { bucket, prefix } = parseS3Uri(runOutputUri);
-  const files: ListedFile[] = [];
+  const objects: ListedObject[] = [];
   try {
     for await (const page of paginateListObjectsV2({ client: clients.s3Client(), pageSize: 1000 }, { Bucket: bucket, Prefix: prefix })) {
       for (const object of page.Contents ?? []) {
-        const key = object.Key ?? '';
-        if (key.endsWith('/')) continue; // folder markers
-        files.push({ path: key.slice(prefix.length), bucket, key, size: object.Size ?? 0, etag: object.ETag, lastModified: object.LastModified });
+        objects.push({ key: object.Key ?? '', size: object.Size ?? 0, etag: object.ETag, lastModified: object.LastModified });
       }
     }
   } catch (error) {
     throw new Error(`cannot list the run's outputs at ${runOutputUri}: ${(error as Error).message}`);
   }
-  return files;
+  return objects;
+}
+
+/**
+ * The run caches the workflow leaves alone, found where the snapshot step finds them: the tasks' cacheS3Uri, from
+ * HealthOmics while it has the run, else from the snapshot's tasks.jsonl.gz (none when the run was never snapshotted).
+ */
+async function runCaches(source: RunSource): Promise<string[]> {
+  try {
+    if (source.run.source === 'healthomics') return await listRunCacheUris(clients.omicsClient(), source.run.id);
+    const location = source.record?.snapshotLocation;
+    return location ? await snapshotCacheUris(clients.s3Client(), location) : [];
+  } catch (error) {
+    throw new Error(`cannot find the run caches of run ${source.run.id}: ${(error as Error).message}`);
+  }
 }
 
 /** Works the plan out; reads HealthOmics, S3 and (when needed) the index, and writes nothing. */
@@ -215,55 +231,41 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
     ...(source.run.stopTime ? { archiveNotBefore: new Date(Date.parse(source.run.stopTime) + waits.archiveAfterSeconds * 1000).toISOString() } : {}),
   };
 
-  let listed = await listOutputs(source.run.runOutputUri);
-  const newer = source.newerRun;
-  if (newer) {
-    // This run had finished (and was deleted) before the newer one was created: what was written since is the newer run's.
-    const since = Date.parse(newer.creationTime);
-    const theirs = listed.filter((f) => f.lastModified && f.lastModified.getTime() >= since);
-    listed = listed.filter((f) => !theirs.includes(f));
-    if (theirs.length) {
-      plan.newerRunObjects = { runUuid: newer.uuid, since: newer.creationTime, files: theirs.length, bytes: theirs.reduce((s, f) => s + f.size, 0) };
-    }
-  }
-  const indexed = new Map<string, FileRecord>();
-  if (index && source.run.uuid) for (const f of await index.listFiles(source.run.uuid)) indexed.set(f.path, f);
-  const classify = fileClassifier(tier);
-  const toArchive: PlannedFile[] = [];
-  const add = (file: { path: string; size: number; lastModified?: Date }, from: PlannedOutput['source'], planned?: PlannedFile) => {
-    const lastModified = file.lastModified ?? now;
-    const decision = classify({ path: file.path, size: file.size, lastModified }, now);
-    const record = indexed.get(file.path);
+  const [objects, excludeUris] = await Promise.all([listOutputs(source.run.runOutputUri), runCaches(source)]);
+  const indexed: FileRecord[] = index && source.run.uuid ? await index.listFiles(source.run.uuid) : [];
+  // The classification the workflow's plan step makes, over the same listing.
+  const classified = classifyOutputs({
+    runUuid: source.run.uuid ?? source.run.id,
+    runOutputUri: source.run.runOutputUri,
+    objects,
+    tier,
+    excludeUris,
+    indexed,
+    newerRun: source.newerRun,
+    groupLimits,
+    concurrency: config.archiveConcurrency,
+    now,
+  });
+  for (const decision of classified.decisions) {
     plan.files.push({
-      path: file.path,
-      size: file.size,
-      lastModified: lastModified.toISOString(),
+      path: decision.path,
+      size: decision.size,
+      lastModified: decision.lastModified.toISOString(),
       action: decision.action,
       rule: decision.rule,
       ruleText: ruleText(tier, decision.rule),
-      source: from,
-      ...(record ? { indexState: record.state } : {}),
+      source: decision.source,
+      ...(decision.indexState ? { indexState: decision.indexState } : {}),
     });
     totals[decision.action].files++;
-    totals[decision.action].bytes += file.size;
-    if (decision.action !== 'archive') return;
+    totals[decision.action].bytes += decision.size;
     // As the real plan does: a file the index has archived is not archived again.
-    if (record?.state === 'ARCHIVED') plan.alreadyArchived++;
-    else if (planned) toArchive.push(planned);
-  };
-  for (const file of listed) add(file, 's3', file);
-  const seen = new Set(listed.map((f) => f.path));
-  for (const record of indexed.values()) {
-    if (seen.has(record.path)) continue;
-    add({ path: record.path, size: record.size, lastModified: record.lastModified ? new Date(record.lastModified) : undefined }, 'index');
+    if (decision.action === 'archive' && decision.indexState === 'ARCHIVED') plan.alreadyArchived++;
   }
   plan.files.sort((a, b) => a.path.localeCompare(b.path));
-  // The same grouping the workflow's plan makes, spread over the Map's concurrency.
-  plan.workItems = groupWorkItems(toArchive, spreadLimits(groupLimits, toArchive, config.archiveConcurrency)).map((item) => ({
-    files: item.files.length,
-    bytes: item.bytes,
-    paths: item.files.map((f) => f.path),
-  }));
+  if (classified.newerRunObjects) plan.newerRunObjects = classified.newerRunObjects;
+  if (classified.runCacheObjects.files) plan.runCacheObjects = { uris: excludeUris, ...classified.runCacheObjects };
+  plan.workItems = classified.workItems.map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
   return plan;
 }
 
@@ -317,6 +319,13 @@ export function formatPlan(plan: RunPlan, now = new Date()): string {
     lines.push(
       `Left out: ${newer.files} object${newer.files === 1 ? '' : 's'} (${formatBytes(newer.bytes)}) written in the output folder since ${newer.since}, ` +
         `when run ${newer.runUuid} took over this run's id (HealthOmics reuses ids, and a run's folder is named by its id)`,
+    );
+  }
+  const caches = plan.runCacheObjects;
+  if (caches) {
+    lines.push(
+      `Left out: ${caches.files} object${caches.files === 1 ? '' : 's'} (${formatBytes(caches.bytes)}) under the run cache${caches.uris.length === 1 ? '' : 's'} ` +
+        `${caches.uris.join(', ')} (the archive never touches a run cache)`,
     );
   }
   lines.push(`Totals: ${FILE_ACTIONS.map((a) => `${a} ${plan.totals[a].files} files, ${formatBytes(plan.totals[a].bytes)}`).join('; ')}`);

@@ -7,7 +7,11 @@ export const DEMO_OUTPUT_BUCKET = 'omics-demo-outputs';
 /** Where the demo restores to before copying files to the local folder. */
 export const DEMO_RESTORE_BUCKET = 'omics-demo-restores';
 
-/** One tier that archives every file at once, so the demo shows the whole path in seconds. */
+/**
+ * One tier that archives every file at once, so the demo shows the whole path in seconds: into S3 Glacier Deep
+ * Archive, the target for every account new to Glacier, with the multipart threshold scaled down so files of a few
+ * MiB already take the multipart copy.
+ */
 export const DEMO_POLICY: ArchiverConfigInput = {
   outputBuckets: [DEMO_OUTPUT_BUCKET],
   restoreBuckets: [DEMO_RESTORE_BUCKET],
@@ -17,11 +21,10 @@ export const DEMO_POLICY: ArchiverConfigInput = {
       settleWait: 'PT1S',
       archiveAfter: 'PT0S',
       files: [{ globs: ['**'], action: 'archive' }],
-      target: { type: 'glacier-vault' },
+      target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '5 MiB', partSize: '5 MiB' },
       deleteSources: true,
       deleteRun: true,
-      restoreTier: 'Expedited',
-      partSizeMiB: 1,
+      restoreTier: 'Standard',
     },
   ],
   archiveConcurrency: 4,
@@ -39,7 +42,7 @@ export function loadPolicy(file?: string): ArchiverConfig {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new Error(`cannot read policy file ${file}: ${(error as Error).message}`);
+    throw new Error(`cannot read policy file ${file}: ${(error as Error).message}`, { cause: error });
   }
   const obj = raw as { context?: { omicsArchiver?: unknown }; omicsArchiver?: unknown };
   const policy = (obj.context?.omicsArchiver ?? obj.omicsArchiver ?? raw) as Record<string, unknown>;

@@ -277,11 +277,12 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
     executionArn = started.executionArn ?? '';
   } catch (error) {
     if (error instanceof ExecutionAlreadyExists || (error as Error).name === 'ExecutionAlreadyExists') {
-      throw new Error(`an execution named ${name} already exists on ${stateMachineArn}; choose another --name`);
+      throw new Error(`an execution named ${name} already exists on ${stateMachineArn}; choose another --name`, { cause: error });
     }
     if (error instanceof StateMachineDoesNotExist || (error as Error).name === 'StateMachineDoesNotExist') {
       throw new Error(
         `the restore state machine ${stateMachineArn} does not exist (check --restore-state-machine, OMICS_ARCHIVER_RESTORE_STATE_MACHINE or --stack-name)`,
+        { cause: error },
       );
     }
     throw error;

@@ -146,7 +146,9 @@ function valueText(key: string, value: unknown): string {
     return (value as { path: string; reason: string }[]).map((f) => `${f.path}: ${f.reason}`).join('\n') || '-';
   }
   if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  // What an index item holds besides objects: strings, numbers and booleans.
+  const scalar = value as string | number | boolean;
+  return String(scalar);
 }
 
 /** The record's own fields first, in a reading order; anything newer in the item follows. */

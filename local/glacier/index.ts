@@ -71,8 +71,9 @@ export class GlacierEmulator {
   }
 
   /** Stops the job timers; state stays on disk under dataDir. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.runner.close();
+    return Promise.resolve();
   }
 
   /** Test control: GetJobOutput flips the byte at this offset of the job's output (its tree hash header stays true). */

@@ -175,11 +175,11 @@ function findJob(ctx: Ctx, call: Call): JobRecord {
   return job;
 }
 
-export async function describeJobOperation(ctx: Ctx, call: Call): Promise<void> {
+export function describeJobOperation(ctx: Ctx, call: Call): void {
   sendJson(call.res, 200, describeJob(ctx, findJob(ctx, call)));
 }
 
-export async function listJobs(ctx: Ctx, call: Call): Promise<void> {
+export function listJobs(ctx: Ctx, call: Call): void {
   ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName));
   const limit = parseLimit(call.query, 50);
   const statusCode = call.query.get('statuscode');

@@ -93,7 +93,7 @@ export async function uploadMultipartPart(ctx: Ctx, call: Call): Promise<void> {
   }
 }
 
-export async function listParts(ctx: Ctx, call: Call): Promise<void> {
+export function listParts(ctx: Ctx, call: Call): void {
   const upload = findUpload(ctx, call);
   const limit = parseLimit(call.query, 50);
   const { slice, next } = page(sortedParts(upload), (p) => String(p.start), call.query.get('marker'), limit);
@@ -108,7 +108,7 @@ export async function listParts(ctx: Ctx, call: Call): Promise<void> {
   });
 }
 
-export async function listMultipartUploads(ctx: Ctx, call: Call): Promise<void> {
+export function listMultipartUploads(ctx: Ctx, call: Call): void {
   ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName));
   const limit = parseLimit(call.query, 50);
   const uploads = Object.values(ctx.store.state.uploads)

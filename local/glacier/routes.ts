@@ -5,7 +5,8 @@ import type { Call, Ctx } from './context';
 import { describeJobOperation, getJobOutput, initiateJob, listJobs } from './jobs';
 import { createVault, deleteVault, deleteVaultNotifications, describeVault, getVaultNotifications, listVaults, setVaultNotifications } from './vaults';
 
-export type Handler = (ctx: Ctx, call: Call) => Promise<void>;
+/** An operation; those that only touch the in-memory state answer synchronously. */
+export type Handler = (ctx: Ctx, call: Call) => void | Promise<void>;
 
 /**
  * Routes keyed by method and path shape after /{accountId}/vaults/{vaultName}: '' for the vault itself, then the

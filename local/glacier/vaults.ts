@@ -20,7 +20,7 @@ function describe(ctx: Ctx, vault: VaultRecord) {
   };
 }
 
-export async function createVault(ctx: Ctx, call: Call): Promise<void> {
+export function createVault(ctx: Ctx, call: Call): void {
   const name = call.vaultName;
   if (!/^[A-Za-z0-9_.-]{1,255}$/.test(name)) {
     throw invalidParameter(`Invalid vault name: ${name}. Names are 1 to 255 characters of a-z, A-Z, 0-9, '_', '-' and '.'`);
@@ -32,11 +32,11 @@ export async function createVault(ctx: Ctx, call: Call): Promise<void> {
   sendEmpty(call.res, 201, { location: ctx.location(name) });
 }
 
-export async function describeVault(ctx: Ctx, call: Call): Promise<void> {
+export function describeVault(ctx: Ctx, call: Call): void {
   sendJson(call.res, 200, describe(ctx, ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName))));
 }
 
-export async function listVaults(ctx: Ctx, call: Call): Promise<void> {
+export function listVaults(ctx: Ctx, call: Call): void {
   const limit = parseLimit(call.query, 10);
   const marker = call.query.get('marker');
   const vaults = Object.values(ctx.store.state.vaults).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -54,7 +54,7 @@ export async function listVaults(ctx: Ctx, call: Call): Promise<void> {
   });
 }
 
-export async function deleteVault(ctx: Ctx, call: Call): Promise<void> {
+export function deleteVault(ctx: Ctx, call: Call): void {
   const arn = ctx.vaultArn(call.vaultName);
   const vault = ctx.store.vault(call.vaultName, arn);
   const state = ctx.store.state;
@@ -80,13 +80,13 @@ export async function setVaultNotifications(ctx: Ctx, call: Call): Promise<void>
   sendEmpty(call.res, 204);
 }
 
-export async function getVaultNotifications(ctx: Ctx, call: Call): Promise<void> {
+export function getVaultNotifications(ctx: Ctx, call: Call): void {
   const vault = ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName));
   if (!vault.notification) throw notFound(`No notification configuration is set for vault: ${ctx.vaultArn(vault.name)}`);
   sendJson(call.res, 200, vault.notification);
 }
 
-export async function deleteVaultNotifications(ctx: Ctx, call: Call): Promise<void> {
+export function deleteVaultNotifications(ctx: Ctx, call: Call): void {
   const vault = ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName));
   delete vault.notification;
   ctx.store.save();

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DemoReport, DemoRestore } from '../../bin/commands/local-demo';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
@@ -39,9 +40,9 @@ test('archives every file of the folder, deletes the run, restores every file by
   const run = demo(['--outputs', outputs, '--restore-to', restored, '--json']);
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
-  const report = JSON.parse(run.stdout);
+  const report = JSON.parse(run.stdout) as DemoReport & { restore: DemoRestore };
 
-  expect(report.run).toEqual({ id: expect.stringMatching(/^\d+$/), uuid: expect.any(String), archiveState: 'RUN_DELETED', deleted: true });
+  expect(report.run).toEqual({ id: expect.stringMatching(/^\d+$/) as string, uuid: expect.any(String) as string, archiveState: 'RUN_DELETED', deleted: true });
   expect(report.execution).toMatchObject({ name: `run-${report.run.id}-${report.run.uuid}`, status: 'SUCCEEDED' });
   expect(report.execution.states[0]).toBe('Wait for run to settle');
   expect(report.execution.states).toContain('Archive output files');
@@ -57,7 +58,7 @@ test('archives every file of the folder, deletes the run, restores every file by
       state: 'ARCHIVED',
       target: 'glacier-vault',
       sha256: sha256(data),
-      treeHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      treeHash: expect.stringMatching(/^[0-9a-f]{64}$/) as string,
     });
     // Glacier stores no empty archive: the record alone brings an empty file back.
     expect(file.archiveId === null).toBe(data.length === 0);
@@ -67,7 +68,7 @@ test('archives every file of the folder, deletes the run, restores every file by
   expect(report.restore.files.map((f: { path: string }) => f.path).sort()).toEqual(Object.keys(files).sort());
   for (const file of report.restore.files) {
     expect(file).toMatchObject({ state: 'RESTORED', restoredTo: path.join(restored, ...file.path.split('/')), sha256Matches: true });
-    expect(fs.readFileSync(file.restoredTo).equals(files[file.path])).toBe(true);
+    expect(fs.readFileSync(file.restoredTo!).equals(files[file.path])).toBe(true);
   }
 }, 180_000);
 
@@ -87,7 +88,7 @@ test('--policy: a tier that keeps everything archives nothing and restores nothi
   );
   const run = demo(['--outputs', outputs, '--policy', policy, '--no-restore', '--json']);
   expect(run.status).toBe(0);
-  const report = JSON.parse(run.stdout);
+  const report = JSON.parse(run.stdout) as DemoReport;
   expect(report.run).toMatchObject({ archiveState: 'ARCHIVED', deleted: false });
   expect(report.files).toEqual([expect.objectContaining({ path: 'a.txt', action: 'keep', state: 'KEPT', archiveId: null })]);
   expect(report.restore).toBeUndefined();

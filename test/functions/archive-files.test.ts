@@ -1,7 +1,7 @@
 // Unit tests for the archive-files handler: validated input, its environment, the Lambda deadline, and both modes.
 import { Readable } from 'node:stream';
 import { GlacierClient, UploadArchiveCommand, type UploadArchiveCommandInput } from '@aws-sdk/client-glacier';
-import { CopyObjectCommand, GetObjectCommand, S3Client, type GetObjectCommandInput } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, type GetObjectCommandInput } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
@@ -9,6 +9,7 @@ import { handler } from '../../functions/archive-files';
 import { SCHEMA_VERSION, fileKey, type FileRecord } from '../../functions/lib/index/run-index';
 import { treeHashOf } from '../../functions/lib/glacier/tree-hash';
 import { ENV } from '../../functions/lib/contract';
+import { crc64nvmeOf } from '../support/crc64nvme';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
@@ -57,7 +58,9 @@ beforeEach(() => {
     archiveId: 'archive-1',
     checksum: treeHashOf(Buffer.from(input.body as Uint8Array)).toString('hex'),
   }));
-  s3Mock.on(CopyObjectCommand).resolves({ VersionId: 'v1' });
+  s3Mock.on(HeadObjectCommand).resolves({ ContentLength: DATA.length });
+  // S3 reports the copy's CRC64NVME; the archive step compares it with the one it computed for the source.
+  s3Mock.on(CopyObjectCommand).callsFake(async () => ({ VersionId: 'v1', CopyObjectResult: { ChecksumCRC64NVME: await crc64nvmeOf(DATA) } }));
 });
 
 describe('archive-files handler', () => {

@@ -56,7 +56,7 @@ beforeEach(() => {
   ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
     const record = records.get(String(input.Key!.pk).replace('RUN#', ''))!;
     const values = input.ExpressionAttributeValues!;
-    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression!)?.[1] ?? '').split(', ').map((p) => values[p]);
+    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression!)?.[1] ?? '').split(', ').map((p): unknown => values[p]);
     if (!allowed.includes(record.archiveState)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
     for (const part of input.UpdateExpression!.replace(/^SET /, '').split(', ')) {
       const [name, value] = part.split(' = ');

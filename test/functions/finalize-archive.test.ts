@@ -48,7 +48,7 @@ describe('finalize-archive handler', () => {
     expect(update).toMatchObject({
       TableName: TABLE,
       Key: { pk: `RUN#${UUID}`, sk: 'META' },
-      ExpressionAttributeValues: expect.objectContaining({ ':from0': 'ARCHIVING' }),
+      ExpressionAttributeValues: expect.objectContaining({ ':from0': 'ARCHIVING' }) as Record<string, unknown>,
     });
     expect(powertools.addMetric).toHaveBeenCalledWith('RunsArchived', 'Count', 1);
   });

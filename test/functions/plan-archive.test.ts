@@ -1,5 +1,6 @@
 // Unit tests for the plan-archive handler: validated input, the ARCHIVING transition, and the plan it writes.
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetRunCommand, OmicsClient, ResourceNotFoundException } from '@aws-sdk/client-omics';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -13,6 +14,7 @@ const TABLE = 'run-index';
 const BUCKET = 'snapshots';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
+const omicsMock = mockClient(OmicsClient);
 quietPowertools();
 useEnv({ [ENV.runIndexTable]: TABLE, [ENV.snapshotBucket]: BUCKET });
 
@@ -30,7 +32,10 @@ const input = (overrides: Record<string, unknown> = {}) => ({
 beforeEach(() => {
   ddbMock.reset();
   s3Mock.reset();
-  ddbMock.on(UpdateCommand).resolves({ Attributes: { archiveState: 'ARCHIVING' } });
+  omicsMock.reset();
+  ddbMock.on(UpdateCommand).resolves({ Attributes: { archiveState: 'ARCHIVING', runId: '7830534', runUuid: UUID } });
+  // HealthOmics still has the run under its id.
+  omicsMock.on(GetRunCommand).resolves({ id: '7830534', uuid: UUID, creationTime: new Date('2024-12-31') });
   ddbMock.on(QueryCommand).resolves({ Items: [] });
   ddbMock.on(BatchWriteCommand).resolves({});
   s3Mock.on(ListObjectsV2Command).resolves({
@@ -87,6 +92,42 @@ describe('plan-archive handler', () => {
     });
     const registered = ddbMock.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems![TABLE].map((r) => r.PutRequest!.Item!.path));
     expect(registered.sort()).toEqual(['reads/a.bam', 'reads/a.bam.bai']);
+  });
+
+  it('leaves out what a newer run wrote after HealthOmics gave it this run id, and says so', async () => {
+    // The run was deleted while its outputs aged, and its id went to a run created on 1 March.
+    const newer = { uuid: '11111111-2222-4333-8444-555555555555', creationTime: new Date('2025-03-01T00:00:00Z') };
+    omicsMock.on(GetRunCommand).resolves({ id: '7830534', ...newer });
+    s3Mock.on(ListObjectsV2Command).resolves({
+      Contents: [
+        { Key: 'out/7830534/reads/a.bam', Size: 1000, ETag: '"a"', LastModified: new Date('2025-01-01') },
+        { Key: 'out/7830534/reads/b.bam', Size: 2000, ETag: '"b"', LastModified: new Date('2025-03-01T00:00:00Z') },
+        { Key: 'out/7830534/reads/c.bam.bai', Size: 20, ETag: '"c"', LastModified: new Date('2025-03-02') },
+      ],
+      IsTruncated: false,
+    });
+
+    const result = await handler(input());
+
+    expect(omicsMock).toHaveReceivedCommandWith(GetRunCommand, { id: '7830534' });
+    const put = s3Mock.commandCalls(PutObjectCommand)[0].args[0].input;
+    const items = JSON.parse(Buffer.from(put.Body as Uint8Array).toString()) as { files: { path: string }[] }[];
+    expect(items.flatMap((i) => i.files.map((f) => f.path))).toEqual(['reads/a.bam']);
+    expect(result).toMatchObject({
+      itemCount: 1,
+      counts: { files: 1, archive: 1, keep: 0 },
+      bytes: { total: 1000, archive: 1000 },
+      newerRunObjects: { runUuid: newer.uuid, since: newer.creationTime.toISOString(), files: 2, bytes: 2020 },
+    });
+    const registered = ddbMock.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems![TABLE].map((r) => r.PutRequest!.Item!.path));
+    expect(registered).toEqual(['reads/a.bam']);
+  });
+
+  it('takes the whole listing as the run\'s own when HealthOmics has no run under the id any more', async () => {
+    omicsMock.on(GetRunCommand).rejects(new ResourceNotFoundException({ message: 'run not found', $metadata: {} }));
+    const result = await handler(input());
+    expect(result).toMatchObject({ itemCount: 1, counts: { files: 2, archive: 1, keep: 1 } });
+    expect(result).not.toHaveProperty('newerRunObjects');
   });
 
   it('plans nothing for a run that is already further along than ARCHIVING', async () => {

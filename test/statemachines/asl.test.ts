@@ -8,7 +8,7 @@ interface AslValidation {
   errorsText: (separator?: string) => string;
 }
 // asl-validator ships no type declarations; this is the shape of its documented JS API.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- asl-validator ships no type declarations to import
 const aslValidator = require('asl-validator') as (definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }) => AslValidation;
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -48,7 +48,7 @@ describe.each(files)('%s', (file) => {
   });
 
   it('is valid JSON before substitution (placeholders sit inside strings)', () => {
-    expect(() => JSON.parse(text)).not.toThrow();
+    expect((): unknown => JSON.parse(text)).not.toThrow();
   });
 
   it('uses only `${Key}`s that the stack provides for this workflow', () => {

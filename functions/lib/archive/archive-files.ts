@@ -1,19 +1,18 @@
 // Archives one plan item's files: streams each into Glacier (or copies it into an S3 Glacier class), records it, then cleans up.
 import type { GlacierClient } from '@aws-sdk/client-glacier';
-import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { partSizeFor, type Tier } from '../contract';
+import { archiveObjectKey, partSizeFor, s3PartSizeFor, sizeBytes, type Tier } from '../contract';
 import type { WorkItem } from './plan-archive';
 import { uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
-import { pinnedSource, type ByteSource } from '../s3/byte-source';
+import { pinnedSource } from '../s3/byte-source';
+import { COPY_CHECKSUM_ALGORITHM, PERMANENT_COPY_ERRORS, copyToGlacierClass } from '../s3/glacier-class-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 import { describeWorkflowError, type WorkflowError } from '../runtime/workflow-error';
 import { StateConflictError, type FileRecord, type RunIndex } from '../index/run-index';
 
 /** Time kept back from the Lambda deadline to record progress and return. */
 export const DEADLINE_MARGIN_MS = 30_000;
-/** CopyObject's limit; larger objects need a multipart copy. */
-const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 
 export interface ArchiveItemArgs {
   s3: S3Client;
@@ -48,20 +47,15 @@ const PERMANENT_ERRORS = new Set([
   'TreeHashMismatch',
   'SourceChanged',
   'SourceTooLarge',
+  ...PERMANENT_COPY_ERRORS,
 ]);
 
 /** A file-level failure no retry can fix; its name is one of PERMANENT_ERRORS. */
 class PermanentFileError extends Error {
-  constructor(name: 'SourceChanged' | 'SourceTooLarge', message: string) {
+  constructor(name: 'SourceChanged', message: string) {
     super(message);
     this.name = name;
   }
-}
-
-async function sha256OfSource(source: ByteSource): Promise<string> {
-  const hash = createHash('sha256');
-  if (source.size > 0) for await (const chunk of await source.read(0, source.size - 1)) hash.update(chunk);
-  return hash.digest('hex');
 }
 
 /**
@@ -107,7 +101,7 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
   const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
   // The checkpoint belongs to the recorded upload: it goes back only with it (so only with its part size).
   const checkpoint = resumeUploadId ? recordedCheckpoint(record, { treeHash: false }) : undefined;
-  const resumeSha256 = checkpoint && { state: checkpoint.sha256State, bytes: checkpoint.bytes };
+  const resumeSha256 = checkpoint?.sha256State !== undefined ? { state: checkpoint.sha256State, bytes: checkpoint.bytes } : undefined;
   let result: UploadResult;
   try {
     result = await upload(resumeUploadId, resumeSha256);
@@ -140,37 +134,53 @@ export function archiveDescription(runUuid: string, path: string): string {
   return ascii.length <= 1024 ? ascii : JSON.stringify({ runUuid, pathSha256: createHash('sha256').update(path).digest('hex') });
 }
 
-async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Promise<'done'> {
-  if (args.tier.target.type !== 's3-glacier') throw new Error('not an s3-glacier tier');
+/**
+ * Copies the file into the tier's storage class server-side (functions/lib/s3/glacier-class-copy.ts): one CopyObject
+ * up to `multipartAbove`, a resumable multipart copy above it; verified by S3's CRC64NVME before it counts.
+ */
+async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
+  const target = args.tier.target;
+  if (target.type !== 's3-glacier') throw new Error('not an s3-glacier tier');
   if (!args.archiveBucket) throw new Error('the tier targets s3-glacier but the stack has no archive bucket');
-  if (record.size > MAX_SINGLE_COPY) {
-    throw new PermanentFileError(
-      'SourceTooLarge',
-      `file is ${record.size} bytes; the s3-glacier target copies objects up to 5 GiB (use a glacier-vault tier for larger files)`,
-    );
+  const partSize = record.uploadId && record.partSize ? record.partSize : s3PartSizeFor(target, record.size);
+  await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], {
+    state: 'UPLOADING',
+    target: 's3-glacier',
+    partSize,
+    failureReason: null,
+  });
+  const kept = { crc64: true };
+  // Whatever hash states were saved go back with the upload; the copy checks they are the ones it needs.
+  const checkpoint = record.sha256Bytes !== undefined ? { bytes: record.sha256Bytes, sha256State: record.sha256State, crc64State: record.crc64State } : undefined;
+  const archiveKey = archiveObjectKey(args.runUuid, record.path);
+  const result = await copyToGlacierClass({
+    s3: args.s3,
+    source: { bucket: record.sourceBucket, key: record.sourceKey, size: record.size, etag: record.etag },
+    destination: { bucket: args.archiveBucket, key: archiveKey, storageClass: target.storageClass, metadata: { 'run-uuid': args.runUuid } },
+    multipartAbove: sizeBytes(target.multipartAbove),
+    partSize,
+    sha256: target.sha256,
+    resume: record.uploadId ? { uploadId: record.uploadId, checkpoint } : undefined,
+    deadline: args.deadline - DEADLINE_MARGIN_MS,
+    onProgress: (progress) => args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], progressChanges(progress, kept)).then(() => undefined),
+  });
+  if (result.status === 'incomplete') {
+    await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], progressChanges(result, kept));
+    return 'incomplete';
   }
-  await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], { state: 'UPLOADING', target: 's3-glacier', failureReason: null });
-  const source = pinnedSource(args.s3, record);
-  const sha256 = await sha256OfSource(source);
-  const archiveKey = `runs/${args.runUuid}/${record.path}`;
-  const copied = await args.s3.send(
-    new CopyObjectCommand({
-      Bucket: args.archiveBucket,
-      Key: archiveKey,
-      CopySource: `${record.sourceBucket}/${encodeURIComponent(record.sourceKey).replace(/%2F/g, '/')}`,
-      CopySourceIfMatch: record.etag,
-      StorageClass: args.tier.target.storageClass,
-      MetadataDirective: 'REPLACE',
-      Metadata: { 'run-uuid': args.runUuid, sha256 },
-    }),
-  );
   await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
     state: 'ARCHIVED',
+    ...checkpointCleared(kept),
+    uploadId: null,
     archiveBucket: args.archiveBucket,
     archiveKey,
-    archiveVersionId: copied.VersionId,
-    storageClass: args.tier.target.storageClass,
-    sha256,
+    archiveVersionId: result.versionId,
+    storageClass: target.storageClass,
+    checksumAlgorithm: COPY_CHECKSUM_ALGORITHM,
+    checksum: result.crc64nvme,
+    copyMethod: result.method,
+    copyParts: result.parts,
+    sha256: result.sha256,
     archivedAt: (args.now ?? (() => new Date()))().toISOString(),
   });
   return 'done';

@@ -46,7 +46,7 @@ export async function indexSnapshot(
     runOutputUri,
     snapshotLocation: snapshot.location,
     executionArn: options.executionArn,
-    run: run as Record<string, unknown>,
+    run,
   });
   const now = options.now ?? new Date();
   const ageFrom = new Date(stopTime).getTime();

@@ -1,13 +1,14 @@
-// Plans a run's archive: lists its outputs, applies the tier's file rules, groups files into Map work items, registers them.
+// Plans a run's archive: lists its outputs, classifies them (classify-outputs.ts), registers them and writes the Map's work items.
+import { GetRunCommand, type GetRunResponse, type OmicsClient } from '@aws-sdk/client-omics';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { sizeBytes, type Tier } from '../contract';
-import type { PlannedFile, WorkItem } from '../contract';
-import type { FileCounts, FileRecord, RunIndex } from '../index/run-index';
+import type { FileCounts, RunIndex } from '../index/run-index';
 import { parseS3Uri } from '../s3/uri';
-import { fileClassifier } from './tier-policy';
+import { classifyOutputs, type LeftOut, type ListedObject, type NewerRun } from './classify-outputs';
 
 export type { PlannedFile, WorkItem } from '../contract';
+export { groupWorkItems, spreadLimits, type GroupLimits, type NewerRun } from './classify-outputs';
 
 export interface PlanSummary {
   bucket: string;
@@ -15,53 +16,39 @@ export interface PlanSummary {
   itemCount: number;
   counts: FileCounts;
   bytes: { total: number; archive: number };
+  /** Objects a newer run wrote under the reused run id, left out of the plan; only when there were any. */
+  newerRunObjects?: LeftOut & { runUuid: string; since: string };
 }
 
-export interface GroupLimits {
-  maxFiles: number;
-  maxBytes: number;
+/** The newer run HealthOmics has under the id, judged from what GetRun answers for it (undefined: the run is gone). */
+export function newerRunOf(current: Pick<GetRunResponse, 'uuid' | 'creationTime'> | undefined, runUuid: string): NewerRun | undefined {
+  if (!current?.uuid || current.uuid === runUuid || !current.creationTime) return undefined;
+  const created = current.creationTime instanceof Date ? current.creationTime.toISOString() : String(current.creationTime);
+  return { uuid: current.uuid, creationTime: created };
 }
 
 /**
- * Tightens the limits so the files make at least `concurrency` items when there are that many files: a few big
- * groups would leave Map slots idle while one item works through its files one after another.
+ * Asks HealthOmics which run has `runId` now. The snapshot step checked the uuid, but the run can be deleted and its
+ * id handed to a new run while the workflow waits for the outputs to age; that run then writes into the same folder.
  */
-export function spreadLimits(limits: GroupLimits, files: readonly PlannedFile[], concurrency: number): GroupLimits {
-  if (concurrency <= 1 || files.length === 0) return limits;
-  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  return {
-    maxFiles: Math.max(1, Math.min(limits.maxFiles, Math.ceil(files.length / concurrency))),
-    maxBytes: Math.max(1, Math.min(limits.maxBytes, Math.ceil(totalBytes / concurrency))),
-  };
-}
-
-/** Groups files in order: each group stays within both limits; a file at or over the byte limit goes alone. */
-export function groupWorkItems(files: Iterable<PlannedFile>, limits: GroupLimits): WorkItem[] {
-  const items: WorkItem[] = [];
-  let current: WorkItem = { files: [], bytes: 0 };
-  const flush = () => {
-    if (current.files.length) items.push(current);
-    current = { files: [], bytes: 0 };
-  };
-  for (const file of files) {
-    if (file.size >= limits.maxBytes) {
-      // Close the open group first, so the items keep the files' order.
-      flush();
-      items.push({ files: [file], bytes: file.size });
-      continue;
-    }
-    if (current.files.length >= limits.maxFiles || current.bytes + file.size > limits.maxBytes) flush();
-    current.files.push(file);
-    current.bytes += file.size;
+export async function findNewerRun(omics: OmicsClient, runId: string, runUuid: string): Promise<NewerRun | undefined> {
+  try {
+    return newerRunOf(await omics.send(new GetRunCommand({ id: runId })), runUuid);
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return undefined; // deleted, and the id not given out again
+    throw error;
   }
-  flush();
-  return items;
 }
 
 export interface PlanArchiveArgs {
   s3: S3Client;
   index: RunIndex;
   runUuid: string;
+  /**
+   * The run's id and a HealthOmics client to ask, with GetRun, whether the id now belongs to a newer run (whose
+   * objects are then left out). Without it the listing is taken as the run's own.
+   */
+  runIdCheck?: { omics: OmicsClient; runId: string };
   runOutputUri: string;
   /** s3:// prefixes never to archive (run caches that live under the output folder). */
   excludeUris?: string[];
@@ -75,63 +62,45 @@ export interface PlanArchiveArgs {
 }
 
 /**
- * Lists the outputs page by page, decides each file's action, registers archive and keep files in the index
- * (files a previous attempt already registered keep their records, so an archived file is never re-planned and an
- * interrupted upload keeps its upload id), and writes the work items as one JSON array for the Map's ItemReader.
+ * Lists the outputs page by page and classifies them (run caches and a newer run's objects left out), registers
+ * archive and keep files in the index (files a previous attempt already registered keep their records, so an archived
+ * file is never re-planned and an interrupted upload keeps its upload id), and writes the work items as one JSON
+ * array for the Map's ItemReader.
  */
 export async function planArchive(args: PlanArchiveArgs): Promise<PlanSummary> {
   const output = parseS3Uri(args.runOutputUri);
-  const excluded = (args.excludeUris ?? []).map(parseS3Uri).filter((loc) => loc.bucket === output.bucket);
-  const classify = fileClassifier(args.tier);
-  const existing = new Map((await args.index.listFiles(args.runUuid)).map((f) => [f.path, f]));
-
-  const counts: FileCounts = { files: 0, archive: 0, keep: 0, skip: 0, archived: 0, failed: 0 };
-  const bytes = { total: 0, archive: 0 };
-  const toArchive: PlannedFile[] = [];
-  const toRegister: Omit<FileRecord, 'pk' | 'sk' | 'schemaVersion' | 'updatedAt'>[] = [];
-
+  const newerRun = args.runIdCheck ? await findNewerRun(args.runIdCheck.omics, args.runIdCheck.runId, args.runUuid) : undefined;
+  const indexed = await args.index.listFiles(args.runUuid);
+  const objects: ListedObject[] = [];
   for await (const page of paginateListObjectsV2({ client: args.s3, pageSize: 1000 }, { Bucket: output.bucket, Prefix: output.prefix })) {
     for (const object of page.Contents ?? []) {
-      const key = object.Key ?? '';
-      if (key.endsWith('/') || excluded.some((loc) => key.startsWith(loc.prefix))) continue; // folder markers, run caches
-      const file: PlannedFile = { path: key.slice(output.prefix.length), bucket: output.bucket, key, size: object.Size ?? 0, etag: object.ETag };
-      const { action } = classify({ path: file.path, size: file.size, lastModified: object.LastModified ?? args.now }, args.now);
-      counts.files++;
-      counts[action]++;
-      bytes.total += file.size;
-      if (action === 'skip') continue;
-      const previous = existing.get(file.path);
-      if (action === 'archive') {
-        bytes.archive += file.size;
-        if (previous?.state === 'ARCHIVED') {
-          counts.archived++;
-          continue;
-        }
-        toArchive.push(file);
-      }
-      if (!previous) {
-        toRegister.push({
-          runUuid: args.runUuid,
-          path: file.path,
-          sourceBucket: file.bucket,
-          sourceKey: file.key,
-          size: file.size,
-          etag: file.etag,
-          lastModified: object.LastModified?.toISOString(),
-          action,
-          state: action === 'archive' ? 'PENDING' : 'KEPT',
-          ...(action === 'archive' ? { target: args.tier.target.type } : {}),
-        });
-      }
+      objects.push({ key: object.Key ?? '', size: object.Size ?? 0, etag: object.ETag, lastModified: object.LastModified });
     }
   }
+  const plan = classifyOutputs({
+    runUuid: args.runUuid,
+    runOutputUri: args.runOutputUri,
+    objects,
+    tier: args.tier,
+    excludeUris: args.excludeUris,
+    indexed,
+    newerRun,
+    groupLimits: { maxFiles: args.groupLimits.maxFiles, maxBytes: sizeBytes(args.groupLimits.maxBytes) },
+    concurrency: args.concurrency,
+    now: args.now,
+  });
 
-  await args.index.putFiles(toRegister);
-  const limits = { maxFiles: args.groupLimits.maxFiles, maxBytes: sizeBytes(args.groupLimits.maxBytes) };
-  const items = groupWorkItems(toArchive, spreadLimits(limits, toArchive, args.concurrency ?? 1));
+  await args.index.putFiles(plan.toRegister);
   await new Upload({
     client: args.s3,
-    params: { Bucket: args.planBucket, Key: args.planKey, Body: JSON.stringify(items), ContentType: 'application/json' },
+    params: { Bucket: args.planBucket, Key: args.planKey, Body: JSON.stringify(plan.workItems), ContentType: 'application/json' },
   }).done();
-  return { bucket: args.planBucket, key: args.planKey, itemCount: items.length, counts, bytes };
+  return {
+    bucket: args.planBucket,
+    key: args.planKey,
+    itemCount: plan.workItems.length,
+    counts: plan.counts,
+    bytes: plan.bytes,
+    ...(plan.newerRunObjects ? { newerRunObjects: plan.newerRunObjects } : {}),
+  };
 }

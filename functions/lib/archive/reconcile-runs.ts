@@ -1,5 +1,5 @@
 // Finds terminal HealthOmics runs the index does not know (EventBridge delivery is best effort) and starts their archive.
-import { paginateListRuns, type OmicsClient, type RunListItem } from '@aws-sdk/client-omics';
+import { paginateListRuns, type OmicsClient } from '@aws-sdk/client-omics';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { TERMINAL_RUN_STATUSES, type ArchiverConfig } from '../contract';
 import { triggerArchive, type TriggerOutcome } from './trigger-archive';
@@ -38,7 +38,7 @@ export async function reconcileRuns(args: ReconcileArgs): Promise<ReconcileRepor
   let started = 0;
   for (const status of TERMINAL_RUN_STATUSES) {
     for await (const page of paginateListRuns({ client: args.omics, pageSize: 100 }, { status })) {
-      for (const run of (page.items ?? []) as RunListItem[]) {
+      for (const run of page.items ?? []) {
         report.listed++;
         if (!run.id) continue;
         if (args.since && run.stopTime && run.stopTime < args.since) continue;

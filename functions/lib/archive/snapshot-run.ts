@@ -1,15 +1,7 @@
 // Snapshots a HealthOmics run to S3 (GetRun, every task, every log stream, streamed and gzipped) with a checksummed manifest.
 import { OMICS_LOG_GROUP } from '../contract';
 import { CloudWatchLogsClient, GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
-import {
-  GetRunCommand,
-  GetRunTaskCommand,
-  OmicsClient,
-  paginateListRunTasks,
-  type GetRunResponse,
-  type GetRunTaskResponse,
-  type TaskListItem,
-} from '@aws-sdk/client-omics';
+import { GetRunCommand, GetRunTaskCommand, OmicsClient, paginateListRunTasks, type GetRunResponse, type TaskListItem } from '@aws-sdk/client-omics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
@@ -273,7 +265,7 @@ export async function snapshotRun(args: SnapshotRunArgs): Promise<RunSnapshot> {
       const items: TaskListItem[] = page.items ?? [];
       const details = await mapBounded(items, concurrency, async (item) => {
         const { $metadata: _m, ...detail } = await omics.send(new GetRunTaskCommand({ id: runId, taskId: item.taskId }));
-        return { ...item, ...detail } as TaskListItem & GetRunTaskResponse;
+        return { ...item, ...detail };
       });
       let chunk = '';
       for (const task of details) {

@@ -2,7 +2,7 @@
 import * as tinyduration from 'tinyduration';
 import { z } from 'zod';
 import { TERMINAL_RUN_STATUSES } from './events';
-import { GLACIER_LIMITS, MIB } from './limits';
+import { GLACIER_LIMITS, MIB, S3_LIMITS } from './limits';
 
 /** The cdk context key the whole configuration lives under. */
 export const CONTEXT_KEY = 'omicsArchiver';
@@ -75,15 +75,36 @@ export const TierMatchSchema = z
   })
   .strict();
 
-export const ArchiveTargetSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('glacier-vault') }).strict(),
-  z
-    .object({
-      type: z.literal('s3-glacier'),
-      storageClass: z.enum(S3_GLACIER_STORAGE_CLASSES).default('DEEP_ARCHIVE'),
-    })
-    .strict(),
-]);
+/** A size within S3's multipart part limits (5 MiB to 5 GiB), as CopyObject and UploadPartCopy take them. */
+const s3PartSize = size.superRefine((value, ctx) => {
+  let bytes: number;
+  try {
+    bytes = sizeBytes(value);
+  } catch {
+    return; // reported by `size`
+  }
+  if (bytes < S3_LIMITS.minPartBytes || bytes > S3_LIMITS.maxPartBytes) {
+    ctx.addIssue({ code: 'custom', message: `must be from 5 MiB to 5 GiB, S3's multipart part limits (got ${JSON.stringify(value)})` });
+  }
+});
+
+export const S3GlacierTargetSchema = z
+  .object({
+    type: z.literal('s3-glacier'),
+    storageClass: z.enum(S3_GLACIER_STORAGE_CLASSES).default('DEEP_ARCHIVE'),
+    /** Files up to this size are copied with one CopyObject; larger ones with a multipart copy (UploadPartCopy). */
+    multipartAbove: s3PartSize.default('1 GiB'),
+    /** Multipart copy part size; absent: the smallest power of two MiB from 64 MiB (5 GiB for the very largest files) within 10,000 parts. */
+    partSize: s3PartSize.optional(),
+    /** Record each file's SHA-256 (Lambda reads every byte once); false: only S3's CRC64NVME, and no byte passes through Lambda. */
+    sha256: z.boolean().default(true),
+  })
+  .strict();
+
+export const ArchiveTargetSchema = z.discriminatedUnion('type', [z.object({ type: z.literal('glacier-vault') }).strict(), S3GlacierTargetSchema]);
+
+/** The target a tier gets when it names none: the S3 Glacier storage classes (vaults are closed to new AWS customers). */
+export const DEFAULT_TARGET = { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '1 GiB', sha256: true } as const;
 
 const partSizeMiB = z
   .number()
@@ -104,7 +125,7 @@ export const TierSchema = z
     /** The first rule whose globs, minimum size and minimum age all hold decides a file's action. */
     files: z.array(FileRuleSchema).default([]),
     defaultAction: z.enum(FILE_ACTIONS).default('keep'),
-    target: ArchiveTargetSchema.default({ type: 'glacier-vault' }),
+    target: ArchiveTargetSchema.default(DEFAULT_TARGET),
     deleteSources: z.boolean().default(false),
     deleteRun: z.boolean().default(false),
     restoreTier: z.enum(RESTORE_TIERS).default('Standard'),
@@ -184,6 +205,7 @@ export type Tier = z.output<typeof TierSchema>;
 export type FileRule = z.output<typeof FileRuleSchema>;
 export type TierMatch = z.output<typeof TierMatchSchema>;
 export type ArchiveTarget = z.output<typeof ArchiveTargetSchema>;
+export type S3GlacierTarget = z.output<typeof S3GlacierTargetSchema>;
 
 /** A configuration error that names every bad key, e.g. `omicsArchiver.tiers[1].partSizeMiB: must be a power of two ...`. */
 export class ConfigError extends Error {
@@ -266,4 +288,18 @@ export function partSizeFor(tier: Pick<Tier, 'partSizeMiB'>, fileSize: number): 
   let part = DEFAULT_MIN_PART_SIZE_MIB * MIB;
   while (Math.ceil(fileSize / part) > GLACIER_LIMITS.maxParts && part < MAX_PART_SIZE_MIB * MIB) part *= 2;
   return part;
+}
+
+/**
+ * Part size of a multipart S3 copy: the target's `partSize`, or the smallest power of two MiB from 64 MiB that keeps
+ * the file within 10,000 parts, or 5 GiB (S3's largest part) for files beyond 10,000 × 4 GiB.
+ */
+export function s3PartSizeFor(target: Pick<S3GlacierTarget, 'partSize'>, fileSize: number): number {
+  if (target.partSize !== undefined) {
+    const chosen = sizeBytes(target.partSize);
+    if (Math.ceil(fileSize / chosen) <= S3_LIMITS.maxParts) return chosen;
+  }
+  let part = DEFAULT_MIN_PART_SIZE_MIB * MIB;
+  while (Math.ceil(fileSize / part) > S3_LIMITS.maxParts && part * 2 <= S3_LIMITS.maxPartBytes) part *= 2;
+  return Math.ceil(fileSize / part) > S3_LIMITS.maxParts ? S3_LIMITS.maxPartBytes : part;
 }

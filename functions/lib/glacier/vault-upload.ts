@@ -197,7 +197,7 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
     (await glacier.send(new InitiateMultipartUploadCommand({ accountId: '-', vaultName, partSize: String(partSize), archiveDescription: description })))
       .uploadId!;
   const stored = args.resumeUploadId ? await existingParts(args, uploadId) : new Map<number, string>();
-  const treeHashes: Buffer[] = new Array(rangeCount(size, partSize));
+  const treeHashes: Buffer[] = new Array<Buffer>(rangeCount(size, partSize));
   const resumed = await resumePoint(args, stored);
   const fileSha256 = resumed.sha256;
   for (let index = 0; index < resumed.parts; index++) treeHashes[index] = Buffer.from(stored.get(index)!, 'hex');

@@ -108,16 +108,24 @@ export interface FileRecord {
   storageClass?: string;
   treeHash?: string;
   sha256?: string;
+  /** The checksum S3 verified the s3-glacier copy with (`CRC64NVME`), and its value as S3 reports it (base64). */
+  checksumAlgorithm?: 'CRC64NVME';
+  checksum?: string;
+  /** How the s3-glacier copy was made: one CopyObject, or a multipart copy of `copyParts` parts. */
+  copyMethod?: 'single' | 'multipart';
+  copyParts?: number;
   partSize?: number;
   uploadId?: string;
   partsDone?: number;
   bytesDone?: number;
   /**
-   * The upload's SHA-256 checkpoint (glacier-upload's UploadProgress): the hash state after the first `sha256Bytes`
-   * bytes, all of them in the vault, so a resumed upload does not read them again. Removed once ARCHIVED.
+   * The upload's checkpoint (transfer/progress.ts): the hash states after the first `sha256Bytes` bytes, all of them
+   * at the destination, so a resumed upload does not read them again. Removed once ARCHIVED.
    */
   sha256State?: string;
   sha256Bytes?: number;
+  /** A running CRC64NVME of the source over the same bytes, for s3-glacier copies of sources S3 has none for. */
+  crc64State?: string;
   sourceDeleted?: boolean;
   sourceDeletedAt?: string;
   failureReason?: string;

@@ -51,7 +51,10 @@ const copyJobOutput: Copier = async ({ glacier, s3, index, item, deadline }, rec
     key: item.destinationKey,
     resumeUploadId: record.uploadId,
     // The checkpoint belongs to the recorded upload: it goes back only with it.
-    resumeSha256: checkpoint && { state: checkpoint.sha256State, bytes: checkpoint.bytes, treeHashState: checkpoint.treeHashState ?? '' },
+    resumeSha256:
+      checkpoint?.sha256State !== undefined && checkpoint.treeHashState !== undefined
+        ? { state: checkpoint.sha256State, bytes: checkpoint.bytes, treeHashState: checkpoint.treeHashState }
+        : undefined,
     deadline,
     onProgress: async (progress) => {
       await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(progress, { treeHash: true }));

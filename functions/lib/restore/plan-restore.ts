@@ -187,7 +187,7 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
       runUuid: run.runUuid,
       restoreId: args.restoreId,
       state: 'REQUESTED',
-      request: request as Record<string, unknown>,
+      request,
       tier: tierName,
       destination: destinationText,
       executionArn: args.executionArn,

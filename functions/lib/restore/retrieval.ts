@@ -152,8 +152,8 @@ const s3Restore: RetrievalStrategy = {
 
 /** An empty file, or an object readable at once (Glacier Instant Retrieval): nothing to wait for. */
 const immediate: RetrievalStrategy = {
-  request: async () => ({ reused: false }),
-  check: async () => ({ ready: true, status: 'nothing to retrieve' }),
+  request: () => Promise.resolve({ reused: false }),
+  check: () => Promise.resolve({ ready: true, status: 'nothing to retrieve' }),
 };
 
 const STRATEGIES: Record<Retrieval, RetrievalStrategy> = { 'vault-job': vaultJob, 's3-restore': s3Restore, none: immediate };

@@ -37,7 +37,7 @@ const cache = new Map<string, unknown>();
  */
 function traced<T>(client: T): T {
   if (!process.env.AWS_LAMBDA_FUNCTION_NAME || process.env.POWERTOOLS_TRACE_ENABLED === 'false') return client;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose: only a traced Lambda loads the X-Ray SDK
   const { tracer } = require('./observability') as typeof import('./observability');
   return tracer.captureAWSv3Client(client);
 }

@@ -1,7 +1,7 @@
 // One shape for every SQS-fed handler: parse each message, drop (log and count) what can never be handled, report partial failures.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { instrumented, logger, metrics, MetricUnit } from './observability';
+import { instrumented, logger, metrics, MetricUnit, type InvocationContext } from './observability';
 
 export interface SqsConsumer<M> {
   /** Handler name, for logs. */
@@ -16,8 +16,11 @@ export interface SqsConsumer<M> {
   handle: (message: M, record: SQSRecord) => Promise<void>;
 }
 
-/** A Lambda handler for an SQS event source mapping with ReportBatchItemFailures. */
-export function sqsConsumer<M>(consumer: SqsConsumer<M>): (event: SQSEvent, context?: { awsRequestId?: string }) => Promise<SQSBatchResponse> {
+/**
+ * A Lambda handler for an SQS event source mapping with ReportBatchItemFailures, instrumented as every handler is. A
+ * batch may carry many runs, so no run is annotated on the invocation; each message's log lines name their own.
+ */
+export function sqsConsumer<M>(consumer: SqsConsumer<M>): (event: SQSEvent, context?: InvocationContext) => Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord) => {
     let message: M;

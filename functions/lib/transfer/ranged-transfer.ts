@@ -9,10 +9,12 @@
 
 /** The saved hash states after a whole number of ranges from the start: opaque to the core. */
 export interface HashState {
-  /** Base64 of the whole-file SHA-256's saved state. */
-  sha256State: string;
+  /** Base64 of the whole-file SHA-256's saved state, for transfers that compute one. */
+  sha256State?: string;
   /** The roots of a tree hash's complete subtrees over the same bytes (hex), for transfers that keep one. */
   treeHashState?: string;
+  /** Base64 of a running CRC64NVME's saved state, for transfers that compute one. */
+  crc64State?: string;
 }
 
 /** A checkpoint: the hash states after the first `bytes` bytes, all of them at the destination. */

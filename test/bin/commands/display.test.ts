@@ -32,6 +32,7 @@ describe('display helpers', () => {
         ['3', 4],
       ],
     );
+    // eslint-disable-next-line no-control-regex -- looks for the ANSI escape (ESC [) that starts a colour code
     expect(text).not.toMatch(/\u001b\[/);
     expect(text.split('\n')).toHaveLength(5); // top, head, two rows, bottom
     // Long JSON folds; an ARN, however long, stays on one line so it can be copied.

@@ -5,6 +5,7 @@ import type { ArchiverConfig } from '../../../functions/lib/contract';
 import { startLocalCloud, type LocalCloud } from '../../../local/local-cloud';
 
 // Jest resolves `bin/omics-archiver` to the .js launcher (which runs the CLI on load), so the .ts file is named whole.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an import cannot name the .ts file, and the .js beside it runs the CLI
 const { buildProgram } = require('../../../bin/omics-archiver.ts') as typeof import('../../../bin/omics-archiver');
 
 export interface DemoCloud {

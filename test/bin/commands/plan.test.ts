@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CommanderError } from 'commander';
 import * as clients from '../../../functions/lib/runtime/clients';
 import { bufferIO } from '../../../bin/commands/display';
@@ -197,5 +197,29 @@ describe('plan', () => {
     expect(bad.error?.message).toMatch(/"run-one" is neither a HealthOmics run id/);
     const missing = await runCli(['plan']);
     expect((missing.error as CommanderError).code).toBe('commander.missingArgument');
+  });
+
+  it('leaves out the run caches its tasks used, as the workflow does, and says so', async () => {
+    // A run whose task cached under its own output folder: the archive never touches a run cache.
+    const id = '7777777';
+    const cacheUri = `s3://${DEMO_OUTPUT_BUCKET}/runs/${id}/cache/`;
+    const fixture = syntheticRun({ outputUri: `s3://${DEMO_OUTPUT_BUCKET}/runs/`, name: 'cached-run', taskCount: 1 });
+    const cached = await loadRunFixture({ ...fixture, id, tasks: (fixture.tasks ?? []).map((t) => ({ ...t, cacheS3Uri: cacheUri })) }, {
+      emulator: demo.cloud.omics,
+      s3: clients.s3Client(),
+      logs: clients.logsClient(),
+      events: clients.eventsClient(),
+      publishEvent: false,
+    });
+    for (const name of ['a.bin', 'b.bin']) {
+      await clients.s3Client().send(new PutObjectCommand({ Bucket: DEMO_OUTPUT_BUCKET, Key: `runs/${id}/cache/${name}`, Body: Buffer.alloc(10) }));
+    }
+    const plan = await planRun(cached.id, { policy: policies.demo }, noEnv);
+    expect(plan.files.some((f) => f.path.startsWith('cache/'))).toBe(false);
+    expect(plan.workItems.flatMap((i) => i.paths).some((p) => p.startsWith('cache/'))).toBe(false);
+    expect(plan.runCacheObjects).toEqual({ uris: [cacheUri], files: 2, bytes: 20 });
+    expect(formatPlan(plan)).toContain(`Left out: 2 objects (20 B) under the run cache ${cacheUri}`);
+    // A run without caches says nothing about them.
+    expect((await planRun(live.id, { policy: policies.demo }, noEnv)).runCacheObjects).toBeUndefined();
   });
 });

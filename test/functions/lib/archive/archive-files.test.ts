@@ -5,18 +5,28 @@ import { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateVaultCommand, GetJobOutputCommand, InitiateJobCommand, ListPartsCommand } from '@aws-sdk/client-glacier';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListPartsCommand as S3ListPartsCommand,
   NoSuchKey,
   NotFound,
   S3Client,
   S3ServiceException,
+  UploadPartCopyCommand,
+  type AbortMultipartUploadCommandInput,
+  type CompleteMultipartUploadCommandInput,
   type CopyObjectCommandInput,
+  type CreateMultipartUploadCommandInput,
   type DeleteObjectCommandInput,
   type GetObjectCommandInput,
   type HeadObjectCommandInput,
+  type ListPartsCommandInput,
+  type UploadPartCopyCommandInput,
 } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -36,6 +46,7 @@ import { GlacierError, sendError } from '../../../../local/glacier/errors';
 import { FakeRunIndexTable } from '../../../support/run-index-table';
 import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../../local/glacier/helpers';
 import { skewedClock } from '../../../support/clock';
+import { crc64nvmeOf } from '../../../support/crc64nvme';
 import { useSha256Checkpoints } from '../../../support/sha256-checkpoints';
 
 useSha256Checkpoints();
@@ -74,6 +85,14 @@ interface StoredObject {
   metadata?: Record<string, string>;
 }
 let objects: Map<string, StoredObject>;
+/** Multipart uploads in progress, by upload id. */
+let uploads: Map<string, { key: string; parts: Map<number, Buffer>; storageClass?: string; metadata?: Record<string, string> }>;
+let copies: number;
+/** Called after each UploadPartCopy, so a test can end an invocation mid-copy. */
+let afterPartCopy: ((input: UploadPartCopyCommandInput) => void) | undefined;
+/** Replaces the CRC64NVME S3 reports for a copy (a corrupted copy). */
+let copyChecksum: ((body: Buffer) => string) | undefined;
+const crc64 = crc64nvmeOf;
 /** Called after each successful GetObject, so a test can change the object between two ranged reads. */
 let afterGet: ((input: GetObjectCommandInput) => void) | undefined;
 
@@ -112,17 +131,64 @@ function serveS3(): void {
     objects.delete(`${input.Bucket}/${input.Key}`);
     return {};
   });
-  s3Mock.on(CopyObjectCommand).callsFake((input: CopyObjectCommandInput) => {
-    const slash = input.CopySource!.indexOf('/');
-    const sourceKey = `${input.CopySource!.slice(0, slash)}/${decodeURIComponent(input.CopySource!.slice(slash + 1))}`;
-    const source = objects.get(sourceKey);
+  const sourceOf = (copySource: string) => {
+    const slash = copySource.indexOf('/');
+    const source = objects.get(`${copySource.slice(0, slash)}/${decodeURIComponent(copySource.slice(slash + 1))}`);
     if (!source) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
-    if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag) {
-      throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
-    }
-    objects.set(`${input.Bucket}/${input.Key}`, { ...source, versionId: 'copy-v1', storageClass: input.StorageClass, metadata: input.Metadata });
+    return source;
+  };
+  const checkIfMatch = (ifMatch: string | undefined, source: StoredObject) => {
+    if (ifMatch !== undefined && ifMatch !== source.etag) throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+  };
+  s3Mock.on(CopyObjectCommand).callsFake(async (input: CopyObjectCommandInput) => {
+    const source = sourceOf(input.CopySource!);
+    checkIfMatch(input.CopySourceIfMatch, source);
+    const versionId = `copy-v${++copies}`;
+    objects.set(`${input.Bucket}/${input.Key}`, { ...source, versionId, storageClass: input.StorageClass, metadata: input.Metadata });
     events.push(`s3 CopyObject ${input.Key}`);
-    return { VersionId: 'copy-v1', CopyObjectResult: { ETag: source.etag } };
+    const checksum = input.ChecksumAlgorithm === 'CRC64NVME' ? { ChecksumCRC64NVME: copyChecksum?.(source.body) ?? (await crc64(source.body)) } : {};
+    return { VersionId: versionId, CopyObjectResult: { ETag: source.etag, ...checksum } };
+  });
+  s3Mock.on(CreateMultipartUploadCommand).callsFake((input: CreateMultipartUploadCommandInput) => {
+    const uploadId = `mpu-${uploads.size + 1}`;
+    uploads.set(uploadId, { key: `${input.Bucket}/${input.Key}`, parts: new Map(), storageClass: input.StorageClass, metadata: input.Metadata });
+    events.push(`s3 CreateMultipartUpload ${input.Key} ${input.ChecksumAlgorithm} ${input.ChecksumType}`);
+    return { UploadId: uploadId };
+  });
+  s3Mock.on(UploadPartCopyCommand).callsFake((input: UploadPartCopyCommandInput) => {
+    const upload = uploads.get(input.UploadId!);
+    if (!upload) throw s3Error('NoSuchUpload', 404, 'The specified upload does not exist.');
+    const source = sourceOf(input.CopySource!);
+    checkIfMatch(input.CopySourceIfMatch, source);
+    const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(input.CopySourceRange!)!.map(Number);
+    const body = source.body.subarray(start, end + 1);
+    upload.parts.set(input.PartNumber!, body);
+    events.push(`s3 UploadPartCopy ${input.PartNumber} ${input.CopySourceRange}`);
+    afterPartCopy?.(input);
+    return { CopyPartResult: { ETag: etagOf(body) } };
+  });
+  s3Mock.on(S3ListPartsCommand).callsFake((input: ListPartsCommandInput) => {
+    const upload = uploads.get(input.UploadId!);
+    if (!upload) throw s3Error('NoSuchUpload', 404, 'The specified upload does not exist.');
+    const parts = [...upload.parts].sort(([a], [b]) => a - b).map(([PartNumber, body]) => ({ PartNumber, ETag: etagOf(body), Size: body.length }));
+    return { Parts: parts, IsTruncated: false };
+  });
+  s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input: CompleteMultipartUploadCommandInput) => {
+    const upload = uploads.get(input.UploadId!);
+    if (!upload) throw s3Error('NoSuchUpload', 404, 'The specified upload does not exist.');
+    const numbers = (input.MultipartUpload?.Parts ?? []).map((p) => p.PartNumber!);
+    expect(numbers).toEqual(numbers.map((_, i) => i + 1));
+    const body = Buffer.concat(numbers.map((n) => upload.parts.get(n)!));
+    const versionId = `copy-v${++copies}`;
+    objects.set(upload.key, { body, etag: etagOf(body), versionId, storageClass: upload.storageClass, metadata: upload.metadata });
+    uploads.delete(input.UploadId!);
+    events.push(`s3 CompleteMultipartUpload ${input.Key}`);
+    return { VersionId: versionId, ChecksumCRC64NVME: copyChecksum?.(body) ?? (await crc64(body)), ChecksumType: 'FULL_OBJECT' };
+  });
+  s3Mock.on(AbortMultipartUploadCommand).callsFake((input: AbortMultipartUploadCommandInput) => {
+    uploads.delete(input.UploadId!);
+    events.push(`s3 AbortMultipartUpload ${input.Key}`);
+    return {};
   });
 }
 
@@ -153,7 +219,7 @@ function plannedFile(path: string, body: Buffer, record: Partial<FileRecord> = {
 const item = (...files: WorkItem['files']): WorkItem => ({ files, bytes: files.reduce((n, f) => n + f.size, 0) });
 const fileRecord = (path: string) => table.get(`RUN#${UUID}`, `FILE#${path}`) as FileRecord | undefined;
 const vaultTier = { target: { type: 'glacier-vault' as const }, deleteSources: true, partSizeMiB: 1 };
-const s3Tier = { target: { type: 's3-glacier' as const, storageClass: 'DEEP_ARCHIVE' as const }, deleteSources: true };
+const s3Tier = { target: { type: 's3-glacier' as const, storageClass: 'DEEP_ARCHIVE' as const, multipartAbove: '1 GiB', sha256: true }, deleteSources: true };
 const NOW = new Date('2025-06-02T10:00:00.000Z');
 
 const archive = (work: WorkItem, extra: Partial<ArchiveItemArgs> = {}) =>
@@ -214,6 +280,10 @@ beforeEach(() => {
   table = new FakeRunIndexTable().attach(ddbMock);
   index = new RunIndex(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), table.tableName);
   objects = new Map();
+  uploads = new Map();
+  copies = 0;
+  afterPartCopy = undefined;
+  copyChecksum = undefined;
   afterGet = undefined;
   glacierRequests = [];
   descriptions = [];
@@ -661,6 +731,7 @@ describe('archiveItem to an S3 Glacier storage class', () => {
       StorageClass: 'DEEP_ARCHIVE',
       MetadataDirective: 'REPLACE',
       Metadata: { 'run-uuid': UUID, sha256: sha256Hex(data) },
+      ChecksumAlgorithm: 'CRC64NVME',
     });
     expect(fileRecord(path)).toMatchObject({
       state: 'ARCHIVED',
@@ -669,6 +740,10 @@ describe('archiveItem to an S3 Glacier storage class', () => {
       archiveKey: `runs/${UUID}/${path}`,
       archiveVersionId: 'copy-v1',
       storageClass: 'DEEP_ARCHIVE',
+      checksumAlgorithm: 'CRC64NVME',
+      checksum: await crc64(data),
+      copyMethod: 'single',
+      copyParts: 1,
       sha256: sha256Hex(data),
       archivedAt: NOW.toISOString(),
       sourceDeleted: true,
@@ -687,19 +762,129 @@ describe('archiveItem to an S3 Glacier storage class', () => {
     expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
   });
 
-  it('refuses a file over 5 GiB with a clear reason, reading and copying nothing, and goes on', async () => {
-    const huge = plannedFile('out/huge.bam', Buffer.alloc(0), { size: 6 * 1024 ** 3, target: 's3-glacier' });
+  const multipartTier = (extra: Record<string, unknown> = {}) => ({
+    ...s3Tier,
+    target: { ...s3Tier.target, multipartAbove: 5 * MIB, partSize: 5 * MIB, ...extra },
+  });
+
+  it('copies a file above multipartAbove with a multipart copy of 5 MiB parts, verified by CRC64NVME, nothing left open', async () => {
+    const data = testBytes(12 * MIB + 17 * 1024, 35); // 12 MiB + 17 KiB: three parts, the last short
+    const path = 'out/big.cram';
+    const work = item(plannedFile(path, data, { target: 's3-glacier' }));
+
+    expect(await s3Archive(work, { tier: multipartTier() })).toEqual({ status: 'complete', archived: 1, failed: 0 });
+
+    expect(events.filter((e) => e.startsWith('s3 CreateMultipartUpload'))).toEqual([`s3 CreateMultipartUpload runs/${UUID}/${path} CRC64NVME FULL_OBJECT`]);
+    expect(s3Mock.commandCalls(UploadPartCopyCommand).map((c) => c.args[0].input.CopySourceRange)).toEqual([
+      `bytes=0-${5 * MIB - 1}`,
+      `bytes=${5 * MIB}-${10 * MIB - 1}`,
+      `bytes=${10 * MIB}-${data.length - 1}`,
+    ]);
+    for (const call of s3Mock.commandCalls(UploadPartCopyCommand)) expect(call.args[0].input.CopySourceIfMatch).toBe(etagOf(data));
+    const complete = s3Mock.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input;
+    expect(complete).toMatchObject({ ChecksumType: 'FULL_OBJECT', ChecksumCRC64NVME: await crc64(data) });
+    expect(fileRecord(path)).toMatchObject({
+      state: 'ARCHIVED',
+      checksumAlgorithm: 'CRC64NVME',
+      checksum: await crc64(data),
+      copyMethod: 'multipart',
+      copyParts: 3,
+      sha256: sha256Hex(data),
+      archiveKey: `runs/${UUID}/${path}`,
+      storageClass: 'DEEP_ARCHIVE',
+    });
+    expect(fileRecord(path)?.uploadId).toBeUndefined();
+    expect(objects.get(`${ARCHIVE_BUCKET}/runs/${UUID}/${path}`)?.body.equals(data)).toBe(true);
+    expect(uploads.size).toBe(0);
+    expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(0);
+  });
+
+  it('with sha256: false and a source whose CRC64NVME S3 reports, reads no byte of the file', async () => {
+    const data = testBytes(11 * MIB, 36);
+    const work = item(plannedFile('out/quiet.bam', data, { target: 's3-glacier' }));
+    const sourceCrc = await crc64(data);
+    s3Mock.on(HeadObjectCommand).callsFake((input: HeadObjectCommandInput) => {
+      const object = objects.get(`${input.Bucket}/${input.Key}`)!;
+      return { ETag: object.etag, ContentLength: object.body.length, ...(input.ChecksumMode === 'ENABLED' && { ChecksumCRC64NVME: sourceCrc, ChecksumType: 'FULL_OBJECT' }) };
+    });
+
+    expect(await s3Archive(work, { tier: { ...multipartTier({ sha256: false }), deleteSources: false } })).toEqual({ status: 'complete', archived: 1, failed: 0 });
+
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(fileRecord('out/quiet.bam')).toMatchObject({ state: 'ARCHIVED', checksum: sourceCrc, copyMethod: 'multipart', copyParts: 3 });
+    expect(fileRecord('out/quiet.bam')?.sha256).toBeUndefined();
+  });
+
+  it('stops before the deadline mid-copy and the next call resumes from the upload: one object, one checksum', async () => {
+    const data = testBytes(17 * MIB, 37); // four parts of 5 MiB
+    const path = 'out/resumed.bam';
+    const work = item(plannedFile(path, data, { target: 's3-glacier' }));
+    const clock = { now: 1_000_000 };
+    const spy = jest.spyOn(Date, 'now').mockImplementation(() => clock.now);
+    try {
+      // Each part copy takes 40 s of the clock: the first call (deadline 2 min + margin away) gets through two parts.
+      afterPartCopy = () => {
+        clock.now += 40_000;
+      };
+      const first = await s3Archive(work, { tier: multipartTier(), deadline: clock.now + DEADLINE_MARGIN_MS + 120_000 });
+      expect(first.status).toBe('incomplete');
+      const stopped = fileRecord(path)!;
+      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: 'mpu-1' });
+      expect(stopped.partsDone).toBeGreaterThanOrEqual(1);
+      expect(stopped.partsDone).toBeLessThan(4);
+
+      const second = await s3Archive(work, { tier: multipartTier(), deadline: clock.now + 3_600_000 });
+      expect(second).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(1);
+    expect(s3Mock.commandCalls(UploadPartCopyCommand)).toHaveLength(4); // no part copied twice
+    expect(s3Mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
+    expect(objects.get(`${ARCHIVE_BUCKET}/runs/${UUID}/${path}`)?.body.equals(data)).toBe(true);
+    expect(fileRecord(path)).toMatchObject({ state: 'ARCHIVED', checksum: await crc64(data), sha256: sha256Hex(data), copyParts: 4 });
+    expect(uploads.size).toBe(0);
+  });
+
+  it('a copy whose CRC64NVME differs from the source is removed and the file FAILED, its source kept', async () => {
+    const data = testBytes(64, 38);
+    const work = item(plannedFile('out/bent.bam', data, { target: 's3-glacier' }));
+    copyChecksum = () => 'AAAAAAAAAAA=';
+
+    expect(await s3Archive(work)).toEqual({ status: 'complete', archived: 0, failed: 1 });
+
+    expect(fileRecord('out/bent.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^ChecksumMismatch: .*AAAAAAAAAAA=/) });
+    expect(objects.has(`${ARCHIVE_BUCKET}/runs/${UUID}/out/bent.bam`)).toBe(false);
+    expect(objects.has(`${BUCKET}/${work.files[0].key}`)).toBe(true);
+  });
+
+  it('aborts the multipart upload when the source changes mid-copy, and records FAILED', async () => {
+    const data = testBytes(11 * MIB, 39);
+    const work = item(plannedFile('out/shifting.bam', data, { target: 's3-glacier' }));
+    afterPartCopy = (input) => {
+      if (input.PartNumber === 1) putObject(work.files[0].key, testBytes(11 * MIB, 40));
+    };
+
+    expect(await s3Archive(work, { tier: multipartTier() })).toEqual({ status: 'complete', archived: 0, failed: 1 });
+
+    expect(fileRecord('out/shifting.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed/) });
+    expect(s3Mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
+    expect(uploads.size).toBe(0);
+    expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
+  });
+
+  it('refuses a file larger than S3 allows (10,000 parts of 5 GiB) with a clear reason, copying nothing, and goes on', async () => {
+    const tooBig = 10_000 * 5 * 1024 ** 3 + 1;
+    const huge = plannedFile('out/huge.bam', Buffer.alloc(0), { size: tooBig, target: 's3-glacier' });
     const fine = plannedFile('out/fine.bam', testBytes(10, 33), { target: 's3-glacier' });
 
-    const result = await s3Archive(item({ ...huge, size: 6 * 1024 ** 3 }, fine));
+    const result = await s3Archive(item({ ...huge, size: tooBig }, fine));
 
     expect(result).toEqual({ status: 'complete', archived: 1, failed: 1 });
-    expect(fileRecord('out/huge.bam')).toMatchObject({
-      state: 'FAILED',
-      failureReason: expect.stringMatching(/6442450944 bytes.*up to 5 GiB.*glacier-vault/),
-    });
+    expect(fileRecord('out/huge.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^SourceTooLarge: .*53687091200001 bytes/) });
     expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([fine.key]);
     expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(1);
+    expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
   });
 
   it('throws when the tier targets s3-glacier but the stack has no archive bucket', async () => {

@@ -37,7 +37,7 @@ function serveRecord(record: Partial<RunRecord> | undefined) {
   ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
     const names = input.ExpressionAttributeNames ?? {};
     const values = input.ExpressionAttributeValues ?? {};
-    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression ?? '')?.[1] ?? '').split(', ').map((p) => values[p]);
+    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression ?? '')?.[1] ?? '').split(', ').map((p): unknown => values[p]);
     if (!stored || !allowed.includes(stored.archiveState)) {
       throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
     }

@@ -38,7 +38,7 @@ function serveRun(run: Partial<RunRecord>, files: FileRecord[]) {
   ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
     const names = input.ExpressionAttributeNames ?? {};
     const values = input.ExpressionAttributeValues ?? {};
-    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression ?? '')?.[1] ?? '').split(', ').map((p) => values[p]);
+    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression ?? '')?.[1] ?? '').split(', ').map((p): unknown => values[p]);
     if (!allowed.includes(stored.archiveState)) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
     for (const part of input.UpdateExpression!.replace(/^SET /, '').split(', ')) {
       const [name, value] = part.split(' = ');
@@ -178,15 +178,15 @@ describe('recordArchiveFailure', () => {
         ...runKey(UUID),
         runUuid: UUID,
         runId: '7830534',
-        tier: input.ExpressionAttributeValues![':tier'],
+        tier: input.ExpressionAttributeValues![':tier'] as string,
         archiveState: 'FAILED',
         deleteRun: true,
         snapshotLocation: 's3://snap/x/',
-        failureReason: input.ExpressionAttributeValues![':reason'],
+        failureReason: input.ExpressionAttributeValues![':reason'] as string,
       },
     }));
   });
-  const reason = () => ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues![':reason'];
+  const reason = () => ddbMock.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues![':reason'] as string;
 
   it('takes errorMessage out of a Lambda error Cause', async () => {
     const cause = JSON.stringify({ errorType: 'TreeHashMismatch', errorMessage: 'tree hash of part 3 differs', trace: ['at x'] });
@@ -214,7 +214,7 @@ describe('recordArchiveFailure', () => {
   it('keeps a JSON cause without errorMessage, and JSON that is not an object, as text', async () => {
     await recordArchiveFailure(index, { runUuid: UUID, runId: '1', error: { Error: 'States.DataLimitExceeded', Cause: '{"limit":262144}' } });
     await recordArchiveFailure(index, { runUuid: UUID, runId: '1', error: { Error: 'X', Cause: 'null' } });
-    const reasons = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues![':reason']);
+    const reasons = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input.ExpressionAttributeValues![':reason'] as string);
     expect(reasons).toEqual(['States.DataLimitExceeded: {"limit":262144}', 'X: null']);
   });
 

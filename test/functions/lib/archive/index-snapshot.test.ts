@@ -87,7 +87,7 @@ describe('indexSnapshot', () => {
       snapshotLocation: `s3://snapshots/runs/${UUID}/`,
       executionArn: 'arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:run-7830534',
       run: snap.run,
-      updatedAt: expect.any(String),
+      updatedAt: expect.any(String) as string,
     });
     expect(result).toEqual({
       location: `s3://snapshots/runs/${UUID}/`,

@@ -14,7 +14,7 @@ const MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:archive';
 const stopped = (iso: string) => new Date(iso);
 /** A fake index that knows the given (runId, stopTime) pairs. */
 function indexKnowing(known: { runId: string; stopTime: string }[]): RunIndex {
-  return { findRunsById: async (runId: string) => known.filter((k) => k.runId === runId) as unknown as RunRecord[] } as unknown as RunIndex;
+  return { findRunsById: (runId: string) => Promise.resolve(known.filter((k) => k.runId === runId) as unknown as RunRecord[]) } as unknown as RunIndex;
 }
 
 beforeEach(() => {
@@ -30,9 +30,11 @@ beforeEach(() => {
   });
   omics
     .on(GetRunCommand)
-    .callsFake(async ({ id }: { id: string }) => ({ id, uuid: `uuid-${id}`, status: 'COMPLETED', arn: `arn:aws:omics:us-east-1:123456789012:run/${id}` }));
+    .callsFake(({ id }: { id: string }) =>
+      Promise.resolve({ id, uuid: `uuid-${id}`, status: 'COMPLETED', arn: `arn:aws:omics:us-east-1:123456789012:run/${id}` }),
+    );
   sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'no', $metadata: {} }));
-  sfn.on(StartExecutionCommand).callsFake(async ({ name }: { name: string }) => ({ executionArn: `${MACHINE}:${name}`, startDate: new Date() }));
+  sfn.on(StartExecutionCommand).callsFake(({ name }: { name: string }) => Promise.resolve({ executionArn: `${MACHINE}:${name}`, startDate: new Date() }));
 });
 
 const args = (index: RunIndex, extra = {}) => ({ omics: new OmicsClient({}), sfn: new SFNClient({}), index, stateMachineArn: MACHINE, config, ...extra });

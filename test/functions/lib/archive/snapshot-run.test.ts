@@ -101,7 +101,7 @@ function taskItem(i: number): TaskListItem & GetRunTaskResponse {
 /** Serves `count` tasks through ListRunTasks pages (tokens "p<offset>") and GetRunTask, tracking GetRunTask concurrency. */
 function serveTasks(count: number, options: { delayMs?: number } = {}) {
   const seen = { inFlight: 0, maxInFlight: 0 };
-  omicsMock.on(ListRunTasksCommand).callsFake(async (input: { id: string; startingToken?: string; maxResults?: number }) => {
+  omicsMock.on(ListRunTasksCommand).callsFake((input: { id: string; startingToken?: string; maxResults?: number }) => {
     expect(input.id).toBe(RUN_ID);
     const offset = input.startingToken ? Number(input.startingToken.slice(1)) : 0;
     const size = input.maxResults ?? 100;
@@ -109,7 +109,7 @@ function serveTasks(count: number, options: { delayMs?: number } = {}) {
       const { taskId, status, name, cpus, memory, creationTime, startTime, stopTime, gpus, instanceType, cacheHit } = taskItem(offset + i);
       return { taskId, status, name, cpus, memory, creationTime, startTime, stopTime, gpus, instanceType, cacheHit };
     });
-    return { items, ...(offset + size < count ? { nextToken: `p${offset + size}` } : {}) };
+    return Promise.resolve({ items, ...(offset + size < count ? { nextToken: `p${offset + size}` } : {}) });
   });
   omicsMock.on(GetRunTaskCommand).callsFake(async (input: { id: string; taskId: string }) => {
     seen.inFlight++;
@@ -129,14 +129,14 @@ function serveTasks(count: number, options: { delayMs?: number } = {}) {
 
 /** Serves log streams from in-memory event lists, `pageSize` events a page, ending by repeating the token. */
 function serveLogs(streams: Record<string, OutputLogEvent[]>, pageSize = 2) {
-  logsMock.on(GetLogEventsCommand).callsFake(async (input: { logGroupName: string; logStreamName: string; nextToken?: string; startFromHead?: boolean }) => {
+  logsMock.on(GetLogEventsCommand).callsFake((input: { logGroupName: string; logStreamName: string; nextToken?: string; startFromHead?: boolean }) => {
     expect(input.logGroupName).toBe(GROUP);
     expect(input.startFromHead).toBe(true);
     const events = streams[input.logStreamName];
     if (!events) throw new LogsNotFound({ message: 'The specified log stream does not exist.', $metadata: {} });
     const offset = input.nextToken ? Number(input.nextToken.slice(2)) : 0;
     const page = events.slice(offset, offset + pageSize);
-    return { events: page, nextForwardToken: `f/${offset + page.length}`, nextBackwardToken: `b/${offset}` };
+    return Promise.resolve({ events: page, nextForwardToken: `f/${offset + page.length}`, nextBackwardToken: `b/${offset}` });
   });
 }
 
@@ -153,23 +153,23 @@ beforeEach(() => {
   omicsMock.reset();
   logsMock.reset();
   s3Mock.reset();
-  s3Mock.on(PutObjectCommand).callsFake(async (input) => {
+  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body?: unknown }) => {
     objects.set(input.Key, Buffer.from(input.Body as Uint8Array));
-    return { ETag: '"e"' };
+    return Promise.resolve({ ETag: '"e"' });
   });
-  s3Mock.on(CreateMultipartUploadCommand).callsFake(async (input) => ({ UploadId: `u:${input.Key}` }));
-  s3Mock.on(UploadPartCommand).callsFake(async (input) => {
+  s3Mock.on(CreateMultipartUploadCommand).callsFake((input: { Key: string }) => Promise.resolve({ UploadId: `u:${input.Key}` }));
+  s3Mock.on(UploadPartCommand).callsFake((input: { Key: string; PartNumber: number; Body?: unknown }) => {
     const body = Buffer.from(input.Body as Uint8Array);
     if (!partSink?.(input.Key, input.PartNumber, body)) {
       const list = parts.get(input.Key) ?? [];
       list[input.PartNumber - 1] = body;
       parts.set(input.Key, list);
     }
-    return { ETag: `"${input.PartNumber}"` };
+    return Promise.resolve({ ETag: `"${input.PartNumber}"` });
   });
-  s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input) => {
+  s3Mock.on(CompleteMultipartUploadCommand).callsFake((input: { Key: string }) => {
     if (parts.has(input.Key)) objects.set(input.Key, Buffer.concat(parts.get(input.Key)!));
-    return {};
+    return Promise.resolve({});
   });
   s3Mock.on(AbortMultipartUploadCommand).resolves({});
 });

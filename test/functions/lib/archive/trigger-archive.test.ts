@@ -213,7 +213,7 @@ describe('triggerArchive', () => {
     expect(sent.tier).toMatchObject({
       name: 'genomics',
       deleteRun: true,
-      target: { type: 'glacier-vault' },
+      target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE' },
       files: [{ globs: ['**/*.bam'], action: 'archive' }],
     });
   });

@@ -314,7 +314,8 @@ describe('parseConfig defaults', () => {
           archiveAfter: 'P30D',
           files: [],
           defaultAction: 'keep',
-          target: { type: 'glacier-vault' },
+          // Vault-based Glacier is closed to new AWS customers: the storage classes are the default.
+          target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '1 GiB', sha256: true },
           deleteSources: false,
           deleteRun: false,
           restoreTier: 'Standard',
@@ -331,7 +332,7 @@ describe('parseConfig defaults', () => {
 
   it('defaults the s3-glacier storage class to DEEP_ARCHIVE', () => {
     const config = parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'cold', target: { type: 's3-glacier' } }] });
-    expect(config.tiers[0].target).toEqual({ type: 's3-glacier', storageClass: 'DEEP_ARCHIVE' });
+    expect(config.tiers[0].target).toEqual({ type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '1 GiB', sha256: true });
   });
 
   it('accepts waits that add up to exactly 330 days', () => {

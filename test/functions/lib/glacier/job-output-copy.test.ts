@@ -43,31 +43,37 @@ beforeEach(() => {
   objects = new Map();
   uploads = new Map();
   s3Mock.reset();
-  s3Mock.on(PutObjectCommand).callsFake(async (input: { Key: string; Body: Buffer; ChecksumSHA256: string }) => {
+  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: Buffer; ChecksumSHA256: string }) => {
     expect(input.ChecksumSHA256).toBe(createHash('sha256').update(input.Body).digest('base64'));
     objects.set(input.Key, Buffer.from(input.Body));
-    return { ETag: md5(input.Body), VersionId: 'v-put' };
+    return Promise.resolve({ ETag: md5(input.Body), VersionId: 'v-put' });
   });
-  s3Mock.on(CreateMultipartUploadCommand).callsFake(async () => {
+  s3Mock.on(CreateMultipartUploadCommand).callsFake(() => {
     const id = `upload-${++uploadCounter}`;
     uploads.set(id, new Map());
-    return { UploadId: id };
+    return Promise.resolve({ UploadId: id });
   });
-  s3Mock.on(UploadPartCommand).callsFake(async (input: { UploadId: string; PartNumber: number; Body: Buffer }) => {
+  s3Mock.on(UploadPartCommand).callsFake((input: { UploadId: string; PartNumber: number; Body: Buffer }) => {
     uploads.get(input.UploadId)!.set(input.PartNumber, Buffer.from(input.Body));
-    return { ETag: md5(input.Body) };
+    return Promise.resolve({ ETag: md5(input.Body) });
   });
-  s3Mock.on(ListPartsCommand).callsFake(async (input: { UploadId: string; PartNumberMarker?: string }) => {
+  s3Mock.on(ListPartsCommand).callsFake((input: { UploadId: string; PartNumberMarker?: string }) => {
     // One part per page, to exercise pagination.
     const parts = [...uploads.get(input.UploadId)!.entries()].sort(([a], [b]) => a - b).filter(([n]) => n > Number(input.PartNumberMarker ?? 0));
     const [first] = parts;
-    return first
-      ? { Parts: [{ PartNumber: first[0], ETag: md5(first[1]), Size: first[1].length }], IsTruncated: parts.length > 1, NextPartNumberMarker: String(first[0]) }
-      : { Parts: [], IsTruncated: false };
+    return Promise.resolve(
+      first
+        ? {
+            Parts: [{ PartNumber: first[0], ETag: md5(first[1]), Size: first[1].length }],
+            IsTruncated: parts.length > 1,
+            NextPartNumberMarker: String(first[0]),
+          }
+        : { Parts: [], IsTruncated: false },
+    );
   });
   s3Mock
     .on(CompleteMultipartUploadCommand)
-    .callsFake(async (input: { Key: string; UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } }) => {
+    .callsFake((input: { Key: string; UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } }) => {
       const stored = uploads.get(input.UploadId)!;
       const body = Buffer.concat(
         input.MultipartUpload.Parts.map((p) => {
@@ -77,11 +83,11 @@ beforeEach(() => {
       );
       objects.set(input.Key, body);
       uploads.delete(input.UploadId);
-      return { ETag: '"multipart-etag"', VersionId: 'v-mpu' };
+      return Promise.resolve({ ETag: '"multipart-etag"', VersionId: 'v-mpu' });
     });
-  s3Mock.on(AbortMultipartUploadCommand).callsFake(async (input: { UploadId: string }) => {
+  s3Mock.on(AbortMultipartUploadCommand).callsFake((input: { UploadId: string }) => {
     uploads.delete(input.UploadId);
-    return {};
+    return Promise.resolve({});
   });
 });
 
@@ -115,7 +121,7 @@ async function archive(data: Buffer) {
     description: 'restore test',
     source: {
       size: data.length,
-      read: async (start, end) => Readable.from([data.subarray(start, end + 1)]),
+      read: (start, end) => Promise.resolve(Readable.from([data.subarray(start, end + 1)])),
     },
   });
   if (archived.status !== 'complete' || !archived.archiveId) throw new Error('not archived');
@@ -160,7 +166,13 @@ describe('copyJobOutputToS3', () => {
     const data = big;
     const job = await bigJob();
     const progress: number[] = [];
-    const result = await copy(data, job, { rangeSize: 8 * MIB, onProgress: async (p) => void progress.push(p.bytesDone) });
+    const result = await copy(data, job, {
+      rangeSize: 8 * MIB,
+      onProgress: (p) => {
+        progress.push(p.bytesDone);
+        return Promise.resolve();
+      },
+    });
     expect(result).toEqual({ status: 'complete', size: data.length, treeHash: job.treeHash, sha256: job.sha256, versionId: 'v-mpu', etag: '"multipart-etag"' });
     expect(objects.get('runs/1/out.bam')!.equals(data)).toBe(true);
     expect(progress).toEqual([8 * MIB, 16 * MIB, data.length]);
@@ -210,8 +222,9 @@ describe('copyJobOutputToS3', () => {
       rangeSize: 8 * MIB,
       deadline: 100,
       now: () => clock,
-      onProgress: async (p) => {
+      onProgress: (p) => {
         if (p.bytesDone === 16 * MIB) clock = 1_000;
+        return Promise.resolve();
       },
     });
     expect(first).toMatchObject({ status: 'incomplete', bytesDone: 16 * MIB });
@@ -260,9 +273,10 @@ describe('copyJobOutputToS3', () => {
         rangeSize: 8 * MIB,
         deadline: 100,
         now: () => clock,
-        onProgress: async (p) => {
+        onProgress: (p) => {
           progress.push(p);
           if (p.bytesDone === k * 8 * MIB) clock = 1_000;
+          return Promise.resolve();
         },
       });
       if (first.status !== 'incomplete') throw new Error('complete');
@@ -285,7 +299,10 @@ describe('copyJobOutputToS3', () => {
           rangeSize: 8 * MIB,
           resumeUploadId: first.uploadId,
           resumeSha256: checkpoint,
-          onProgress: async (p) => void resumedProgress.push(p),
+          onProgress: (p) => {
+            resumedProgress.push(p);
+            return Promise.resolve();
+          },
         }),
       );
       expect(result).toMatchObject({ status: 'complete', size: data.length, treeHash: job.treeHash, sha256: job.sha256, versionId: 'v-mpu' });
@@ -312,8 +329,9 @@ describe('copyJobOutputToS3', () => {
           resumeSha256: checkpoint,
           deadline: 100,
           now: () => clock,
-          onProgress: async (p) => {
+          onProgress: (p) => {
             if (p.bytesDone === 32 * MIB) clock = 1_000;
+            return Promise.resolve();
           },
         }),
       );

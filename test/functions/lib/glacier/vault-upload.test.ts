@@ -37,12 +37,15 @@ function bufferSource(data: Buffer, chunkSize = 64 * 1024): ByteSource & { reads
   return {
     size: data.length,
     reads,
-    async read(start, end) {
+    read(start, end) {
       reads.push([start, end]);
       const slice = data.subarray(start, end + 1);
-      return (async function* () {
-        for (let offset = 0; offset < slice.length; offset += chunkSize) yield slice.subarray(offset, offset + chunkSize);
-      })();
+      return Promise.resolve(
+        // eslint-disable-next-line @typescript-eslint/require-await -- adapts an in-memory buffer to the AsyncIterable a ByteSource returns: nothing to await
+        (async function* () {
+          for (let offset = 0; offset < slice.length; offset += chunkSize) yield slice.subarray(offset, offset + chunkSize);
+        })(),
+      );
     },
   };
 }
@@ -96,7 +99,13 @@ describe('uploadToVault', () => {
     const data = testBytes(size, size);
     const source = bufferSource(data);
     const progress: UploadProgress[] = [];
-    const result = await upload(source, { concurrency: 3, onProgress: async (p) => void progress.push(p) });
+    const result = await upload(source, {
+      concurrency: 3,
+      onProgress: (p) => {
+        progress.push(p);
+        return Promise.resolve();
+      },
+    });
     expect(result).toMatchObject({ status: 'complete', treeHash: treeHashOf(data).toString('hex'), sha256: sha256Hex(data), size, partSize: MIB });
     expect(source.reads).toHaveLength(expectedReads);
     if (result.status !== 'complete') throw new Error('incomplete');
@@ -115,8 +124,9 @@ describe('uploadToVault', () => {
       deadline: 10_000,
       now: () => clock,
       // The third finished part pushes the clock past the deadline.
-      onProgress: async (p) => {
+      onProgress: (p) => {
         if (p.partsDone === 3) clock = 20_000;
+        return Promise.resolve();
       },
       concurrency: 1,
     });
@@ -170,14 +180,17 @@ describe('uploadToVault', () => {
     // Generated on demand, so the test itself holds no copy of the file.
     const source: ByteSource = {
       size,
-      async read(start, end) {
-        return (async function* () {
-          for (let offset = start; offset <= end; offset += 256 * 1024) {
-            const chunk = testBytesAt(offset, Math.min(256 * 1024, end + 1 - offset), 64);
-            handedOut += chunk.length;
-            yield chunk;
-          }
-        })();
+      read(start, end) {
+        return Promise.resolve(
+          // eslint-disable-next-line @typescript-eslint/require-await -- generates the bytes on demand as the AsyncIterable a ByteSource returns: nothing to await
+          (async function* () {
+            for (let offset = start; offset <= end; offset += 256 * 1024) {
+              const chunk = testBytesAt(offset, Math.min(256 * 1024, end + 1 - offset), 64);
+              handedOut += chunk.length;
+              yield chunk;
+            }
+          })(),
+        );
       },
     };
     let acknowledged = 0;
@@ -228,9 +241,10 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
       deadline: 10_000,
       now: () => clock,
       concurrency: 1,
-      onProgress: async (p) => {
+      onProgress: (p) => {
         progress.push(p);
         if (p.partsDone === k) clock = 20_000;
+        return Promise.resolve();
       },
     });
     if (first.status !== 'incomplete') throw new Error('complete');
@@ -240,7 +254,7 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
   it('reports the SHA-256 state with each part, and a resumed call reads none of the parts it covers', async () => {
     const data = testBytes(7.5 * MIB, 51);
     const { first, progress } = await stoppedAfter(data, 3);
-    expect(first).toMatchObject({ status: 'incomplete', partsDone: 3, bytesDone: 3 * MIB, sha256Bytes: 3 * MIB, sha256State: expect.any(String) });
+    expect(first).toMatchObject({ status: 'incomplete', partsDone: 3, bytesDone: 3 * MIB, sha256Bytes: 3 * MIB, sha256State: expect.any(String) as string });
     expect(progress.map((p) => p.sha256Bytes)).toEqual([MIB, 2 * MIB, 3 * MIB]);
     expect(progress[2].sha256State).toBe(first.sha256State);
 
@@ -266,8 +280,9 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
       deadline: 10_000,
       now: () => clock,
       concurrency: 1,
-      onProgress: async (p) => {
+      onProgress: (p) => {
         if (p.partsDone === 4) clock = 20_000;
+        return Promise.resolve();
       },
     });
     expect(middle).toMatchObject({ status: 'incomplete', partsDone: 4, sha256Bytes: 4 * MIB });
@@ -292,7 +307,14 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
     };
     const progress: UploadProgress[] = [];
     try {
-      await expect(upload(bufferSource(data), { onProgress: async (p) => void progress.push(p) })).rejects.toMatchObject({
+      await expect(
+        upload(bufferSource(data), {
+          onProgress: (p) => {
+            progress.push(p);
+            return Promise.resolve();
+          },
+        }),
+      ).rejects.toMatchObject({
         name: 'InvalidParameterValueException',
       });
     } finally {
@@ -309,7 +331,13 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
   it('never covers a short last part: the checkpoint stays whole parts', async () => {
     const data = testBytes(2.5 * MIB, 58);
     const progress: UploadProgress[] = [];
-    const result = await upload(bufferSource(data), { concurrency: 1, onProgress: async (p) => void progress.push(p) });
+    const result = await upload(bufferSource(data), {
+      concurrency: 1,
+      onProgress: (p) => {
+        progress.push(p);
+        return Promise.resolve();
+      },
+    });
     expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
     expect(progress.map((p) => [p.partsDone, p.sha256Bytes])).toEqual([
       [1, MIB],
@@ -369,9 +397,10 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
       // Two in flight: part 2 starts only once part 0 is in, and then overtakes part 1.
       const failed = upload(bufferSource(data), {
         concurrency: 2,
-        onProgress: async (p) => {
+        onProgress: (p) => {
           uploadId = p.uploadId;
           progress.push(p);
+          return Promise.resolve();
         },
       });
       await expect(failed).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
@@ -409,7 +438,13 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
     };
     const progress: UploadProgress[] = [];
     try {
-      const result = await upload(bufferSource(data), { concurrency: 2, onProgress: async (p) => void progress.push(p) });
+      const result = await upload(bufferSource(data), {
+        concurrency: 2,
+        onProgress: (p) => {
+          progress.push(p);
+          return Promise.resolve();
+        },
+      });
       expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
     } finally {
       g.emulator.handle = handle;
@@ -424,7 +459,7 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
     // Each reported state is the SHA-256 of exactly the bytes it says it covers.
     for (const p of progress) {
       const hasher = (await loadFileSha256(p.sha256State!))!;
-      hasher.update(data.subarray(p.sha256Bytes!));
+      hasher.update(data.subarray(p.sha256Bytes));
       expect(hasher.digestHex()).toBe(sha256Hex(data));
     }
   });
@@ -433,9 +468,9 @@ describe('uploadToVault with a SHA-256 checkpoint', () => {
 describe('s3ByteSource', () => {
   it('reads inclusive ranges of a pinned object version', async () => {
     const s3 = mockClient(S3Client);
-    s3.on(GetObjectCommand).callsFake(async (input: { Range: string }) => {
+    s3.on(GetObjectCommand).callsFake((input: { Range: string }) => {
       const [, start, end] = /bytes=(\d+)-(\d+)/.exec(input.Range)!.map(Number);
-      return { Body: Readable.from([testBytes(100).subarray(start, end + 1)]), ContentLength: end - start + 1 };
+      return Promise.resolve({ Body: Readable.from([testBytes(100).subarray(start, end + 1)]), ContentLength: end - start + 1 });
     });
     const source = s3ByteSource(new S3Client({ region: 'us-east-1' }), 'bucket', 'runs/1/out.bam', 100, { versionId: 'v1' });
     const chunks: Buffer[] = [];
@@ -455,7 +490,12 @@ describe('whole-file SHA-256 below the checkpoint size', () => {
     try {
       const data = testBytes(3 * MIB + 5, 7);
       const progress: UploadProgress[] = [];
-      const result = await upload(bufferSource(data), { onProgress: async (p) => void progress.push(p) });
+      const result = await upload(bufferSource(data), {
+        onProgress: (p) => {
+          progress.push(p);
+          return Promise.resolve();
+        },
+      });
       expect(result).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
       expect(progress.length).toBeGreaterThan(0);
       expect(progress.every((p) => p.sha256State === undefined && p.sha256Bytes === undefined)).toBe(true);

@@ -89,7 +89,7 @@ describe('indexRun', () => {
   it('puts the run as INDEXED, only if it is new, INDEXED, FAILED or PARTIAL', async () => {
     ddbMock.on(PutCommand).resolves({});
     const item = await index.indexRun(runRecord());
-    expect(item).toMatchObject({ ...runKey(UUID), schemaVersion: SCHEMA_VERSION, archiveState: 'INDEXED', runId: '7830534', updatedAt: expect.any(String) });
+    expect(item).toMatchObject({ ...runKey(UUID), schemaVersion: SCHEMA_VERSION, archiveState: 'INDEXED', runId: '7830534', updatedAt: expect.any(String) as string });
 
     const input = ddbMock.commandCalls(PutCommand)[0].args[0].input;
     expect(input.TableName).toBe(TABLE);
@@ -135,7 +135,7 @@ describe('transitionRun', () => {
         .map((part) => part.split(' = '))
         .map(([name, value]) => [input.ExpressionAttributeNames![name], input.ExpressionAttributeValues![value]]),
     );
-    expect(sets).toEqual({ archivedAt: '2025-06-01T00:00:00.000Z', archiveState: 'ARCHIVED', updatedAt: expect.any(String) });
+    expect(sets).toEqual({ archivedAt: '2025-06-01T00:00:00.000Z', archiveState: 'ARCHIVED', updatedAt: expect.any(String) as string });
     // No placeholder is declared without being used (DynamoDB rejects unused ones).
     for (const placeholder of [...Object.keys(input.ExpressionAttributeNames!), ...Object.keys(input.ExpressionAttributeValues!)]) {
       expect(`${input.UpdateExpression} ${input.ConditionExpression}`).toContain(placeholder);
@@ -242,8 +242,8 @@ describe('file records', () => {
     const batches = ddbMock.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE]);
     expect(batches.map((b) => b.length).sort((a, b) => a - b)).toEqual([1, 3, 25, 25]);
     const items = batches.flat().map((r) => r.PutRequest!.Item!);
-    expect(new Set(items.map((i) => i.sk)).size).toBe(51);
-    expect(items[0]).toMatchObject({ ...fileKey(UUID, items[0].path as string), schemaVersion: SCHEMA_VERSION, updatedAt: expect.any(String) });
+    expect(new Set(items.map((i): unknown => i.sk)).size).toBe(51);
+    expect(items[0]).toMatchObject({ ...fileKey(UUID, items[0].path as string), schemaVersion: SCHEMA_VERSION, updatedAt: expect.any(String) as string });
   });
 
   it('putFiles with no files writes nothing', async () => {
@@ -328,7 +328,7 @@ describe('restore items', () => {
   it('putRestoreRequest creates the request once', async () => {
     ddbMock.on(PutCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
     const item = await index.putRestoreRequest(request);
-    expect(item).toMatchObject({ ...restoreKey(UUID, 'r-1'), schemaVersion: SCHEMA_VERSION, createdAt: expect.any(String) });
+    expect(item).toMatchObject({ ...restoreKey(UUID, 'r-1'), schemaVersion: SCHEMA_VERSION, createdAt: expect.any(String) as string });
     expect(ddbMock).toHaveReceivedCommandWith(PutCommand, { TableName: TABLE, Item: item, ConditionExpression: 'attribute_not_exists(pk)' });
     await expect(index.putRestoreRequest(request)).rejects.toThrow(`restore r-1 of run ${UUID} already exists`);
   });

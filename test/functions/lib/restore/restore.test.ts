@@ -350,7 +350,7 @@ describe('resolveRun', () => {
     ['an unknown id', '999', 'RunNotFound', 'no run with id 999'],
     ['a reference that is neither', 'my-run', 'BadRestoreRequest', '"my-run" is neither a run id'],
   ])('fails for %s', async (_name, ref, name, message) => {
-    await expect(resolveRun(index, ref)).rejects.toMatchObject({ name, message: expect.stringContaining(message) });
+    await expect(resolveRun(index, ref)).rejects.toMatchObject({ name, message: expect.stringContaining(message) as string });
   });
 });
 
@@ -538,7 +538,7 @@ describe('planRestore', () => {
     await plan(request);
     objects.clear();
     const error = await plan(request, { executionArn: `${EXECUTION_ARN}-other` }).catch((e: unknown) => e as Error);
-    expect(error).toMatchObject({ name: 'BadRestoreRequest', message: expect.stringContaining(`restore id ${RESTORE_ID} is already used`) });
+    expect(error).toMatchObject({ name: 'BadRestoreRequest', message: expect.stringContaining(`restore id ${RESTORE_ID} is already used`) as string });
   });
 });
 
@@ -853,7 +853,7 @@ describe('copyRestoredFile', () => {
     });
     expect(objects.get(`${RESTORES}/back/out/variants/my calls é.vcf.gz`)?.body.equals(data)).toBe(true);
     const record = restoreFile(item)!;
-    expect(record).toMatchObject({ state: 'RESTORED', bytesDone: 3000, restoredAt: expect.any(String) });
+    expect(record).toMatchObject({ state: 'RESTORED', bytesDone: 3000, restoredAt: expect.any(String) as string });
     expect(record.taskToken).toBeUndefined();
   });
 
@@ -862,7 +862,7 @@ describe('copyRestoredFile', () => {
 
     await expect(copy(item)).rejects.toMatchObject({
       name: 'ChecksumMismatch',
-      message: expect.stringContaining(`the index recorded ${'ff'.repeat(32)}; nothing was written`),
+      message: expect.stringContaining(`the index recorded ${'ff'.repeat(32)}; nothing was written`) as string,
     });
 
     expect(s3Mock).not.toHaveReceivedCommand(CopyObjectCommand);
@@ -934,11 +934,11 @@ describe('finalizeRestore', () => {
       restored: 2,
       failed: 0,
       files: [
-        { path: expect.any(String), state: 'RESTORED', destination: expect.any(String) },
-        { path: expect.any(String), state: 'RESTORED', destination: expect.any(String) },
+        { path: expect.any(String) as string, state: 'RESTORED', destination: expect.any(String) as string },
+        { path: expect.any(String) as string, state: 'RESTORED', destination: expect.any(String) as string },
       ],
     });
-    expect(request('r-1')).toMatchObject({ state: 'RESTORED', restored: 2, failed: 0, completedAt: expect.any(String) });
+    expect(request('r-1')).toMatchObject({ state: 'RESTORED', restored: 2, failed: 0, completedAt: expect.any(String) as string });
     expect(request('r-10')).toMatchObject({ state: 'REQUESTED' });
   });
 
@@ -946,7 +946,7 @@ describe('finalizeRestore', () => {
     seedRestore('r-2', { 'out/a': 'RESTORED', 'out/b': 'FAILED', 'out/c': 'RETRIEVING' });
     const outcome = await finalizeRestore(index, UUID, 'r-2');
     expect(outcome).toMatchObject({ state: 'FAILED', restored: 1, failed: 2 });
-    expect(outcome.files).toContainEqual({ path: 'out/b', state: 'FAILED', destination: expect.any(String), failureReason: 'ChecksumMismatch: bad' });
+    expect(outcome.files).toContainEqual({ path: 'out/b', state: 'FAILED', destination: expect.any(String) as string, failureReason: 'ChecksumMismatch: bad' });
     expect(request('r-2')).toMatchObject({ state: 'FAILED', restored: 1, failed: 2 });
   });
 
@@ -969,7 +969,7 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
     const result = await uploadToVault({
       glacier: g.glacier,
       vaultName: VAULT,
-      source: { size: data.length, read: async (start, end) => Readable.from([data.subarray(start, end + 1)]) },
+      source: { size: data.length, read: (start, end) => Promise.resolve(Readable.from([data.subarray(start, end + 1)])) },
       partSize: MIB,
       description: 'test',
     });
@@ -1041,9 +1041,9 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
     // An S3 multipart upload in memory, for the destination.
     const parts = new Map<number, Buffer>();
     s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'mpu-1' });
-    s3Mock.on(UploadPartCommand).callsFake(async (input: { PartNumber: number; Body: Buffer }) => {
+    s3Mock.on(UploadPartCommand).callsFake((input: { PartNumber: number; Body: Buffer }) => {
       parts.set(input.PartNumber, Buffer.from(input.Body));
-      return { ETag: `"${createHash('md5').update(input.Body).digest('hex')}"` };
+      return Promise.resolve({ ETag: `"${createHash('md5').update(input.Body).digest('hex')}"` });
     });
     s3Mock.on(ListPartsCommand).callsFake(async () => ({
       Parts: [...parts].map(([PartNumber, body]) => ({ PartNumber, Size: body.length, ETag: `"${createHash('md5').update(body).digest('hex')}"` })),
@@ -1078,7 +1078,7 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
         uploadId: 'mpu-1',
         bytesDone: 64 * MIB,
         sha256Bytes: 64 * MIB,
-        sha256State: expect.any(String),
+        sha256State: expect.any(String) as string,
         treeHashState: treeHashOf(data.subarray(0, 64 * MIB)).toString('hex'),
       });
 

@@ -1,0 +1,313 @@
+// Copies one output object into an S3 Glacier storage class server-side, any size S3 allows, verified by its CRC64NVME.
+//
+// At or below `multipartAbove` one CopyObject; above it a multipart copy (UploadPartCopy), several parts in flight,
+// stopping before the deadline and resuming from the recorded upload id and ListParts. Either way S3 computes a
+// full-object CRC64NVME of the copy, which must equal the source's: the one S3 reports for the source (HeadObject
+// with ChecksumMode), or, where the source has none (composite checksums of multipart uploads, older objects), one
+// computed here by streaming the source once. The bytes pass through Lambda only for that, or for the SHA-256.
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { ERROR_NAMES, S3_LIMITS } from '../contract';
+import { loadFileSha256, newFileSha256, type FileSha256 } from '../transfer/file-sha256';
+import { checkpointProgress, type TransferProgress } from '../transfer/progress';
+import { loadCrc64Nvme, newCrc64Nvme, type RunningCrc64Nvme } from '../transfer/crc64nvme';
+import { coveredRanges, moveRanges, rangeCount, type RangeCheckpoint, type RangeProgress } from '../transfer/ranged-transfer';
+import { s3ByteSource, type ByteSource } from './byte-source';
+import { listUploadedParts, type StoredPart } from './multipart';
+import { copySource } from './uri';
+
+/** The checksum the archive is verified and recorded by. */
+export const COPY_CHECKSUM_ALGORITHM = 'CRC64NVME';
+
+/** A copy no retry can fix; the name is one the archive step treats as permanent. */
+export class CopyRefusedError extends Error {
+  constructor(name: typeof ERROR_NAMES.sourceTooLarge | typeof ERROR_NAMES.checksumMismatch, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export interface GlacierClassCopyArgs {
+  s3: S3Client;
+  source: { bucket: string; key: string; size: number; etag?: string };
+  destination: { bucket: string; key: string; storageClass: StorageClass; metadata?: Record<string, string> };
+  /** Largest size copied with one CopyObject (at most 5 GiB). */
+  multipartAbove: number;
+  /** Part size of a multipart copy (5 MiB to 5 GiB). */
+  partSize: number;
+  /** Compute the whole file's SHA-256 (reading every byte once). */
+  sha256: boolean;
+  /** Parts copied at once (default 8): they move inside S3, so Lambda holds none of their bytes. */
+  concurrency?: number;
+  /** A multipart copy a previous call started, with the checkpoint it reported. */
+  resume?: { uploadId: string; checkpoint?: RangeCheckpoint };
+  /** Epoch ms by which to return. */
+  deadline?: number;
+  onProgress?: (progress: TransferProgress) => Promise<void>;
+  now?: () => number;
+}
+
+export type GlacierClassCopyResult =
+  | {
+      status: 'complete';
+      versionId?: string;
+      /** Base64, as S3 reports it; equal on the source and the copy. */
+      crc64nvme: string;
+      /** Where the source's CRC64NVME came from: S3's own, or computed here by reading the source. */
+      sourceChecksum: 's3' | 'computed';
+      sha256?: string;
+      method: 'single' | 'multipart';
+      parts: number;
+      /** Bytes of the file read through Lambda (0 when S3 had the checksum and no SHA-256 is asked for). */
+      bytesRead: number;
+    }
+  | ({ status: 'incomplete' } & TransferProgress);
+
+/** The source's full-object CRC64NVME as S3 reports it, pinned to the planned ETag; undefined when it has none. */
+async function sourceChecksum(args: GlacierClassCopyArgs): Promise<string | undefined> {
+  const head = await args.s3.send(
+    new HeadObjectCommand({ Bucket: args.source.bucket, Key: args.source.key, IfMatch: args.source.etag, ChecksumMode: 'ENABLED' }),
+  );
+  // CRC64NVME exists only as a full-object checksum; a COMPOSITE one (of parts) would not compare with the copy's.
+  if (head.ChecksumCRC64NVME && head.ChecksumType !== 'COMPOSITE') return head.ChecksumCRC64NVME;
+  return undefined;
+}
+
+/** The hashes a copy computes by reading the source, and whether their state can be saved between invocations. */
+interface Reader {
+  sha256?: FileSha256;
+  crc64?: RunningCrc64Nvme;
+  bytesRead: number;
+}
+
+const feed = async (reader: Reader, source: ByteSource, start: number, end: number) => {
+  for await (const chunk of await source.read(start, end)) {
+    reader.sha256?.update(chunk);
+    reader.crc64?.update(chunk);
+    reader.bytesRead += chunk.length;
+  }
+};
+
+async function freshReader(args: GlacierClassCopyArgs, needsCrc: boolean): Promise<Reader> {
+  return {
+    ...(args.sha256 && { sha256: await newFileSha256(args.source.size) }),
+    ...(needsCrc && { crc64: await newCrc64Nvme() }),
+    bytesRead: 0,
+  };
+}
+
+function mismatch(args: GlacierClassCopyArgs, copied: string | undefined, expected: string): CopyRefusedError {
+  return new CopyRefusedError(
+    ERROR_NAMES.checksumMismatch,
+    `the copy of s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${copied ?? '(none reported)'}, the source ${expected}; the copy was removed`,
+  );
+}
+
+async function copyWhole(args: GlacierClassCopyArgs, fromS3: string | undefined): Promise<GlacierClassCopyResult> {
+  const reader = await freshReader(args, fromS3 === undefined);
+  if ((reader.sha256 || reader.crc64) && args.source.size > 0) await feed(reader, pinned(args), 0, args.source.size - 1);
+  const sha256 = reader.sha256?.digestHex();
+  const expected = fromS3 ?? reader.crc64!.digestBase64();
+  const copied = await args.s3.send(
+    new CopyObjectCommand({
+      Bucket: args.destination.bucket,
+      Key: args.destination.key,
+      CopySource: copySource(args.source.bucket, args.source.key),
+      CopySourceIfMatch: args.source.etag,
+      StorageClass: args.destination.storageClass,
+      MetadataDirective: 'REPLACE',
+      Metadata: { ...args.destination.metadata, ...(sha256 && { sha256 }) },
+      ChecksumAlgorithm: COPY_CHECKSUM_ALGORITHM,
+    }),
+  );
+  const crc = copied.CopyObjectResult?.ChecksumCRC64NVME;
+  if (crc !== expected) {
+    await removeCopy(args, copied.VersionId);
+    throw mismatch(args, crc, expected);
+  }
+  return {
+    status: 'complete',
+    versionId: copied.VersionId,
+    crc64nvme: crc,
+    sourceChecksum: fromS3 ? 's3' : 'computed',
+    ...(sha256 && { sha256 }),
+    method: 'single',
+    parts: 1,
+    bytesRead: reader.bytesRead,
+  };
+}
+
+/** A copy that failed verification is deleted (that version only): nothing unverified stays in the archive. */
+async function removeCopy(args: GlacierClassCopyArgs, versionId: string | undefined): Promise<void> {
+  await args.s3.send(new DeleteObjectCommand({ Bucket: args.destination.bucket, Key: args.destination.key, VersionId: versionId }));
+}
+
+const pinned = (args: GlacierClassCopyArgs) => s3ByteSource(args.s3, args.source.bucket, args.source.key, args.source.size, { etag: args.source.etag });
+
+/**
+ * Where a resumed copy's hashing picks up: after the parts its checkpoint covers, when every one of them is in the
+ * upload at the part size and every state loads; otherwise from the start (parts already copied are not copied
+ * again, only read again where a hash needs their bytes).
+ */
+async function resumeReader(args: GlacierClassCopyArgs, needsCrc: boolean, stored: Map<number, StoredPart>): Promise<{ reader: Reader; ranges: number; checkpoint?: RangeCheckpoint }> {
+  const fromStart = async () => ({ reader: await freshReader(args, needsCrc), ranges: 0 });
+  if (!args.sha256 && !needsCrc) return fromStart();
+  const saved = args.resume?.checkpoint;
+  const ranges = coveredRanges(saved, args.source.size, args.partSize);
+  if (!saved || ranges === undefined) return fromStart();
+  for (let partNumber = 1; partNumber <= ranges; partNumber++) if (stored.get(partNumber)?.size !== args.partSize) return fromStart();
+  const sha256 = args.sha256 && saved.sha256State !== undefined ? await loadFileSha256(saved.sha256State) : undefined;
+  const crc64 = needsCrc && saved.crc64State !== undefined ? await loadCrc64Nvme(saved.crc64State) : undefined;
+  if ((args.sha256 && !sha256) || (needsCrc && !crc64)) return fromStart();
+  return { reader: { ...(sha256 && { sha256 }), ...(crc64 && { crc64 }), bytesRead: 0 }, ranges, checkpoint: saved };
+}
+
+async function copyInParts(args: GlacierClassCopyArgs, fromS3: string | undefined): Promise<GlacierClassCopyResult> {
+  const { s3, source, destination, partSize } = args;
+  const needsCrc = fromS3 === undefined;
+  let uploadId = args.resume?.uploadId;
+  let stored = new Map<number, StoredPart>();
+  if (uploadId) {
+    try {
+      stored = await listUploadedParts(s3, { bucket: destination.bucket, key: destination.key, uploadId });
+    } catch (error) {
+      // The recorded upload is gone (aborted, or cleaned up by the bucket's lifecycle): start afresh.
+      if ((error as Error).name !== 'NoSuchUpload') throw error;
+      uploadId = undefined;
+    }
+  }
+  uploadId ??= (
+    await s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: destination.bucket,
+        Key: destination.key,
+        StorageClass: destination.storageClass,
+        Metadata: destination.metadata,
+        ChecksumAlgorithm: COPY_CHECKSUM_ALGORITHM,
+        ChecksumType: 'FULL_OBJECT',
+      }),
+    )
+  ).UploadId!;
+  const upload = { bucket: destination.bucket, key: destination.key, uploadId };
+  const abort = () => s3.send(new AbortMultipartUploadCommand({ Bucket: upload.bucket, Key: upload.key, UploadId: upload.uploadId }));
+  try {
+    const resumed = await resumeReader(args, needsCrc, args.resume?.uploadId === uploadId ? stored : new Map());
+    const { reader } = resumed;
+    const hashing = Boolean(reader.sha256 || reader.crc64);
+    const source_ = pinned(args);
+    const parts: CompletedPart[] = new Array(rangeCount(source.size, partSize));
+    for (const [partNumber, part] of stored) {
+      if (partNumber <= parts.length) parts[partNumber - 1] = { PartNumber: partNumber, ETag: part.etag, ChecksumCRC64NVME: part.checksumCrc64Nvme };
+    }
+    const progressOf = (moved: RangeProgress): TransferProgress => ({
+      uploadId: upload.uploadId,
+      partsDone: moved.rangesDone,
+      bytesDone: moved.bytesDone,
+      ...checkpointProgress(moved.checkpoint),
+    });
+    const moved = await moveRanges({
+      size: source.size,
+      rangeSize: partSize,
+      firstRange: resumed.ranges,
+      checkpoint: resumed.checkpoint,
+      concurrency: args.concurrency ?? 8,
+      deadline: args.deadline,
+      now: args.now,
+      saveState: () => {
+        if (!hashing) return undefined;
+        const sha256State = reader.sha256?.save();
+        if (reader.sha256 && sha256State === undefined) return undefined; // a SHA-256 that cannot be saved: no checkpoint
+        return { ...(sha256State !== undefined && { sha256State }), ...(reader.crc64 && { crc64State: reader.crc64.save() }) };
+      },
+      read: async (index, start, end) => {
+        if (hashing) await feed(reader, source_, start, end);
+        const partNumber = index + 1;
+        if (stored.get(partNumber)?.size === end - start + 1) return {}; // copied by an earlier call, from the same pinned source
+        return {
+          send: async () => {
+            const copied = await s3.send(
+              new UploadPartCopyCommand({
+                Bucket: upload.bucket,
+                Key: upload.key,
+                UploadId: upload.uploadId,
+                PartNumber: partNumber,
+                CopySource: copySource(source.bucket, source.key),
+                CopySourceIfMatch: source.etag,
+                CopySourceRange: `bytes=${start}-${end}`,
+              }),
+            );
+            parts[index] = { PartNumber: partNumber, ETag: copied.CopyPartResult?.ETag, ChecksumCRC64NVME: copied.CopyPartResult?.ChecksumCRC64NVME };
+          },
+        };
+      },
+      onProgress: args.onProgress && ((progress) => args.onProgress!(progressOf(progress))),
+    });
+    if (!moved.complete) return { status: 'incomplete', ...progressOf(moved) };
+    const sha256 = reader.sha256?.digestHex();
+    const expected = fromS3 ?? reader.crc64!.digestBase64();
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: upload.bucket,
+        Key: upload.key,
+        UploadId: upload.uploadId,
+        MultipartUpload: { Parts: parts },
+        // Naming the expected full-object checksum lets S3 itself refuse a copy whose bytes differ.
+        ChecksumType: 'FULL_OBJECT',
+        ChecksumCRC64NVME: expected,
+      }),
+    );
+    if (done.ChecksumCRC64NVME !== expected) {
+      await removeCopy(args, done.VersionId);
+      throw mismatch(args, done.ChecksumCRC64NVME, expected);
+    }
+    return {
+      status: 'complete',
+      versionId: done.VersionId,
+      crc64nvme: expected,
+      sourceChecksum: fromS3 ? 's3' : 'computed',
+      ...(sha256 && { sha256 }),
+      method: 'multipart',
+      parts: parts.length,
+      bytesRead: reader.bytesRead,
+    };
+  } catch (error) {
+    // A failure no retry fixes leaves no incomplete upload behind (the bucket's lifecycle is only the backstop).
+    if (isPermanentCopyError(error)) {
+      try {
+        await abort();
+      } catch {
+        // The failure that matters is the copy's; the archive bucket's lifecycle removes the upload if this did not.
+      }
+    }
+    throw error;
+  }
+}
+
+/** Errors after which the multipart upload can never complete: the source changed or went, or the checksum disagreed. */
+export const PERMANENT_COPY_ERRORS = new Set(['NoSuchKey', 'NotFound', 'PreconditionFailed', 'AccessDenied', 'InvalidObjectState', 'InvalidRequest', 'InvalidPart', 'BadDigest', ERROR_NAMES.checksumMismatch]);
+const isPermanentCopyError = (error: unknown) => PERMANENT_COPY_ERRORS.has((error as Error).name);
+
+export async function copyToGlacierClass(args: GlacierClassCopyArgs): Promise<GlacierClassCopyResult> {
+  const { size } = args.source;
+  if (size > S3_LIMITS.maxObjectBytes) {
+    throw new CopyRefusedError(ERROR_NAMES.sourceTooLarge, `file is ${size} bytes; S3 objects are at most ${S3_LIMITS.maxObjectBytes} bytes (10,000 parts of 5 GiB)`);
+  }
+  if (args.multipartAbove > S3_LIMITS.maxSingleCopyBytes || args.multipartAbove < S3_LIMITS.minPartBytes) {
+    throw new RangeError(`multipartAbove ${args.multipartAbove} is outside 5 MiB to 5 GiB`);
+  }
+  if (args.partSize < S3_LIMITS.minPartBytes || args.partSize > S3_LIMITS.maxPartBytes || rangeCount(size, args.partSize) > S3_LIMITS.maxParts) {
+    throw new RangeError(`part size ${args.partSize} is outside 5 MiB to 5 GiB or needs more than 10,000 parts for ${size} bytes`);
+  }
+  const fromS3 = await sourceChecksum(args);
+  return size <= args.multipartAbove && !args.resume ? copyWhole(args, fromS3) : copyInParts(args, fromS3);
+}
