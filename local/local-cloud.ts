@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { CreateTableCommand, type GlobalSecondaryIndex } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateVaultCommand, SetVaultNotificationsCommand } from '@aws-sdk/client-glacier';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -17,7 +17,7 @@ import * as clients from '../functions/lib/runtime/clients';
 import { FrontDoor } from './front-door';
 import { GlacierEmulator } from './glacier';
 import { LambdaHost } from './lambda-host';
-import { startMoto, type MotoServer } from './moto';
+import { startMoto, type MotoServer, type S3RestoreTier } from './moto';
 import { OmicsEmulator } from './omics';
 import { SqsPoller } from './sqs-poller';
 import { validateDefinition } from './asl';
@@ -25,6 +25,8 @@ import { validateDefinition } from './asl';
 export const LOCAL_ACCOUNT = '123456789012';
 export const LOCAL_REGION = 'us-east-1';
 const REPO_ROOT = path.resolve(__dirname, '..');
+/** S3 restores locally: seconds, not hours, and in the tiers' order. */
+export const DEFAULT_S3_RESTORE_DELAY_MS: Record<S3RestoreTier, number> = { Expedited: 1000, Standard: 2000, Bulk: 3000 };
 
 export interface LocalCloudOptions {
   config: ArchiverConfig;
@@ -34,6 +36,11 @@ export interface LocalCloudOptions {
   dataDir?: string;
   /** How long each Glacier retrieval tier takes locally. */
   glacierJobDelayMs?: Partial<Record<'Expedited' | 'Standard' | 'Bulk' | 'inventory', number>>;
+  /**
+   * How long an S3 RestoreObject of a Glacier-class object takes per tier before HeadObject reports it restored and
+   * the archive bucket's `Object Restore Completed` event is sent (default Expedited 1 s, Standard 2 s, Bulk 3 s).
+   */
+  s3RestoreDelayMs?: Partial<Record<S3RestoreTier, number>>;
   /** Seconds before a failed SQS message is retried (Lambda uses the queue's visibility timeout). */
   sqsRetryDelaySeconds?: number;
   /** Handler log level (Powertools); the demo keeps them quiet. */
@@ -125,6 +132,8 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
   for (const bucket of [NAMES.snapshotBucket, NAMES.archiveBucket, ...outputBuckets]) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
+  // S3 sends the archive bucket's events (Object Restore Completed among them) to the default EventBridge bus.
+  await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: NAMES.archiveBucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
 
   const gsi = (index: { name: string; partitionKey: string; sortKey: string }): GlobalSecondaryIndex => ({
     IndexName: index.name,
@@ -266,7 +275,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
 
   try {
     await frontDoor.listen();
-    moto = await startMoto({ port: motoPort, frontDoorPort: frontDoor.port, logFile: motoLog });
+    moto = await startMoto({
+      port: motoPort,
+      frontDoorPort: frontDoor.port,
+      logFile: motoLog,
+      s3RestoreDelayMs: { ...DEFAULT_S3_RESTORE_DELAY_MS, ...options.s3RestoreDelayMs },
+    });
 
     const env: Record<string, string> = {
       AWS_ENDPOINT_URL: frontDoor.endpoint,

@@ -31,6 +31,9 @@ export function findMotoPython(): string {
   return python;
 }
 
+/** S3 Glacier retrieval tiers, as RestoreObject names them. */
+export type S3RestoreTier = 'Expedited' | 'Standard' | 'Bulk';
+
 export interface MotoServer {
   port: number;
   process: ChildProcess;
@@ -55,11 +58,23 @@ async function isUp(port: number): Promise<boolean> {
  * Starts moto_server on `port`, with MOTO_PORT set to the front door's port so the Step Functions interpreter's
  * Lambda and service-integration calls come back through the front door.
  */
-export async function startMoto(options: { port: number; frontDoorPort: number; logFile?: string; timeoutMs?: number }): Promise<MotoServer> {
+export async function startMoto(options: {
+  port: number;
+  frontDoorPort: number;
+  logFile?: string;
+  timeoutMs?: number;
+  /** How long an S3 RestoreObject takes per retrieval tier (local/moto_s3_restore.py; its defaults where absent). */
+  s3RestoreDelayMs?: Partial<Record<S3RestoreTier, number>>;
+}): Promise<MotoServer> {
   const python = findMotoPython();
   const log = options.logFile ? fs.openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', String(options.port)], {
-    env: { ...process.env, MOTO_PORT: String(options.frontDoorPort), PYTHONUNBUFFERED: '1' },
+    env: {
+      ...process.env,
+      MOTO_PORT: String(options.frontDoorPort),
+      PYTHONUNBUFFERED: '1',
+      ...(options.s3RestoreDelayMs && { LOCAL_CLOUD_S3_RESTORE_DELAYS_MS: JSON.stringify(options.s3RestoreDelayMs) }),
+    },
     stdio: ['ignore', log, log],
   });
   let exited: string | undefined;

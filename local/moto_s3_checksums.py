@@ -36,8 +36,12 @@ DEFAULT_ALGORITHM = "CRC64NVME"
 # Request headers of CreateMultipartUpload that moto keeps as object metadata; S3 does not return them as such.
 _NOT_METADATA = {"x-amz-checksum-algorithm", "x-amz-checksum-type"}
 
+# moto finds an error's service model (and its HTTP status) from the module its class lives in: these errors are S3's.
+_S3_ERRORS_MODULE = "moto.s3.exceptions"
+
 
 class BadDigest(S3ClientError):
+    __module__ = _S3_ERRORS_MODULE
     code = "BadDigest"
 
     def __init__(self, message: str) -> None:
@@ -45,6 +49,7 @@ class BadDigest(S3ClientError):
 
 
 class ChecksumRequestError(S3ClientError):
+    __module__ = _S3_ERRORS_MODULE
     code = "InvalidRequest"
 
     def __init__(self, message: str) -> None:
@@ -52,6 +57,7 @@ class ChecksumRequestError(S3ClientError):
 
 
 class InvalidPartChecksum(S3ClientError):
+    __module__ = _S3_ERRORS_MODULE
     code = "InvalidPart"
 
     def __init__(self) -> None:
@@ -62,6 +68,7 @@ class InvalidPartChecksum(S3ClientError):
 
 
 class SourcePreconditionFailed(S3ClientError):
+    __module__ = _S3_ERRORS_MODULE
     code = "PreconditionFailed"
 
     def __init__(self, condition: str) -> None:
@@ -70,6 +77,7 @@ class SourcePreconditionFailed(S3ClientError):
 
 
 class SourceInvalidObjectState(S3ClientError):
+    __module__ = _S3_ERRORS_MODULE
     code = "InvalidObjectState"
 
     def __init__(self, storage_class: str | None) -> None:

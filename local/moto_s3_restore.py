@@ -93,7 +93,7 @@ def _put_event(bucket: FakeBucket, key: FakeKey, detail_type: str, detail: dict[
                 "DetailType": detail_type,
                 "Detail": json.dumps(body),
                 "Resources": [bucket.arn],
-                "Time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                # No "Time": moto's envelope template takes the epoch seconds it puts there itself.
                 "EventBusName": "default",
             }
         ]
@@ -173,12 +173,9 @@ def _restore_object(self: S3Response, body: bytes, bucket_name: str, query: dict
     key._local_restore = restore  # type: ignore[attr-defined]
     key._expiry = _expiry(restore.ready_at, days)
     if _eventbridge_on(bucket):
-        _put_event(
-            bucket,
-            key,
-            "Object Restore Initiated",
-            {"requester": bucket.account_id, "source-ip-address": "127.0.0.1", "source-storage-class": key.storage_class},
-        )
+        # S3 sends its events after answering, not within the request.
+        initiated = {"requester": bucket.account_id, "source-ip-address": "127.0.0.1", "source-storage-class": key.storage_class}
+        _schedule(0, lambda: _put_event(bucket, key, "Object Restore Initiated", initiated))
     _schedule(delay_s, lambda: _completed(bucket, key, restore))
     return 202, {}, ""
 

@@ -274,9 +274,11 @@ function printReport(report: DemoReport): void {
   for (const f of report.files) {
     const where = f.archiveId
       ? `archive ${f.archiveId.slice(0, 24)}…  tree hash ${f.treeHash?.slice(0, 16)}…`
-      : f.state === 'ARCHIVED'
-        ? 'empty file: recorded, no archive needed'
-        : '';
+      : f.archiveKey && f.state === 'ARCHIVED'
+        ? `${f.storageClass} ${f.copy?.method === 'multipart' ? `multipart copy, ${f.copy.parts} parts` : 'copy'}  CRC64NVME ${f.crc64nvme}`
+        : f.state === 'ARCHIVED'
+          ? 'empty file: recorded, no archive needed'
+          : '';
     console.log(`  ${f.state.padEnd(9)} ${f.action.padEnd(7)} ${String(f.size).padStart(9)} B  ${f.path}  ${where}`);
   }
   console.log('');

@@ -1,4 +1,4 @@
-// The emulator's own tree hash, written apart from functions/lib/tree-hash.ts so a bug there cannot hide here.
+// The emulator's own tree hash, written apart from functions/lib/glacier/tree-hash.ts so a bug there cannot hide here.
 import { createHash, type Hash } from 'node:crypto';
 
 export const MIB = 1024 * 1024;

@@ -90,7 +90,9 @@ describe('plan-archive handler', () => {
       bytes: { total: 1010, archive: 1000 },
       resultPrefix: `plans/${UUID}/run-7830534-${UUID}/results`,
     });
-    const registered = ddbMock.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems![TABLE].map((r) => r.PutRequest!.Item!.path));
+    const registered = ddbMock
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => c.args[0].input.RequestItems![TABLE].map((r) => r.PutRequest!.Item!.path as string));
     expect(registered.sort()).toEqual(['reads/a.bam', 'reads/a.bam.bai']);
   });
 
@@ -119,11 +121,13 @@ describe('plan-archive handler', () => {
       bytes: { total: 1000, archive: 1000 },
       newerRunObjects: { runUuid: newer.uuid, since: newer.creationTime.toISOString(), files: 2, bytes: 2020 },
     });
-    const registered = ddbMock.commandCalls(BatchWriteCommand).flatMap((c) => c.args[0].input.RequestItems![TABLE].map((r) => r.PutRequest!.Item!.path));
+    const registered = ddbMock
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => c.args[0].input.RequestItems![TABLE].map((r) => r.PutRequest!.Item!.path as string));
     expect(registered).toEqual(['reads/a.bam']);
   });
 
-  it('takes the whole listing as the run\'s own when HealthOmics has no run under the id any more', async () => {
+  it("takes the whole listing as the run's own when HealthOmics has no run under the id any more", async () => {
     omicsMock.on(GetRunCommand).rejects(new ResourceNotFoundException({ message: 'run not found', $metadata: {} }));
     const result = await handler(input());
     expect(result).toMatchObject({ itemCount: 1, counts: { files: 2, archive: 1, keep: 1 } });

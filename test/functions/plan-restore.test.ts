@@ -62,7 +62,7 @@ describe('plan-restore handler', () => {
   it('fails a malformed restore request with BadRestoreRequest before any AWS call', async () => {
     await expect(handler({ ...event, request: { run: UUID, tier: 'Soon' } })).rejects.toMatchObject({
       name: 'BadRestoreRequest',
-      message: expect.stringMatching(/^tier: /),
+      message: expect.stringMatching(/^tier: /) as string,
     });
     expect(ddbMock.calls()).toHaveLength(0);
     expect(s3Mock.calls()).toHaveLength(0);
@@ -83,7 +83,7 @@ describe('plan-restore handler', () => {
     });
     const put = s3Mock.commandCalls(PutObjectCommand)[0].args[0].input;
     expect(put).toMatchObject({ Bucket: 'snapshots', Key: `restores/${UUID}/r-1/items.json` });
-    expect(JSON.parse(String(put.Body))).toEqual([
+    expect(JSON.parse(Buffer.from(put.Body as Uint8Array).toString())).toEqual([
       expect.objectContaining({ vaultName: 'archive-vault', archiveId: 'archive-1', destinationKey: 'back/out/a.bam', tier: 'Bulk' }),
     ]);
     expect(table.get(restoreKey(UUID, 'r-1').pk, restoreKey(UUID, 'r-1').sk)).toMatchObject({ executionArn: event.executionArn, state: 'REQUESTED' });

@@ -79,9 +79,9 @@ describe('snapshot-run handler', () => {
     const result = await handler(event);
 
     expect(snapshotRunMock).toHaveBeenCalledWith({
-      omics: expect.any(OmicsClient),
-      logs: expect.any(CloudWatchLogsClient),
-      s3: expect.any(S3Client),
+      omics: expect.any(OmicsClient) as OmicsClient,
+      logs: expect.any(CloudWatchLogsClient) as CloudWatchLogsClient,
+      s3: expect.any(S3Client) as S3Client,
       bucket: 'snapshots',
       runId: RUN_ID,
       expectedUuid: UUID,

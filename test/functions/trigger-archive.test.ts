@@ -33,22 +33,18 @@ useEnv({ [ENV.archiveStateMachineArn]: STATE_MACHINE, [ENV.tierPolicy]: JSON.str
 beforeEach(() => {
   omicsMock.reset();
   sfnMock.reset();
-  omicsMock
-    .on(GetRunCommand)
-    .callsFake((input: { id: string }) => ({
-      id: input.id,
-      arn: `arn:aws:omics:us-east-1:123456789012:run/${input.id}`,
-      uuid: `uuid-${input.id}`,
-      status: 'COMPLETED',
-      workflowId: '1',
-    }));
+  omicsMock.on(GetRunCommand).callsFake((input: { id: string }) => ({
+    id: input.id,
+    arn: `arn:aws:omics:us-east-1:123456789012:run/${input.id}`,
+    uuid: `uuid-${input.id}`,
+    status: 'COMPLETED',
+    workflowId: '1',
+  }));
   sfnMock.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
-  sfnMock
-    .on(StartExecutionCommand)
-    .callsFake((input: { name: string }) => ({
-      executionArn: `arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:${input.name}`,
-      startDate: new Date(),
-    }));
+  sfnMock.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
+    executionArn: `arn:aws:states:us-east-1:123456789012:execution:ArchiveRun:${input.name}`,
+    startDate: new Date(),
+  }));
 });
 
 describe('trigger-archive handler', () => {
@@ -71,12 +67,12 @@ describe('trigger-archive handler', () => {
     expect(omicsMock).toHaveReceivedCommandTimes(GetRunCommand, 2);
     expect(powertools.logs.error).toHaveBeenCalledWith(
       'Malformed run event dropped',
-      expect.objectContaining({ messageId: 'msg-2', reason: expect.stringContaining('detail') }),
+      expect.objectContaining({ messageId: 'msg-2', reason: expect.stringContaining('detail') as string }),
     );
     expect(powertools.addMetric).toHaveBeenCalledWith('MalformedRunEvents', 'Count', 1);
     expect(powertools.addMetric).toHaveBeenCalledWith('ArchivesStarted', 'Count', 1);
 
-    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand, { name: 'run-1-uuid-1' })[0].args[0].input.input!);
+    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand, { name: 'run-1-uuid-1' })[0].args[0].input.input!) as Record<string, unknown>;
     expect(input).toMatchObject({ runId: '1', runUuid: 'uuid-1', tier: { name: 'standard' }, waits: { settleSeconds: 300, archiveAfterSeconds: 2592000 } });
   });
 

@@ -211,7 +211,10 @@ describe('local cloud', () => {
       );
       expect(zod.StatusCode).toBe(200);
       expect(zod.FunctionError).toBe('Unhandled');
-      expect(JSON.parse(Buffer.from(zod.Payload ?? []).toString())).toMatchObject({ errorType: 'ZodError', errorMessage: expect.stringContaining('runUuid') });
+      expect(JSON.parse(Buffer.from(zod.Payload ?? []).toString())).toMatchObject({
+        errorType: 'ZodError',
+        errorMessage: expect.stringContaining('runUuid') as string,
+      });
 
       const named = await lambda.send(
         new InvokeCommand({
@@ -222,7 +225,7 @@ describe('local cloud', () => {
       expect(named.FunctionError).toBe('Unhandled');
       expect(JSON.parse(Buffer.from(named.Payload ?? []).toString())).toMatchObject({
         errorType: 'RunNotFound',
-        errorMessage: expect.stringContaining('987654321'),
+        errorMessage: expect.stringContaining('987654321') as string,
       });
     } finally {
       lambda.destroy();

@@ -19,14 +19,22 @@ interface Statement {
   Resource: unknown[];
 }
 
+/** A synthesized template's JSON (Template.toJSON and findResources type it `any`), as far as these assertions read it. */
+interface TemplateJson {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Outputs: Record<string, { Value: unknown }>;
+}
+const templateJson = (template: Template) => template.toJSON() as TemplateJson;
+const resourcesOf = (template: Template, type: string) => template.findResources(type) as TemplateJson['Resources'];
+
 /** The synthesized stack with lookups by construct, so assertions name resources the way the code does. */
 class Synth {
   readonly template: Template;
-  private readonly json: { Resources: Record<string, { Type: string; Properties: Record<string, any> }> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- template JSON is untyped
+  private readonly json: TemplateJson;
 
   constructor(readonly stack: OmicsRunArchiverStack) {
     this.template = Template.fromStack(stack);
-    this.json = this.template.toJSON() as never;
+    this.json = templateJson(this.template);
   }
 
   logicalId(construct: IConstruct): string {
@@ -58,7 +66,7 @@ class Synth {
     const roleId = this.logicalId(role);
     return Object.values(this.json.Resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as unknown[]).some((ref) => JSON.stringify(ref) === JSON.stringify({ Ref: roleId })))
-      .flatMap((r) => r.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement)
       .filter((s) => s.Effect === 'Allow')
       .map((s) => ({ Effect: 'Allow', Action: ([] as string[]).concat(s.Action as string), Resource: ([] as unknown[]).concat(s.Resource) }));
   }
@@ -75,7 +83,7 @@ class Synth {
   }
 
   env(key: LambdaKey): Record<string, unknown> {
-    return this.resource(this.fn(key).function).Properties.Environment.Variables as Record<string, unknown>;
+    return (this.resource(this.fn(key).function).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
   }
 }
 
@@ -141,7 +149,7 @@ describe('the example configuration (cdk.json)', () => {
         VersioningConfiguration: { Status: 'Enabled' },
         LoggingConfiguration: { DestinationBucketName: { Ref: s.logicalId(s.stack.storage.accessLogsBucket!) }, LogFilePrefix: 'snapshot-bucket/' },
       });
-      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
+      expect((bucket.Properties.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' }),
           expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 90 }, Status: 'Enabled' }),
@@ -164,9 +172,11 @@ describe('the example configuration (cdk.json)', () => {
     });
 
     it('creates the s3-glacier archive bucket (the research tier uses it), versioned and retained', () => {
-      const bucket = s.template.toJSON().Resources[s.logicalId(s.stack.storage.archiveBucket!)];
+      const bucket = templateJson(s.template).Resources[s.logicalId(s.stack.storage.archiveBucket!)];
       expect(bucket).toMatchObject({ DeletionPolicy: 'Retain', Properties: { VersioningConfiguration: { Status: 'Enabled' } } });
-      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } })]);
+      expect((bucket.Properties.LifecycleConfiguration as { Rules: unknown[] }).Rules).toEqual([
+        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } }),
+      ]);
     });
 
     it('makes only the snapshot, archive and access-log buckets', () => {
@@ -176,7 +186,7 @@ describe('the example configuration (cdk.json)', () => {
 
   describe('the Glacier vault', () => {
     it('is created with the Glacier API (CloudFormation has no vault type any more), named after the stack, never deleted', () => {
-      expect(Object.values(s.template.toJSON().Resources).some((r) => (r as { Type: string }).Type.startsWith('AWS::Glacier::'))).toBe(false);
+      expect(Object.values(templateJson(s.template).Resources).some((r) => r.Type.startsWith('AWS::Glacier::'))).toBe(false);
       expect(s.stack.storage.vaultName).toBe('OmicsRunArchiver-archive');
       const [vault] = Object.values(s.template.findResources('Custom::GlacierVault')) as { Properties: { Create: unknown; Delete?: unknown } }[];
       const create = JSON.stringify(vault.Properties.Create);
@@ -224,7 +234,7 @@ describe('the example configuration (cdk.json)', () => {
   });
 
   it('encrypts every topic but the vault notification topic, and refuses plain-HTTP publishing to all', () => {
-    const topics = s.template.findResources('AWS::SNS::Topic');
+    const topics = resourcesOf(s.template, 'AWS::SNS::Topic');
     expect(Object.keys(topics)).toHaveLength(3);
     for (const [id, topic] of Object.entries(topics)) {
       if (id !== s.logicalId(s.stack.storage.vaultNotificationTopic)) expect(topic.Properties.KmsMasterKeyId).toBeDefined();
@@ -330,7 +340,7 @@ describe('the example configuration (cdk.json)', () => {
             Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [s.logicalId(workflow.logGroup), 'Arn'] } } }],
           },
           TracingConfiguration: { Enabled: true },
-          DefinitionS3Location: expect.anything(),
+          DefinitionS3Location: expect.anything() as unknown,
         });
       },
     );
@@ -427,7 +437,7 @@ describe('the example configuration (cdk.json)', () => {
     });
 
     it('maps each variable to the real resource', () => {
-      const resolve = (value: string) => s.stack.resolve(value);
+      const resolve = (value: string): unknown => s.stack.resolve(value);
       const expected: Record<string, unknown> = {
         [ENV.runIndexTable]: resolve(s.stack.runIndex.table.tableName),
         [ENV.snapshotBucket]: resolve(s.stack.storage.snapshotBucket.bucketName),
@@ -566,7 +576,7 @@ describe('the example configuration (cdk.json)', () => {
 
   describe('monitoring', () => {
     it('alarms on every DLQ, on failed and timed-out executions of both workflows, and on every function error', () => {
-      const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+      const alarms = Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
       const count = (metric: string, namespace: string) => alarms.filter((a) => a.MetricName === metric && a.Namespace === namespace).length;
       expect(count('ApproximateNumberOfMessagesVisible', 'AWS/SQS')).toBe(Object.keys(QUEUES).length);
       expect(count('ExecutionsFailed', 'AWS/States')).toBe(2);
@@ -578,9 +588,9 @@ describe('the example configuration (cdk.json)', () => {
 
     it('watches the dead-letter queues, not the work queues', () => {
       const dlqs = [s.stack.trigger.queue, s.stack.cleanup.queue, s.stack.restore.notificationQueue].map((q) => s.logicalId(q.deadLetterQueue));
-      const watched = Object.values(s.template.findResources('AWS::CloudWatch::Alarm'))
+      const watched = Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm'))
         .filter((a) => a.Properties.Namespace === 'AWS/SQS')
-        .map((a) => a.Properties.Dimensions[0].Value['Fn::GetAtt'][0]);
+        .map((a) => (a.Properties.Dimensions as { Value: { 'Fn::GetAtt': [string, string] } }[])[0].Value['Fn::GetAtt'][0]);
       expect(watched.sort()).toEqual(dlqs.sort());
     });
 
@@ -616,7 +626,7 @@ describe('imports replace what they name', () => {
     const s = new Synth(buildStack(exampleWith((c) => (c.imports = { ...c.imports, snapshotBucketName: 'existing-snapshots' }))).stack);
     s.template.resourceCountIs('AWS::S3::Bucket', 2);
     expect(s.env('snapshotRun')[ENV.snapshotBucket]).toBe('existing-snapshots');
-    const substitutions = s.resource(s.stack.archive.stateMachine).Properties.DefinitionSubstitutions;
+    const substitutions = s.resource(s.stack.archive.stateMachine).Properties.DefinitionSubstitutions as Record<string, unknown>;
     expect(substitutions.SnapshotBucket).toBe('existing-snapshots');
     expect(s.allows(s.fn('snapshotRun').role, ['s3:PutObject'], `arn:${s.stack.partition}:s3:::existing-snapshots/runs/*`)).toBe(true);
   });
@@ -624,7 +634,7 @@ describe('imports replace what they name', () => {
   it('an imported archive bucket: none is created, and ARCHIVE_BUCKET names it', () => {
     const s = new Synth(buildStack(exampleWith((c) => (c.imports = { ...c.imports, archiveBucketName: 'existing-archive' }))).stack);
     s.template.resourceCountIs('AWS::S3::Bucket', 2); // snapshot and access logs
-    expect(s.template.toJSON().Outputs[STACK_OUTPUTS.archiveBucketName].Value).toBe('existing-archive');
+    expect(templateJson(s.template).Outputs[STACK_OUTPUTS.archiveBucketName].Value).toBe('existing-archive');
     for (const key of Object.keys(LAMBDAS) as LambdaKey[]) {
       if ((LAMBDAS[key].env as readonly string[]).includes(ENV.archiveBucket)) expect(s.env(key)[ENV.archiveBucket]).toBe('existing-archive');
     }
@@ -650,7 +660,7 @@ describe('targets decide what storage exists', () => {
     expect(s.stack.storage.archiveBucket).toBeUndefined();
     s.template.resourceCountIs('AWS::S3::Bucket', 2);
     expect(s.env('archiveFiles')[ENV.archiveBucket]).toBeUndefined();
-    expect(s.template.toJSON().Outputs[STACK_OUTPUTS.archiveBucketName]).toBeUndefined();
+    expect(templateJson(s.template).Outputs[STACK_OUTPUTS.archiveBucketName]).toBeUndefined();
   });
 
   it('s3-glacier-only tiers need no vault: no VAULT_NAME, no Glacier permissions', () => {
@@ -659,7 +669,7 @@ describe('targets decide what storage exists', () => {
     for (const key of Object.keys(LAMBDAS) as LambdaKey[]) {
       expect([...s.actions(s.fn(key).role)].filter((a) => a.startsWith('glacier:'))).toEqual([]);
     }
-    expect(s.template.toJSON().Outputs[STACK_OUTPUTS.vaultName]).toBeUndefined();
+    expect(templateJson(s.template).Outputs[STACK_OUTPUTS.vaultName]).toBeUndefined();
   });
 
   it('s3-glacier-only tiers create no vault', () => {

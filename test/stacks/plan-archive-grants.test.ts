@@ -11,7 +11,12 @@ test('plan-archive may GetRun on the runs, and only that in HealthOmics', () => 
   const statements = Object.values(json.Resources)
     .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(JSON.stringify({ Ref: roleId })))
     .flatMap((r) => (r.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
-  const omics = statements.flatMap((s) => ([] as string[]).concat(s.Action).filter((a) => a.startsWith('omics:')).map((action) => ({ action, resource: s.Resource })));
+  const omics = statements.flatMap((s) =>
+    ([] as string[])
+      .concat(s.Action)
+      .filter((a) => a.startsWith('omics:'))
+      .map((action) => ({ action, resource: s.Resource })),
+  );
   expect(omics.map((o) => o.action)).toEqual(['omics:GetRun']);
   expect(JSON.stringify(stack.resolve(omics[0].resource))).toContain(':run/*');
 });

@@ -110,11 +110,11 @@ describe('archive workflow failure paths', () => {
       const files = await index(cloud()).listFiles(run.uuid);
       const failed = files.filter((f) => f.state !== 'ARCHIVED');
       expect(failed.map((f) => f.path)).toEqual(['out/aligned/sample-1.bam']);
-      expect(failed[0]).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/NoSuchKey/) });
+      expect(failed[0]).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/NoSuchKey/) as string });
       const record = await index(cloud()).getRun(run.uuid);
       expect(record).toMatchObject({
         archiveState: 'PARTIAL',
-        failedFiles: [{ path: 'out/aligned/sample-1.bam', reason: expect.stringMatching(/NoSuchKey/) }],
+        failedFiles: [{ path: 'out/aligned/sample-1.bam', reason: expect.stringMatching(/NoSuchKey/) as string }],
       });
       expect(record?.counts).toMatchObject({ archived: files.length - 1, failed: 1 });
 
@@ -141,7 +141,10 @@ describe('archive workflow failure paths', () => {
       const files = await index(cloud()).listFiles(run.uuid);
       expect(files.length).toBeGreaterThan(0);
       for (const file of files) {
-        expect(file).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/ServiceUnavailableException: Glacier is not answering/) });
+        expect(file).toMatchObject({
+          state: 'FAILED',
+          failureReason: expect.stringMatching(/ServiceUnavailableException: Glacier is not answering/) as string,
+        });
         expect(await exists(file.sourceBucket, file.sourceKey)).toBe(true);
       }
       expect(await index(cloud()).getRun(run.uuid)).toMatchObject({ archiveState: 'FAILED' });

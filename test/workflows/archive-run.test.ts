@@ -1,6 +1,7 @@
 // The archive workflow end to end on the local cloud: the deployed ASL, the real handlers, moto and the strict emulators.
 import { GetRunCommand, ResourceNotFoundException } from '@aws-sdk/client-omics';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeJobCommand, InitiateJobCommand } from '@aws-sdk/client-glacier';
 import * as clients from '../../functions/lib/runtime/clients';
@@ -84,15 +85,13 @@ describe('archive workflow', () => {
 
     // The archive ids are real: Glacier knows them (a retrieval job can be started for one).
     const archived = files.find((f) => f.archiveId)!;
-    const job = await clients
-      .glacierClient()
-      .send(
-        new InitiateJobCommand({
-          accountId: '-',
-          vaultName: cloud().resources.vaultName,
-          jobParameters: { Type: 'archive-retrieval', ArchiveId: archived.archiveId },
-        }),
-      );
+    const job = await clients.glacierClient().send(
+      new InitiateJobCommand({
+        accountId: '-',
+        vaultName: cloud().resources.vaultName,
+        jobParameters: { Type: 'archive-retrieval', ArchiveId: archived.archiveId },
+      }),
+    );
     const described = await clients.glacierClient().send(new DescribeJobCommand({ accountId: '-', vaultName: cloud().resources.vaultName, jobId: job.jobId }));
     expect(described.ArchiveSHA256TreeHash).toBe(archived.treeHash);
 
@@ -103,7 +102,7 @@ describe('archive workflow', () => {
     expect(published).toEqual([
       expect.objectContaining({
         attributes: { event: 'RUN_ARCHIVED', deleteRun: 'true', tier: 'archive-all' },
-        body: expect.objectContaining({ runUuid: run.uuid, runId: run.id, archiveState: 'ARCHIVED' }),
+        body: expect.objectContaining({ runUuid: run.uuid, runId: run.id, archiveState: 'ARCHIVED' }) as Record<string, unknown>,
       }),
     ]);
   });
@@ -163,6 +162,34 @@ describe('archive workflow', () => {
     }
   });
 
+  test('s3-glacier multipart copy: a file above multipartAbove goes in 5 MiB UploadPartCopy parts, CRC64NVME equal to the original, no upload left open', async () => {
+    const run = await loadRun(cloud(), { tags: { policy: 's3-multipart' } }, { outputBucket: OUTPUT_BUCKET });
+    const prefix = `runs/${run.id}/`;
+    const originals = new Map<string, Buffer>();
+    for (const o of (await clients.s3Client().send(new ListObjectsV2Command({ Bucket: OUTPUT_BUCKET, Prefix: `${prefix}out/` }))).Contents ?? []) {
+      originals.set(o.Key!.slice(prefix.length), await bytesOf(OUTPUT_BUCKET, o.Key!));
+    }
+    const execution = await archiveExecution(cloud(), run.id, run.uuid);
+    expect(execution.status).toBe('SUCCEEDED');
+    const files = (await index(cloud()).listFiles(run.uuid)).filter((f) => f.action === 'archive');
+    expect(files.length).toBe(originals.size);
+    const big = files.filter((f) => f.size > 5 * 1024 * 1024);
+    expect(big.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const original = originals.get(file.path)!;
+      const independent = new Crc64Nvme();
+      independent.update(original);
+      const expected = Buffer.from(await independent.digest()).toString('base64');
+      expect(file).toMatchObject({ state: 'ARCHIVED', storageClass: 'GLACIER', checksumAlgorithm: 'CRC64NVME', checksum: expected });
+      expect(file.copyMethod).toBe(file.size > 5 * 1024 * 1024 ? 'multipart' : 'single');
+      if (file.copyMethod === 'multipart') expect(file.copyParts).toBe(Math.ceil(file.size / (5 * 1024 * 1024)));
+      const head = await clients.s3Client().send(new HeadObjectCommand({ Bucket: file.archiveBucket, Key: file.archiveKey, ChecksumMode: 'ENABLED' }));
+      expect(head.ChecksumCRC64NVME).toBe(expected);
+    }
+    const open = await clients.s3Client().send(new ListMultipartUploadsCommand({ Bucket: cloud().resources.archiveBucket }));
+    expect(open.Uploads ?? []).toEqual([]);
+  });
+
   test('a duplicate Run Status Change event starts no second execution', async () => {
     const run = await loadRun(cloud(), { tags: { policy: 'keep' } }, { outputBucket: OUTPUT_BUCKET });
     // EventBridge delivers at least once: the same event again, as a twin delivery would.
@@ -180,13 +207,11 @@ describe('archive workflow', () => {
     const execution = await archiveExecution(cloud(), run.id, run.uuid);
     expect(execution.status).toBe('SUCCEEDED');
     // And once more after it finished: still the one execution.
-    await clients
-      .eventsClient()
-      .send(
-        new PutEventsCommand({
-          Entries: [{ Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, status: 'COMPLETED' }) }],
-        }),
-      );
+    await clients.eventsClient().send(
+      new PutEventsCommand({
+        Entries: [{ Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, status: 'COMPLETED' }) }],
+      }),
+    );
     await new Promise((r) => setTimeout(r, 3000));
     expect(await executionsNamed(cloud().resources.stateMachines.archiveRun, `run-${run.id}-`)).toEqual([`run-${run.id}-${run.uuid}`]);
   });

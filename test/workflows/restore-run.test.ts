@@ -237,7 +237,7 @@ describe('restore workflow', () => {
 
     // "Check retrieval" ran for this restore: the wait ended by its timeout, not by a resumed token.
     const records = await restoreRecords(run.uuid, execution.restoreId);
-    expect(records.files).toEqual([expect.objectContaining({ path: file, state: 'RESTORED', jobId: expect.any(String) })]);
+    expect(records.files).toEqual([expect.objectContaining({ path: file, state: 'RESTORED', jobId: expect.any(String) as string })]);
     const polls = checkRetrievalCalls.filter((item) => item.restoreId === execution.restoreId);
     expect(polls.length).toBeGreaterThanOrEqual(1);
     expect(polls[0]).toMatchObject({ path: file, retrieval: 'vault-job', notificationWaitSeconds: 2, pollSeconds: 1 });
@@ -269,7 +269,7 @@ describe('restore workflow', () => {
 
     const records = await restoreRecords(run.uuid, execution.restoreId);
     const byPath = new Map<string, RestoreFileRecord>(records.files.map((f) => [f.path, f]));
-    expect(byPath.get(victim)).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/TreeHashMismatch|tree hash/i) });
+    expect(byPath.get(victim)).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/TreeHashMismatch|tree hash/i) as string });
     expect(await objectExists(RESTORE_BUCKET, `${prefix}${victim}`)).toBe(false);
     const uploads = await clients.s3Client().send(new ListMultipartUploadsCommand({ Bucket: RESTORE_BUCKET, Prefix: `${prefix}${victim}` }));
     expect(uploads.Uploads ?? []).toEqual([]);

@@ -86,14 +86,12 @@ describe('run deletion', () => {
     const run = await loadRun(cloud(), { status: 'RUNNING', outputs: [] }, { outputBucket: OUTPUT_BUCKET, publishEvent: false });
     const { url } = cloud().resources.queues.runCompletion;
     // A COMPLETED event for a run HealthOmics says is still running (a stale or forged event).
-    await clients
-      .sqsClient()
-      .send(
-        new SendMessageCommand({
-          QueueUrl: url,
-          MessageBody: JSON.stringify({ source: 'aws.omics', 'detail-type': 'Run Status Change', detail: { runId: run.id, status: 'COMPLETED' } }),
-        }),
-      );
+    await clients.sqsClient().send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: JSON.stringify({ source: 'aws.omics', 'detail-type': 'Run Status Change', detail: { runId: run.id, status: 'COMPLETED' } }),
+      }),
+    );
     expect(
       await eventually(
         () => queueDepth(url),

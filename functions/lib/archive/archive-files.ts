@@ -6,7 +6,7 @@ import { archiveObjectKey, partSizeFor, s3PartSizeFor, sizeBytes, type Tier } fr
 import type { WorkItem } from './plan-archive';
 import { uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
 import { pinnedSource } from '../s3/byte-source';
-import { COPY_CHECKSUM_ALGORITHM, PERMANENT_COPY_ERRORS, copyToGlacierClass } from '../s3/glacier-class-copy';
+import { COPY_CHECKSUM_ALGORITHM, PERMANENT_COPY_ERRORS, verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 import { describeWorkflowError, type WorkflowError } from '../runtime/workflow-error';
 import { StateConflictError, type FileRecord, type RunIndex } from '../index/run-index';
@@ -135,7 +135,7 @@ export function archiveDescription(runUuid: string, path: string): string {
 }
 
 /**
- * Copies the file into the tier's storage class server-side (functions/lib/s3/glacier-class-copy.ts): one CopyObject
+ * Copies the file into the tier's storage class server-side (functions/lib/s3/verified-copy.ts): one CopyObject
  * up to `multipartAbove`, a resumable multipart copy above it; verified by S3's CRC64NVME before it counts.
  */
 async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
@@ -151,9 +151,10 @@ async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Pr
   });
   const kept = { crc64: true };
   // Whatever hash states were saved go back with the upload; the copy checks they are the ones it needs.
-  const checkpoint = record.sha256Bytes !== undefined ? { bytes: record.sha256Bytes, sha256State: record.sha256State, crc64State: record.crc64State } : undefined;
+  const checkpoint =
+    record.sha256Bytes !== undefined ? { bytes: record.sha256Bytes, sha256State: record.sha256State, crc64State: record.crc64State } : undefined;
   const archiveKey = archiveObjectKey(args.runUuid, record.path);
-  const result = await copyToGlacierClass({
+  const result = await verifiedCopy({
     s3: args.s3,
     source: { bucket: record.sourceBucket, key: record.sourceKey, size: record.size, etag: record.etag },
     destination: { bucket: args.archiveBucket, key: archiveKey, storageClass: target.storageClass, metadata: { 'run-uuid': args.runUuid } },

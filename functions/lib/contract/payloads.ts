@@ -80,6 +80,8 @@ export const RestoreItemSchema = z.object({
   tier: z.enum(RESTORE_TIERS),
   sha256: z.string().optional(),
   treeHash: z.string().optional(),
+  /** The CRC64NVME S3 verified the s3-glacier copy with (base64); the restored copy must have it too. */
+  crc64nvme: z.string().optional(),
   vaultName: z.string().optional(),
   archiveId: z.string().optional(),
   archiveBucket: z.string().optional(),

@@ -174,6 +174,8 @@ export interface RestoreFileRecord {
   sha256State?: string;
   sha256Bytes?: number;
   treeHashState?: string;
+  /** A running CRC64NVME of a restored copy being copied in parts (only when its source needs reading). */
+  crc64State?: string;
   failureReason?: string;
   createdAt: string;
   updatedAt: string;

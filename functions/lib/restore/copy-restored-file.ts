@@ -2,10 +2,11 @@
 import type { GlacierClient } from '@aws-sdk/client-glacier';
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { ERROR_NAMES, type RestoreItem, type Retrieval } from '../contract';
+import { ERROR_NAMES, s3PartSizeFor, type RestoreItem, type Retrieval } from '../contract';
 import { copyJobOutputToS3 } from '../glacier/job-output-copy';
 import type { RestoreFileRecord, RunIndex } from '../index/run-index';
 import { copySource } from '../s3/uri';
+import { verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 
 export type CopyOutcome = { status: 'complete'; size: number; sha256: string } | { status: 'incomplete'; bytesDone: number };
@@ -68,12 +69,43 @@ const copyJobOutput: Copier = async ({ glacier, s3, index, item, deadline }, rec
   return { status: 'complete', size: result.size, sha256: result.sha256 };
 };
 
-/** A restored (or instantly readable) object in the archive bucket, verified first, then copied server-side; or an empty file. */
-const copyArchivedObject: Copier = async ({ s3, item }) => {
+/**
+ * A restored (or instantly readable) object in the archive bucket, copied server-side (multipart above 1 GiB,
+ * resumable), verified by the CRC64NVME recorded when it was archived; or an empty file. Objects archived before the
+ * index recorded checksums are verified by reading their SHA-256 first.
+ */
+const copyArchivedObject: Copier = async ({ s3, index, item, deadline }, record) => {
   if (item.size === 0) {
     await s3.send(new PutObjectCommand({ Bucket: item.destinationBucket, Key: item.destinationKey, Body: new Uint8Array(0) }));
     return { status: 'complete', size: 0, sha256: createHash('sha256').digest('hex') };
   }
+  if (!item.crc64nvme) return copyBySha256(s3, item);
+  const kept = { crc64: true };
+  const result = await verifiedCopy({
+    s3,
+    source: { bucket: item.archiveBucket ?? '', key: item.archiveKey ?? '', size: item.size, versionId: item.archiveVersionId },
+    destination: { bucket: item.destinationBucket, key: item.destinationKey, storageClass: 'STANDARD' },
+    multipartAbove: RESTORE_MULTIPART_ABOVE,
+    partSize: s3PartSizeFor({}, item.size),
+    sha256: false,
+    expectedCrc64nvme: item.crc64nvme,
+    resume: record?.uploadId ? { uploadId: record.uploadId } : undefined,
+    deadline,
+    onProgress: async (progress) => {
+      await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(progress, kept));
+    },
+  });
+  if (result.status === 'incomplete') {
+    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(result, kept));
+    return { status: 'incomplete', bytesDone: result.bytesDone };
+  }
+  return { status: 'complete', size: item.size, sha256: item.sha256 ?? '' };
+};
+
+/** Restored copies up to this size are copied with one CopyObject; larger ones in parts, in parallel. */
+const RESTORE_MULTIPART_ABOVE = 1024 ** 3;
+
+async function copyBySha256(s3: S3Client, item: RestoreItem): Promise<CopyOutcome> {
   // Verify first, then copy that very version server-side: the destination only ever receives the recorded bytes.
   const sha256 = await sha256OfObject(s3, item.archiveBucket ?? '', item.archiveKey ?? '', item.archiveVersionId);
   if (item.sha256 && sha256 !== item.sha256) {
@@ -88,7 +120,7 @@ const copyArchivedObject: Copier = async ({ s3, item }) => {
     }),
   );
   return { status: 'complete', size: item.size, sha256 };
-};
+}
 
 /** How each kind of retrieval is copied out; an empty file (no archive at all) is written from nothing. */
 const COPIERS: Record<Retrieval, Copier> = { 'vault-job': copyJobOutput, 's3-restore': copyArchivedObject, none: copyArchivedObject };
@@ -106,7 +138,7 @@ export async function copyRestoredFile(args: CopyRestoredFileArgs): Promise<Copy
     bytesDone: outcome.size,
     restoredAt: new Date().toISOString(),
     taskToken: null,
-    ...checkpointCleared({ treeHash: true }),
+    ...checkpointCleared({ treeHash: true, crc64: true }),
   });
   return outcome;
 }

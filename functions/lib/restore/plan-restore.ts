@@ -171,6 +171,7 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     tier: tierName,
     sha256: file.sha256,
     treeHash: file.treeHash,
+    ...(file.checksumAlgorithm === 'CRC64NVME' && file.checksum && { crc64nvme: file.checksum }),
     vaultName: file.vaultName ?? args.vaultName,
     archiveId: file.archiveId,
     archiveBucket: file.archiveBucket,

@@ -73,7 +73,9 @@ export function recordedCheckpoint(record: RecordedTransfer | undefined, options
 }
 
 /** A checkpoint as a progress report carries it. */
-export function checkpointProgress(checkpoint: RangeCheckpoint | undefined): Pick<TransferProgress, 'sha256State' | 'sha256Bytes' | 'treeHashState' | 'crc64State'> {
+export function checkpointProgress(
+  checkpoint: RangeCheckpoint | undefined,
+): Pick<TransferProgress, 'sha256State' | 'sha256Bytes' | 'treeHashState' | 'crc64State'> {
   if (!checkpoint) return {};
   return {
     sha256Bytes: checkpoint.bytes,

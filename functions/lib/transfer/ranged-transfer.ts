@@ -137,6 +137,8 @@ export async function moveRanges(args: RangedTransferArgs): Promise<RangedTransf
       failure ??= error;
       break;
     }
+    // A send or a report that failed while this range was read: start nothing more.
+    if (failure !== undefined) break;
     const state = length === rangeSize ? args.saveState?.() : undefined;
     if (state) stateAfter.set(index, state);
     if (!work.send) {

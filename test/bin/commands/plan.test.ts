@@ -204,13 +204,16 @@ describe('plan', () => {
     const id = '7777777';
     const cacheUri = `s3://${DEMO_OUTPUT_BUCKET}/runs/${id}/cache/`;
     const fixture = syntheticRun({ outputUri: `s3://${DEMO_OUTPUT_BUCKET}/runs/`, name: 'cached-run', taskCount: 1 });
-    const cached = await loadRunFixture({ ...fixture, id, tasks: (fixture.tasks ?? []).map((t) => ({ ...t, cacheS3Uri: cacheUri })) }, {
-      emulator: demo.cloud.omics,
-      s3: clients.s3Client(),
-      logs: clients.logsClient(),
-      events: clients.eventsClient(),
-      publishEvent: false,
-    });
+    const cached = await loadRunFixture(
+      { ...fixture, id, tasks: (fixture.tasks ?? []).map((t) => ({ ...t, cacheS3Uri: cacheUri })) },
+      {
+        emulator: demo.cloud.omics,
+        s3: clients.s3Client(),
+        logs: clients.logsClient(),
+        events: clients.eventsClient(),
+        publishEvent: false,
+      },
+    );
     for (const name of ['a.bin', 'b.bin']) {
       await clients.s3Client().send(new PutObjectCommand({ Bucket: DEMO_OUTPUT_BUCKET, Key: `runs/${id}/cache/${name}`, Body: Buffer.alloc(10) }));
     }

@@ -30,7 +30,7 @@ export interface LocalGlacier {
 export async function startLocalGlacier(options: Partial<GlacierEmulatorOptions> = {}): Promise<LocalGlacier> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'glacier-emulator-'));
-  const publish = jest.fn<Promise<void>, [string, string, string?]>(async () => undefined);
+  const publish = jest.fn<Promise<void>, [string, string, string?]>(() => Promise.resolve());
   const emulator = new GlacierEmulator({ publish, ...options, dataDir });
   const server: Server = createServer((req, res) => void emulator.handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

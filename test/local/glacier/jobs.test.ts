@@ -250,7 +250,7 @@ describe('ListJobs and inventory', () => {
     const json = await output(jobId!);
     expect(json.contentType).toBe('application/json');
     expect(json.checksum).toBeUndefined();
-    const inventory = JSON.parse(json.bytes.toString('utf8'));
+    const inventory = JSON.parse(json.bytes.toString('utf8')) as { VaultARN: string; ArchiveList: unknown[] };
     expect(inventory.VaultARN).toBe('arn:aws:glacier:us-east-1:123456789012:vaults/jobs');
     expect(inventory.ArchiveList).toContainEqual(
       expect.objectContaining({ ArchiveId: archiveId, Size: data.length, SHA256TreeHash: hex(data), ArchiveDescription: 'sample run output' }),

@@ -7,6 +7,7 @@ import {
   DeleteArchiveCommand,
   DeleteVaultCommand,
   DescribeVaultCommand,
+  type GlacierServiceException,
   InitiateMultipartUploadCommand,
   InvalidParameterValueException,
   ListMultipartUploadsCommand,
@@ -88,7 +89,9 @@ describe('vaults', () => {
   });
 
   it('answers an unknown vault with ResourceNotFoundException', async () => {
-    const error = await g.glacier.send(new UploadArchiveCommand({ accountId: '-', vaultName: 'nope', body: testBytes(5) })).catch((e) => e);
+    const error = (await g.glacier
+      .send(new UploadArchiveCommand({ accountId: '-', vaultName: 'nope', body: testBytes(5) }))
+      .catch((e: unknown) => e)) as ResourceNotFoundException;
     expect(error).toBeInstanceOf(ResourceNotFoundException);
     expect(error.$metadata.httpStatusCode).toBe(404);
     expect(error.type).toBe('Client');
@@ -106,7 +109,9 @@ describe('UploadArchive', () => {
 
   it('rejects a wrong tree hash and a malformed one, as the AWS SDK integration tests expect', async () => {
     const data = Buffer.alloc(0.05 * MIB, '0');
-    const wrong = await g.glacier.send(new UploadArchiveCommand({ ...base, body: data, checksum: '0'.repeat(64) })).catch((e) => e);
+    const wrong = (await g.glacier
+      .send(new UploadArchiveCommand({ ...base, body: data, checksum: '0'.repeat(64) }))
+      .catch((e: unknown) => e)) as InvalidParameterValueException;
     expect(wrong).toBeInstanceOf(InvalidParameterValueException);
     expect(wrong.message).toMatch(/^Checksum mismatch/);
     await expectGlacierError(
@@ -125,7 +130,7 @@ describe('UploadArchive', () => {
       },
       { step: 'finalizeRequest' },
     );
-    const error = await g.glacier.send(command).catch((e) => e);
+    const error = (await g.glacier.send(command).catch((e: unknown) => e)) as GlacierServiceException;
     expect(error.name).toBe('InvalidSignatureException');
     expect(error.$metadata.httpStatusCode).toBe(403);
   });

@@ -42,26 +42,26 @@ beforeEach(() => {
   s3Mock.reset();
   logsMock.reset();
   eventsMock.reset();
-  s3Mock.on(PutObjectCommand).callsFake(async (input) => {
+  s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body?: unknown }) => {
     objects.set(input.Key, bodyBytes(input.Body));
-    return { ETag: '"e"' };
+    return Promise.resolve({ ETag: '"e"' });
   });
-  s3Mock.on(CreateMultipartUploadCommand).callsFake(async (input) => ({ UploadId: `upload:${input.Key}` }));
-  s3Mock.on(UploadPartCommand).callsFake(async (input) => {
+  s3Mock.on(CreateMultipartUploadCommand).callsFake((input: { Key: string }) => Promise.resolve({ UploadId: `upload:${input.Key}` }));
+  s3Mock.on(UploadPartCommand).callsFake((input: { Key: string; PartNumber: number; Body?: unknown }) => {
     const list = parts.get(input.Key) ?? [];
     list[input.PartNumber - 1] = bodyBytes(input.Body);
     parts.set(input.Key, list);
-    return { ETag: `"${input.PartNumber}"` };
+    return Promise.resolve({ ETag: `"${input.PartNumber}"` });
   });
-  s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input) => {
+  s3Mock.on(CompleteMultipartUploadCommand).callsFake((input: { Key: string }) => {
     objects.set(input.Key, Buffer.concat(parts.get(input.Key) ?? []));
-    return {};
+    return Promise.resolve({});
   });
   logsMock.on(CreateLogGroupCommand).resolves({});
   logsMock.on(CreateLogStreamCommand).resolves({});
-  logsMock.on(PutLogEventsCommand).callsFake(async (input) => {
+  logsMock.on(PutLogEventsCommand).callsFake((input: { logStreamName: string; logEvents: InputLogEvent[] }) => {
     logBatches.push({ stream: input.logStreamName, events: input.logEvents });
-    return {};
+    return Promise.resolve({});
   });
   eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }] });
 });
@@ -239,6 +239,6 @@ describe('loadRunFixture', () => {
     const run = await load({ name: 'active', workflowId: '1', outputUri: 's3://bucket/r/', status: 'RUNNING', tasks: [{ name: 'a' }] });
     const streams = logsMock.commandCalls(CreateLogStreamCommand).map((c) => c.args[0].input.logStreamName);
     expect(streams).not.toContain(`manifest/run/${run.id}/${run.uuid}`);
-    expect(JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0].args[0].input.Entries![0].Detail!).status).toBe('RUNNING');
+    expect((JSON.parse(eventsMock.commandCalls(PutEventsCommand)[0].args[0].input.Entries![0].Detail!) as { status: string }).status).toBe('RUNNING');
   });
 });

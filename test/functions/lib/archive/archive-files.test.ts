@@ -138,7 +138,8 @@ function serveS3(): void {
     return source;
   };
   const checkIfMatch = (ifMatch: string | undefined, source: StoredObject) => {
-    if (ifMatch !== undefined && ifMatch !== source.etag) throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+    if (ifMatch !== undefined && ifMatch !== source.etag)
+      throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
   };
   s3Mock.on(CopyObjectCommand).callsFake(async (input: CopyObjectCommandInput) => {
     const source = sourceOf(input.CopySource!);
@@ -805,10 +806,18 @@ describe('archiveItem to an S3 Glacier storage class', () => {
     const sourceCrc = await crc64(data);
     s3Mock.on(HeadObjectCommand).callsFake((input: HeadObjectCommandInput) => {
       const object = objects.get(`${input.Bucket}/${input.Key}`)!;
-      return { ETag: object.etag, ContentLength: object.body.length, ...(input.ChecksumMode === 'ENABLED' && { ChecksumCRC64NVME: sourceCrc, ChecksumType: 'FULL_OBJECT' }) };
+      return {
+        ETag: object.etag,
+        ContentLength: object.body.length,
+        ...(input.ChecksumMode === 'ENABLED' && { ChecksumCRC64NVME: sourceCrc, ChecksumType: 'FULL_OBJECT' }),
+      };
     });
 
-    expect(await s3Archive(work, { tier: { ...multipartTier({ sha256: false }), deleteSources: false } })).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(await s3Archive(work, { tier: { ...multipartTier({ sha256: false }), deleteSources: false } })).toEqual({
+      status: 'complete',
+      archived: 1,
+      failed: 0,
+    });
 
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
     expect(fileRecord('out/quiet.bam')).toMatchObject({ state: 'ARCHIVED', checksum: sourceCrc, copyMethod: 'multipart', copyParts: 3 });
@@ -891,6 +900,99 @@ describe('archiveItem to an S3 Glacier storage class', () => {
     const work = item(plannedFile('out/nowhere.bam', testBytes(10, 34), { target: 's3-glacier' }));
     await expect(s3Archive(work, { archiveBucket: undefined })).rejects.toThrow('no archive bucket');
     expect(fileRecord('out/nowhere.bam')).toMatchObject({ state: 'PENDING' });
+  });
+});
+
+describe('archiveItem of a 100 GB file to an S3 Glacier storage class (no bytes held: S3 copies them)', () => {
+  const SIZE = 100 * 1000 ** 3;
+  const SOURCE_CRC = 'q4sUhgp5mIg=';
+  /** What the archive bucket's multipart upload holds: the byte ranges copied into it, by part number. */
+  let ranges: Map<number, string>;
+  let partCopies: number;
+  let crashAtPart: number | undefined;
+
+  beforeEach(() => {
+    ranges = new Map();
+    partCopies = 0;
+    crashAtPart = undefined;
+    table.put({
+      ...fileKey(UUID, 'out/genome.bam'),
+      schemaVersion: SCHEMA_VERSION,
+      runUuid: UUID,
+      path: 'out/genome.bam',
+      sourceBucket: BUCKET,
+      sourceKey: `${PREFIX}out/genome.bam`,
+      size: SIZE,
+      etag: '"genome-etag-1"',
+      action: 'archive',
+      state: 'PENDING',
+      target: 's3-glacier',
+      updatedAt: '2025-06-01T00:00:00.000Z',
+    });
+    s3Mock.on(HeadObjectCommand).resolves({ ContentLength: SIZE, ETag: '"genome-etag-1"', ChecksumCRC64NVME: SOURCE_CRC, ChecksumType: 'FULL_OBJECT' });
+    s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'mpu-genome' });
+    s3Mock.on(UploadPartCopyCommand).callsFake((input: UploadPartCopyCommandInput) => {
+      partCopies++;
+      // A crash: the invocation dies (here: an error no retry inside it fixes) after some parts are in.
+      if (crashAtPart !== undefined && input.PartNumber === crashAtPart) throw s3Error('InternalError', 500, 'We encountered an internal error.');
+      expect(input.CopySourceIfMatch).toBe('"genome-etag-1"');
+      ranges.set(input.PartNumber!, input.CopySourceRange!);
+      return { CopyPartResult: { ETag: `"part-${input.PartNumber}"` } };
+    });
+    s3Mock.on(S3ListPartsCommand).callsFake(() => ({
+      Parts: [...ranges.keys()]
+        .sort((a, b) => a - b)
+        .map((n) => {
+          const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(ranges.get(n)!)!.map(Number);
+          return { PartNumber: n, ETag: `"part-${n}"`, Size: end - start + 1 };
+        }),
+      IsTruncated: false,
+    }));
+    s3Mock.on(CompleteMultipartUploadCommand).callsFake((input: CompleteMultipartUploadCommandInput) => {
+      // The copy is the source only if its parts tile the file exactly, in order.
+      let next = 0;
+      for (const part of input.MultipartUpload!.Parts!) {
+        const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(ranges.get(part.PartNumber!)!)!.map(Number);
+        if (start !== next) return { VersionId: 'v-bad', ChecksumCRC64NVME: 'AAAAAAAAAAA=' };
+        next = end + 1;
+      }
+      return { VersionId: 'v-genome', ChecksumCRC64NVME: next === SIZE ? SOURCE_CRC : 'AAAAAAAAAAA=' };
+    });
+  });
+
+  const genomeTier = { ...s3Tier, target: { ...s3Tier.target, sha256: false } };
+  const genomeItem = () => item({ path: 'out/genome.bam', bucket: BUCKET, key: `${PREFIX}out/genome.bam`, size: SIZE, etag: '"genome-etag-1"' });
+
+  it('copies it in 1,491 parts of 64 MiB without reading a byte, and records the CRC64NVME S3 reports for the source', async () => {
+    expect(await archive(genomeItem(), { tier: { ...genomeTier, deleteSources: false } })).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(ranges.size).toBe(Math.ceil(SIZE / (64 * MIB)));
+    expect(ranges.size).toBe(1491);
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    expect(fileRecord('out/genome.bam')).toMatchObject({
+      state: 'ARCHIVED',
+      checksum: SOURCE_CRC,
+      copyMethod: 'multipart',
+      copyParts: 1491,
+      partSize: 64 * MIB,
+    });
+  });
+
+  it('after an invocation crashes mid-copy, the next one resumes the same upload: one object, one checksum, no part copied twice', async () => {
+    crashAtPart = 700;
+    await expect(archive(genomeItem(), { tier: { ...genomeTier, deleteSources: false } })).rejects.toMatchObject({ name: 'InternalError' });
+    const crashed = fileRecord('out/genome.bam')!;
+    expect(crashed).toMatchObject({ state: 'UPLOADING', uploadId: 'mpu-genome' });
+    const before = ranges.size;
+    expect(before).toBeGreaterThan(600);
+    expect(before).toBeLessThan(1491);
+
+    crashAtPart = undefined;
+    const copiesBefore = partCopies;
+    expect(await archive(genomeItem(), { tier: { ...genomeTier, deleteSources: false } })).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(partCopies - copiesBefore).toBe(1491 - before); // only the parts the upload did not hold
+    expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(1);
+    expect(s3Mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
+    expect(fileRecord('out/genome.bam')).toMatchObject({ state: 'ARCHIVED', checksum: SOURCE_CRC, archiveVersionId: 'v-genome', copyParts: 1491 });
   });
 });
 

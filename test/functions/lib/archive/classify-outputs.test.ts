@@ -180,7 +180,12 @@ describe('classifyOutputs', () => {
   });
 
   it('ignores objects outside the output folder', () => {
-    expect(classify([{ key: 'out/1234/a.bam', size: 1 }, { key: 'elsewhere.bam', size: 1 }]).decisions).toEqual([]);
+    expect(
+      classify([
+        { key: 'out/1234/a.bam', size: 1 },
+        { key: 'elsewhere.bam', size: 1 },
+      ]).decisions,
+    ).toEqual([]);
   });
 });
 

@@ -32,7 +32,7 @@ describe('run caches', () => {
     const lines = [{ taskId: '1', cacheS3Uri: 's3://cache/run/1/' }, { taskId: '2' }].map((t) => JSON.stringify(t)).join('\n');
     s3Mock.on(GetObjectCommand, { Bucket: 'snapshots', Key: 'runs/u-1/tasks.jsonl.gz' }).resolves({
       // The one method of the SDK's stream mixin the reader uses.
-      Body: Object.assign(Readable.from([]), { transformToByteArray: async () => new Uint8Array(gzipSync(`${lines}\n`)) }) as never,
+      Body: Object.assign(Readable.from([]), { transformToByteArray: () => Promise.resolve(new Uint8Array(gzipSync(`${lines}\n`))) }) as never,
     });
     await expect(snapshotCacheUris(new S3Client({}), 's3://snapshots/runs/u-1/')).resolves.toEqual(['s3://cache/run/1/']);
   });

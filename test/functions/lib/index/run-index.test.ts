@@ -89,7 +89,13 @@ describe('indexRun', () => {
   it('puts the run as INDEXED, only if it is new, INDEXED, FAILED or PARTIAL', async () => {
     ddbMock.on(PutCommand).resolves({});
     const item = await index.indexRun(runRecord());
-    expect(item).toMatchObject({ ...runKey(UUID), schemaVersion: SCHEMA_VERSION, archiveState: 'INDEXED', runId: '7830534', updatedAt: expect.any(String) as string });
+    expect(item).toMatchObject({
+      ...runKey(UUID),
+      schemaVersion: SCHEMA_VERSION,
+      archiveState: 'INDEXED',
+      runId: '7830534',
+      updatedAt: expect.any(String) as string,
+    });
 
     const input = ddbMock.commandCalls(PutCommand)[0].args[0].input;
     expect(input.TableName).toBe(TABLE);

@@ -1045,19 +1045,19 @@ describe('a vault restore end to end, against the Glacier emulator', () => {
       parts.set(input.PartNumber, Buffer.from(input.Body));
       return Promise.resolve({ ETag: `"${createHash('md5').update(input.Body).digest('hex')}"` });
     });
-    s3Mock.on(ListPartsCommand).callsFake(async () => ({
-      Parts: [...parts].map(([PartNumber, body]) => ({ PartNumber, Size: body.length, ETag: `"${createHash('md5').update(body).digest('hex')}"` })),
-      IsTruncated: false,
-    }));
-    s3Mock
-      .on(CompleteMultipartUploadCommand)
-      .callsFake(async (input: { Bucket: string; Key: string; MultipartUpload: { Parts: { PartNumber: number }[] } }) => {
-        objects.set(`${input.Bucket}/${input.Key}`, {
-          body: Buffer.concat(input.MultipartUpload.Parts.map((p) => parts.get(p.PartNumber)!)),
-          versionId: 'v-mpu',
-        });
-        return { VersionId: 'v-mpu' };
+    s3Mock.on(ListPartsCommand).callsFake(() =>
+      Promise.resolve({
+        Parts: [...parts].map(([PartNumber, body]) => ({ PartNumber, Size: body.length, ETag: `"${createHash('md5').update(body).digest('hex')}"` })),
+        IsTruncated: false,
+      }),
+    );
+    s3Mock.on(CompleteMultipartUploadCommand).callsFake((input: { Bucket: string; Key: string; MultipartUpload: { Parts: { PartNumber: number }[] } }) => {
+      objects.set(`${input.Bucket}/${input.Key}`, {
+        body: Buffer.concat(input.MultipartUpload.Parts.map((p) => parts.get(p.PartNumber)!)),
+        versionId: 'v-mpu',
       });
+      return Promise.resolve({ VersionId: 'v-mpu' });
+    });
     const fetched: string[] = [];
     const handle = g.emulator.handle.bind(g.emulator);
     g.emulator.handle = async (req, res) => {

@@ -1,4 +1,4 @@
-// Copies one output object into an S3 Glacier storage class server-side, any size S3 allows, verified by its CRC64NVME.
+// Copies one S3 object server-side, any size S3 allows, verified by its CRC64NVME: archives into a Glacier class, restores out.
 //
 // At or below `multipartAbove` one CopyObject; above it a multipart copy (UploadPartCopy), several parts in flight,
 // stopping before the deadline and resuming from the recorded upload id and ListParts. Either way S3 computes a
@@ -37,9 +37,10 @@ export class CopyRefusedError extends Error {
   }
 }
 
-export interface GlacierClassCopyArgs {
+export interface VerifiedCopyArgs {
   s3: S3Client;
-  source: { bucket: string; key: string; size: number; etag?: string };
+  /** Pinned by ETag (CopySourceIfMatch) and, where given, by version. */
+  source: { bucket: string; key: string; size: number; etag?: string; versionId?: string };
   destination: { bucket: string; key: string; storageClass: StorageClass; metadata?: Record<string, string> };
   /** Largest size copied with one CopyObject (at most 5 GiB). */
   multipartAbove: number;
@@ -47,6 +48,8 @@ export interface GlacierClassCopyArgs {
   partSize: number;
   /** Compute the whole file's SHA-256 (reading every byte once). */
   sha256: boolean;
+  /** The CRC64NVME the file must have (a restore: the one the index recorded at archive time). */
+  expectedCrc64nvme?: string;
   /** Parts copied at once (default 8): they move inside S3, so Lambda holds none of their bytes. */
   concurrency?: number;
   /** A multipart copy a previous call started, with the checkpoint it reported. */
@@ -57,7 +60,7 @@ export interface GlacierClassCopyArgs {
   now?: () => number;
 }
 
-export type GlacierClassCopyResult =
+export type VerifiedCopyResult =
   | {
       status: 'complete';
       versionId?: string;
@@ -74,9 +77,15 @@ export type GlacierClassCopyResult =
   | ({ status: 'incomplete' } & TransferProgress);
 
 /** The source's full-object CRC64NVME as S3 reports it, pinned to the planned ETag; undefined when it has none. */
-async function sourceChecksum(args: GlacierClassCopyArgs): Promise<string | undefined> {
+async function sourceChecksum(args: VerifiedCopyArgs): Promise<string | undefined> {
   const head = await args.s3.send(
-    new HeadObjectCommand({ Bucket: args.source.bucket, Key: args.source.key, IfMatch: args.source.etag, ChecksumMode: 'ENABLED' }),
+    new HeadObjectCommand({
+      Bucket: args.source.bucket,
+      Key: args.source.key,
+      VersionId: args.source.versionId,
+      IfMatch: args.source.etag,
+      ChecksumMode: 'ENABLED',
+    }),
   );
   // CRC64NVME exists only as a full-object checksum; a COMPOSITE one (of parts) would not compare with the copy's.
   if (head.ChecksumCRC64NVME && head.ChecksumType !== 'COMPOSITE') return head.ChecksumCRC64NVME;
@@ -98,7 +107,7 @@ const feed = async (reader: Reader, source: ByteSource, start: number, end: numb
   }
 };
 
-async function freshReader(args: GlacierClassCopyArgs, needsCrc: boolean): Promise<Reader> {
+async function freshReader(args: VerifiedCopyArgs, needsCrc: boolean): Promise<Reader> {
   return {
     ...(args.sha256 && { sha256: await newFileSha256(args.source.size) }),
     ...(needsCrc && { crc64: await newCrc64Nvme() }),
@@ -106,23 +115,35 @@ async function freshReader(args: GlacierClassCopyArgs, needsCrc: boolean): Promi
   };
 }
 
-function mismatch(args: GlacierClassCopyArgs, copied: string | undefined, expected: string): CopyRefusedError {
+/** The checksum the copy must have: the source's as S3 reports it or as read here, which must be the recorded one too. */
+function expectedChecksum(args: VerifiedCopyArgs, fromS3: string | undefined, reader: Reader): string {
+  const source = fromS3 ?? reader.crc64!.digestBase64();
+  if (args.expectedCrc64nvme !== undefined && source !== args.expectedCrc64nvme) {
+    throw new CopyRefusedError(
+      ERROR_NAMES.checksumMismatch,
+      `s3://${args.source.bucket}/${args.source.key} reads with CRC64NVME ${source}, ${args.expectedCrc64nvme} was recorded; nothing was copied`,
+    );
+  }
+  return source;
+}
+
+function mismatch(args: VerifiedCopyArgs, copied: string | undefined, expected: string): CopyRefusedError {
   return new CopyRefusedError(
     ERROR_NAMES.checksumMismatch,
     `the copy of s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${copied ?? '(none reported)'}, the source ${expected}; the copy was removed`,
   );
 }
 
-async function copyWhole(args: GlacierClassCopyArgs, fromS3: string | undefined): Promise<GlacierClassCopyResult> {
+async function copyWhole(args: VerifiedCopyArgs, fromS3: string | undefined): Promise<VerifiedCopyResult> {
   const reader = await freshReader(args, fromS3 === undefined);
   if ((reader.sha256 || reader.crc64) && args.source.size > 0) await feed(reader, pinned(args), 0, args.source.size - 1);
   const sha256 = reader.sha256?.digestHex();
-  const expected = fromS3 ?? reader.crc64!.digestBase64();
+  const expected = expectedChecksum(args, fromS3, reader);
   const copied = await args.s3.send(
     new CopyObjectCommand({
       Bucket: args.destination.bucket,
       Key: args.destination.key,
-      CopySource: copySource(args.source.bucket, args.source.key),
+      CopySource: copySource(args.source.bucket, args.source.key, args.source.versionId),
       CopySourceIfMatch: args.source.etag,
       StorageClass: args.destination.storageClass,
       MetadataDirective: 'REPLACE',
@@ -148,18 +169,23 @@ async function copyWhole(args: GlacierClassCopyArgs, fromS3: string | undefined)
 }
 
 /** A copy that failed verification is deleted (that version only): nothing unverified stays in the archive. */
-async function removeCopy(args: GlacierClassCopyArgs, versionId: string | undefined): Promise<void> {
+async function removeCopy(args: VerifiedCopyArgs, versionId: string | undefined): Promise<void> {
   await args.s3.send(new DeleteObjectCommand({ Bucket: args.destination.bucket, Key: args.destination.key, VersionId: versionId }));
 }
 
-const pinned = (args: GlacierClassCopyArgs) => s3ByteSource(args.s3, args.source.bucket, args.source.key, args.source.size, { etag: args.source.etag });
+const pinned = (args: VerifiedCopyArgs) =>
+  s3ByteSource(args.s3, args.source.bucket, args.source.key, args.source.size, { etag: args.source.etag, versionId: args.source.versionId });
 
 /**
  * Where a resumed copy's hashing picks up: after the parts its checkpoint covers, when every one of them is in the
  * upload at the part size and every state loads; otherwise from the start (parts already copied are not copied
  * again, only read again where a hash needs their bytes).
  */
-async function resumeReader(args: GlacierClassCopyArgs, needsCrc: boolean, stored: Map<number, StoredPart>): Promise<{ reader: Reader; ranges: number; checkpoint?: RangeCheckpoint }> {
+async function resumeReader(
+  args: VerifiedCopyArgs,
+  needsCrc: boolean,
+  stored: Map<number, StoredPart>,
+): Promise<{ reader: Reader; ranges: number; checkpoint?: RangeCheckpoint }> {
   const fromStart = async () => ({ reader: await freshReader(args, needsCrc), ranges: 0 });
   if (!args.sha256 && !needsCrc) return fromStart();
   const saved = args.resume?.checkpoint;
@@ -172,7 +198,7 @@ async function resumeReader(args: GlacierClassCopyArgs, needsCrc: boolean, store
   return { reader: { ...(sha256 && { sha256 }), ...(crc64 && { crc64 }), bytesRead: 0 }, ranges, checkpoint: saved };
 }
 
-async function copyInParts(args: GlacierClassCopyArgs, fromS3: string | undefined): Promise<GlacierClassCopyResult> {
+async function copyInParts(args: VerifiedCopyArgs, fromS3: string | undefined): Promise<VerifiedCopyResult> {
   const { s3, source, destination, partSize } = args;
   const needsCrc = fromS3 === undefined;
   let uploadId = args.resume?.uploadId;
@@ -241,7 +267,7 @@ async function copyInParts(args: GlacierClassCopyArgs, fromS3: string | undefine
                 Key: upload.key,
                 UploadId: upload.uploadId,
                 PartNumber: partNumber,
-                CopySource: copySource(source.bucket, source.key),
+                CopySource: copySource(source.bucket, source.key, source.versionId),
                 CopySourceIfMatch: source.etag,
                 CopySourceRange: `bytes=${start}-${end}`,
               }),
@@ -254,7 +280,7 @@ async function copyInParts(args: GlacierClassCopyArgs, fromS3: string | undefine
     });
     if (!moved.complete) return { status: 'incomplete', ...progressOf(moved) };
     const sha256 = reader.sha256?.digestHex();
-    const expected = fromS3 ?? reader.crc64!.digestBase64();
+    const expected = expectedChecksum(args, fromS3, reader);
     const done = await s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: upload.bucket,
@@ -294,13 +320,26 @@ async function copyInParts(args: GlacierClassCopyArgs, fromS3: string | undefine
 }
 
 /** Errors after which the multipart upload can never complete: the source changed or went, or the checksum disagreed. */
-export const PERMANENT_COPY_ERRORS = new Set(['NoSuchKey', 'NotFound', 'PreconditionFailed', 'AccessDenied', 'InvalidObjectState', 'InvalidRequest', 'InvalidPart', 'BadDigest', ERROR_NAMES.checksumMismatch]);
+export const PERMANENT_COPY_ERRORS = new Set([
+  'NoSuchKey',
+  'NotFound',
+  'PreconditionFailed',
+  'AccessDenied',
+  'InvalidObjectState',
+  'InvalidRequest',
+  'InvalidPart',
+  'BadDigest',
+  ERROR_NAMES.checksumMismatch,
+]);
 const isPermanentCopyError = (error: unknown) => PERMANENT_COPY_ERRORS.has((error as Error).name);
 
-export async function copyToGlacierClass(args: GlacierClassCopyArgs): Promise<GlacierClassCopyResult> {
+export async function verifiedCopy(args: VerifiedCopyArgs): Promise<VerifiedCopyResult> {
   const { size } = args.source;
   if (size > S3_LIMITS.maxObjectBytes) {
-    throw new CopyRefusedError(ERROR_NAMES.sourceTooLarge, `file is ${size} bytes; S3 objects are at most ${S3_LIMITS.maxObjectBytes} bytes (10,000 parts of 5 GiB)`);
+    throw new CopyRefusedError(
+      ERROR_NAMES.sourceTooLarge,
+      `file is ${size} bytes; S3 objects are at most ${S3_LIMITS.maxObjectBytes} bytes (10,000 parts of 5 GiB)`,
+    );
   }
   if (args.multipartAbove > S3_LIMITS.maxSingleCopyBytes || args.multipartAbove < S3_LIMITS.minPartBytes) {
     throw new RangeError(`multipartAbove ${args.multipartAbove} is outside 5 MiB to 5 GiB`);
@@ -309,5 +348,11 @@ export async function copyToGlacierClass(args: GlacierClassCopyArgs): Promise<Gl
     throw new RangeError(`part size ${args.partSize} is outside 5 MiB to 5 GiB or needs more than 10,000 parts for ${size} bytes`);
   }
   const fromS3 = await sourceChecksum(args);
+  if (args.expectedCrc64nvme !== undefined && fromS3 !== undefined && fromS3 !== args.expectedCrc64nvme) {
+    throw new CopyRefusedError(
+      ERROR_NAMES.checksumMismatch,
+      `s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${fromS3}, ${args.expectedCrc64nvme} was recorded; nothing was copied`,
+    );
+  }
   return size <= args.multipartAbove && !args.resume ? copyWhole(args, fromS3) : copyInParts(args, fromS3);
 }
