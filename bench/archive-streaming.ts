@@ -5,9 +5,18 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateVaultCommand, DeleteArchiveCommand, GlacierClient, InitiateJobCommand } from '@aws-sdk/client-glacier';
+import {
+  CompleteMultipartUploadCommand as CompleteVaultUploadCommand,
+  CreateVaultCommand,
+  DeleteArchiveCommand,
+  GlacierClient,
+  InitiateJobCommand,
+  InitiateMultipartUploadCommand,
+  UploadMultipartPartCommand,
+} from '@aws-sdk/client-glacier';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { glacierBodyChecksums } from '../functions/lib/glacier/body-checksums';
 import { copyJobOutputToS3 } from '../functions/lib/glacier/job-output-copy';
 import { uploadToVault, type ByteSource, type UploadProgress } from '../functions/lib/glacier/vault-upload';
 import { treeHashOf } from '../functions/lib/glacier/tree-hash';
@@ -38,7 +47,10 @@ interface Counters {
 }
 
 interface BenchGlacier {
+  /** Configured as functions/lib/runtime/clients.ts makes it: body checksums from what the upload computed. */
   glacier: GlacierClient;
+  /** The same client with the SDK's default body-checksum generator, which hashes every request body twice. */
+  sdkDefault: GlacierClient;
   emulator: GlacierEmulator;
   counters: Counters;
   /** Where the emulator keeps its bytes, for the report. */
@@ -83,23 +95,29 @@ async function startGlacier(bytesNeeded: number): Promise<BenchGlacier> {
     void emulator.handle(req, res);
   };
   const server = createServer(handle);
+  // Two clients take turns; Node's 5 s default would close one's idle sockets as it reuses them (ECONNRESET).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   // A client of its own (not aws-clients.ts's cached one): it points at this server only and is destroyed with it;
   // one attempt, so a failing request shows instead of being retried into the timing.
-  const glacier = new GlacierClient({
+  const config = {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     region: 'us-east-1',
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
     maxAttempts: 1,
-  });
+  };
+  const glacier = new GlacierClient({ ...config, bodyChecksumGenerator: glacierBodyChecksums });
+  const sdkDefault = new GlacierClient(config);
   await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: VAULT }));
   return {
     glacier,
+    sdkDefault,
     emulator,
     counters,
     storage,
     async stop() {
       glacier.destroy();
+      sdkDefault.destroy();
       await emulator.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -130,6 +148,8 @@ function countingSource(data: Buffer, counters: Counters): ByteSource {
 
 interface UploadRun {
   ms: number;
+  /** CPU time of this process (every thread) meanwhile: the work, whatever else the machine is running. */
+  cpuMs: number;
   /** The part of `ms` spent in the emulator's CompleteMultipartUpload. */
   completeMs: number;
   peakHeld: number;
@@ -141,11 +161,17 @@ interface Expected {
   sha256: string;
 }
 
-async function uploadOnce(g: BenchGlacier, data: Buffer, concurrency: number, expected: Expected): Promise<UploadRun> {
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
+
+async function uploadOnce(g: BenchGlacier, data: Buffer, concurrency: number, expected: Expected, glacier = g.glacier): Promise<UploadRun> {
   Object.assign(g.counters, { handedOut: 0, acknowledged: 0, peak: 0, completeMs: 0 });
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const result = await uploadToVault({
-    glacier: g.glacier,
+    glacier,
     vaultName: VAULT,
     source: countingSource(data, g.counters),
     partSize: PART_SIZE,
@@ -153,9 +179,10 @@ async function uploadOnce(g: BenchGlacier, data: Buffer, concurrency: number, ex
     concurrency,
   });
   const ms = performance.now() - started;
+  const cpuMs = cpuMsSince(cpu);
   if (result.status !== 'complete' || !result.archiveId) throw new Error(`upload at concurrency ${concurrency} did not complete: ${JSON.stringify(result)}`);
   if (result.treeHash !== expected.treeHash || result.sha256 !== expected.sha256) throw new Error(`upload at concurrency ${concurrency} hashed wrong`);
-  return { ms, completeMs: g.counters.completeMs, peakHeld: g.counters.peak, archiveId: result.archiveId };
+  return { ms, cpuMs, completeMs: g.counters.completeMs, peakHeld: g.counters.peak, archiveId: result.archiveId };
 }
 
 /**
@@ -202,6 +229,99 @@ function uploadRows(runs: Map<number, UploadRun[]>, size: number, delayMs: numbe
       (peak / PART_SIZE).toFixed(1),
       fmt.seconds(median(results.map((r) => r.completeMs))),
       results.map((r) => fmt.mibs(mibPerSecond(size, r.ms))).join(' / '),
+    ];
+  });
+}
+
+/** One part as the SDK-alone upload sends it: a view of the file, its range and its precomputed tree hash. */
+interface PreparedPart {
+  body: Buffer;
+  range: string;
+  treeHash: string;
+}
+
+function prepareParts(data: Buffer): PreparedPart[] {
+  const parts: PreparedPart[] = [];
+  for (let start = 0; start < data.length; start += PART_SIZE) {
+    const body = data.subarray(start, start + PART_SIZE);
+    parts.push({ body, range: `bytes ${start}-${start + body.length - 1}/*`, treeHash: treeHashOf(body).toString('hex') });
+  }
+  return parts;
+}
+
+/**
+ * The Glacier SDK by itself, with its default body checksums: Initiate, the parts (already in memory, tree hashes
+ * precomputed) `concurrency` at a time, Complete. Nothing is read or hashed on our side: the floor for uploadToVault.
+ */
+async function sdkAloneOnce(g: BenchGlacier, data: Buffer, parts: PreparedPart[], concurrency: number, expected: Expected): Promise<UploadRun> {
+  const glacier = g.sdkDefault;
+  Object.assign(g.counters, { completeMs: 0 });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const { uploadId } = await glacier.send(
+    new InitiateMultipartUploadCommand({ accountId: '-', vaultName: VAULT, partSize: String(PART_SIZE), archiveDescription: `bench SDK alone ${concurrency}` }),
+  );
+  let next = 0;
+  const sender = async () => {
+    while (next < parts.length) {
+      const part = parts[next++];
+      const sent = await glacier.send(
+        new UploadMultipartPartCommand({ accountId: '-', vaultName: VAULT, uploadId, range: part.range, body: part.body, checksum: part.treeHash }),
+      );
+      if (sent.checksum !== part.treeHash) throw new Error(`SDK-alone part ${part.range} came back with tree hash ${sent.checksum}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, sender));
+  const { archiveId } = await glacier.send(
+    new CompleteVaultUploadCommand({ accountId: '-', vaultName: VAULT, uploadId, archiveSize: String(data.length), checksum: expected.treeHash }),
+  );
+  return { ms: performance.now() - started, cpuMs: cpuMsSince(cpu), completeMs: g.counters.completeMs, peakHeld: 0, archiveId: archiveId! };
+}
+
+const VERSUS_SDK = ['SDK alone', 'before', 'after'] as const;
+
+/**
+ * uploadToVault against the Glacier SDK alone sending the same parts through the same emulator, at each concurrency,
+ * rounds alternating the order of the three. "before" is uploadToVault on a client with the SDK's default body
+ * checksums (the SDK hashes each part twice more, and the upload records nothing for it: the code path before
+ * glacierBodyChecksums); "after" is the client as deployed.
+ */
+async function versusSdkRows(g: BenchGlacier, data: Buffer, expected: Expected, rounds: number, options: BenchOptions): Promise<string[][]> {
+  const parts = prepareParts(data);
+  const runs = new Map<string, UploadRun[]>(CONCURRENCIES.flatMap((c) => VERSUS_SDK.map((v) => [`${c} ${v}`, []])));
+  for (let round = 0; round < rounds; round++) {
+    for (const concurrency of CONCURRENCIES) {
+      for (const variant of round % 2 ? [...VERSUS_SDK].reverse() : VERSUS_SDK) {
+        const result =
+          variant === 'SDK alone'
+            ? await sdkAloneOnce(g, data, parts, concurrency, expected)
+            : await uploadOnce(g, data, concurrency, expected, variant === 'before' ? g.sdkDefault : g.glacier);
+        runs.get(`${concurrency} ${variant}`)!.push(result);
+        await g.glacier.send(new DeleteArchiveCommand({ accountId: '-', vaultName: VAULT, archiveId: result.archiveId }));
+      }
+      const last = (variant: string) => runs.get(`${concurrency} ${variant}`)!.at(-1)!;
+      const ratios = (variant: string) =>
+        `${fmt.ratio(last('SDK alone').ms / last(variant).ms)} (CPU ${fmt.ratio(last('SDK alone').cpuMs / last(variant).cpuMs)})`;
+      options.log(`  vs the SDK alone, concurrency ${concurrency}: before ${ratios('before')}, after ${ratios('after')}`);
+    }
+  }
+  return CONCURRENCIES.map((concurrency) => {
+    const of = (variant: string) => runs.get(`${concurrency} ${variant}`)!;
+    const speed = (variant: string) => mibPerSecond(data.length, median(of(variant).map((r) => r.ms)));
+    // Each round's three runs are adjacent in time, so their ratios see the same machine.
+    const roundRatios = (variant: string) => of(variant).map((r, i) => of('SDK alone')[i].ms / r.ms);
+    const cpuRatio = (variant: string) => median(of('SDK alone').map((r) => r.cpuMs)) / median(of(variant).map((r) => r.cpuMs));
+    return [
+      String(concurrency),
+      fmt.mibs(speed('SDK alone')),
+      fmt.mibs(speed('before')),
+      fmt.ratio(speed('before') / speed('SDK alone')),
+      fmt.mibs(speed('after')),
+      fmt.ratio(speed('after') / speed('SDK alone')),
+      roundRatios('after').map(fmt.ratio).join(' / '),
+      fmt.ratio(cpuRatio('before')),
+      fmt.ratio(cpuRatio('after')),
+      fmt.seconds(median(of('SDK alone').map((r) => r.completeMs))),
     ];
   });
 }
@@ -370,8 +490,12 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
     // One small upload first, so sockets, the SDK and the emulator are warm before anything is timed.
     const warmUp = data.subarray(0, 3 * PART_SIZE);
     await uploadToVault({ glacier: g.glacier, vaultName: VAULT, source: countingSource(warmUp, g.counters), partSize: PART_SIZE, description: 'warm-up' });
+    await uploadToVault({ glacier: g.sdkDefault, vaultName: VAULT, source: countingSource(warmUp, g.counters), partSize: PART_SIZE, description: 'warm-up' });
 
     const local = await uploadRounds(g, data, expected, rounds, options);
+    // A ratio of adjacent runs: a few rounds even when quick, as each is one upload per variant.
+    const versusRounds = Math.max(rounds, 3);
+    const versusSdk = await versusSdkRows(g, data, expected, versusRounds, options);
     g.counters.partDelayMs = NETWORK_DELAY_MS;
     const delayed = await uploadRounds(g, data, expected, 1, options);
     g.counters.partDelayMs = 0;
@@ -386,8 +510,29 @@ async function run(options: BenchOptions): Promise<BenchmarkOutcome> {
           rows: [...uploadRows(local.runs, size, 0), ...uploadRows(delayed.runs, size, NETWORK_DELAY_MS)],
           notes: [
             '"Peak held" is the most bytes the source had handed to the streamer that Glacier had not yet acknowledged: the memory an upload needs, whatever the file size. It must not exceed concurrency × part size.',
-            `With no delay, the emulator runs in this process (storing archives on ${g.storage}) and every byte is hashed on one JavaScript thread several times over: our tree hash and SHA-256, the Glacier client's own content SHA-256 and tree hash of each request body, and the emulator's tree hash on receipt and again on complete ("complete" is the emulator reassembling the archive). Parts in flight have nothing to overlap but each other's CPU work, so concurrency gains little here.`,
+            `With no delay, the emulator runs in this process (storing archives on ${g.storage}) and every byte is hashed on one JavaScript thread several times over: our tree hash, the file's SHA-256 and each part's own SHA-256 (which the Glacier client signs instead of hashing the part twice more: glacierBodyChecksums), and the emulator's tree hash on receipt and again on complete ("complete" is the emulator reassembling the archive). Parts in flight have nothing to overlap but each other's CPU work, so concurrency gains little here.`,
             `The ${NETWORK_DELAY_MS} ms rows hold each part's request that long before the emulator takes it, as a network would (8 MiB at about 80 MiB/s): this is what concurrency is for, and the ratio shows the parts in flight overlapping their network time.`,
+          ],
+        },
+        {
+          title: `uploadToVault against the Glacier SDK alone sending the same ${PART_SIZE / MIB} MiB parts through the same emulator (median of ${versusRounds}, no delay)`,
+          columns: [
+            'concurrency',
+            'SDK alone (MiB/s)',
+            'before (MiB/s)',
+            'before vs SDK',
+            'after (MiB/s)',
+            'after vs SDK',
+            'after vs SDK, each round',
+            'CPU: before vs SDK',
+            'CPU: after vs SDK',
+            'complete (s)',
+          ],
+          rows: versusSdk,
+          notes: [
+            '"SDK alone" is the Glacier client with its default settings uploading parts already in memory with their tree hashes precomputed (Initiate, UploadMultipartPart at that concurrency, Complete): no reading, copying or hashing on our side. Its default body-checksum generator still hashes each part twice (its SHA-256 for SigV4, and its tree hash, thrown away when the command carries one), and the emulator hashes what it receives and again on complete ("complete", the same in all three).',
+            "\"before\" is uploadToVault on a client with the SDK's default body checksums: each byte hashed four times on the sending side (our tree hash and file SHA-256, then the SDK's two). \"after\" is the client as functions/lib/runtime/clients.ts makes it, with glacierBodyChecksums: readPart computes each part's SHA-256 alongside its tree hash and the file's SHA-256, and the client sends those instead of hashing again, so three times; a file that fits in one request reuses the file's SHA-256, so twice.",
+            'Ratios are of speeds, uploadToVault over the SDK alone; "each round" divides runs made one after another, which drift on a busy machine affects least. The CPU ratios divide the CPU time this process used (all of it on one thread here, emulator included) instead of the time taken: the work each needs, which other load on the machine hardly changes.',
           ],
         },
         {

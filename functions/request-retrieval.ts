@@ -20,7 +20,7 @@ export const handler = instrumented('request-retrieval', async (event: unknown) 
     item,
     taskToken,
     sfn: sfnClient(),
-    vaultJobsTopicArn: requireEnv(ENV.vaultJobsTopicArn),
+    vaultJobsTopicArn: process.env[ENV.vaultJobsTopicArn],
   });
   logger.info('Retrieval requested', { path: item.path, retrieval: item.retrieval, tier: item.tier, ...result });
   return result;

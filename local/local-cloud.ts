@@ -11,7 +11,7 @@ import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { ArchiverConfig } from '../functions/lib/contract';
-import { ENV, OMICS_LOG_GROUP, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN } from '../functions/lib/contract';
+import { ENV, OMICS_LOG_GROUP, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN, s3RestoreCompletedPattern } from '../functions/lib/contract';
 import { definitionSubstitutions, LAMBDAS, QUEUES, STATE_MACHINES, substitute, type QueueSpec } from '../stacks/wiring';
 import * as clients from '../functions/lib/runtime/clients';
 import { FrontDoor } from './front-door';
@@ -67,6 +67,8 @@ export interface LocalResources {
   queues: Record<keyof typeof QUEUES, QueueResource>;
   stateMachines: Record<keyof typeof STATE_MACHINES, string>;
   runCompletionRule: string;
+  /** The archive bucket's Object Restore Completed events → the retrieval-notification queue. */
+  restoreCompletionRule: string;
   omicsLogGroup: string;
 }
 
@@ -102,6 +104,7 @@ const NAMES = {
   archiveEventsTopic: 'omics-archiver-archive-events',
   vaultJobsTopic: 'omics-archiver-vault-jobs',
   runCompletionRule: 'omics-archiver-run-completion',
+  restoreCompletionRule: 'omics-archiver-restore-completion',
 } as const;
 
 async function createQueue(spec: QueueSpec): Promise<QueueResource> {
@@ -195,6 +198,13 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
   const events = clients.eventsClient();
   await events.send(new PutRuleCommand({ Name: NAMES.runCompletionRule, EventPattern: JSON.stringify(RUN_TERMINAL_EVENT_PATTERN), State: 'ENABLED' }));
   await events.send(new PutTargetsCommand({ Rule: NAMES.runCompletionRule, Targets: [{ Id: 'RunCompletionQueue', Arn: queues.runCompletion.arn }] }));
+  // Finished S3 restores of the archive bucket's objects reach the queue the vault's job notifications reach.
+  await events.send(
+    new PutRuleCommand({ Name: NAMES.restoreCompletionRule, EventPattern: JSON.stringify(s3RestoreCompletedPattern(NAMES.archiveBucket)), State: 'ENABLED' }),
+  );
+  await events.send(
+    new PutTargetsCommand({ Rule: NAMES.restoreCompletionRule, Targets: [{ Id: 'RetrievalNotificationsQueue', Arn: queues.retrievalNotifications.arn }] }),
+  );
 
   const substitutions = definitionSubstitutions({
     functionArns: lambdas.functionArns(),
@@ -238,6 +248,7 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
     queues,
     stateMachines,
     runCompletionRule: NAMES.runCompletionRule,
+    restoreCompletionRule: NAMES.restoreCompletionRule,
     omicsLogGroup: OMICS_LOG_GROUP,
   };
 }

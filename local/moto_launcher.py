@@ -43,6 +43,8 @@ import hashlib  # noqa: E402
 import moto.s3.models  # noqa: E402,F401 - imported so that its binding of compute_checksum exists to be replaced
 import moto.s3.responses  # noqa: E402,F401
 import moto.s3.utils as _s3_utils  # noqa: E402
+
+sys.dont_write_bytecode = True  # the modules beside this one are imported from the source tree: leave no __pycache__ in it
 from moto_crc import IMPLEMENTATION, crc32c, crc64nvme  # noqa: E402
 
 _moto_compute_checksum = _s3_utils.compute_checksum

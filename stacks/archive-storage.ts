@@ -6,7 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { ArchiverConfig } from '../functions/lib/contract';
-import { acknowledgeCustomResourceProvider, acknowledgeWildcardResources } from './nag';
+import { acknowledgeBucketNotificationsHandler, acknowledgeCustomResourceProvider, acknowledgeWildcardResources } from './nag';
 
 /** Key prefixes in the snapshot bucket: the handlers write there, and grants are scoped to them. */
 export const SNAPSHOT_PREFIXES = {
@@ -35,7 +35,7 @@ export class ArchiveStorage extends Construct {
   readonly vaultName?: string;
   readonly vaultArn?: string;
   /** Glacier publishes job completions here: the retrieval function passes it with each InitiateJob (SNSTopic). */
-  readonly vaultNotificationTopic: sns.Topic;
+  readonly vaultNotificationTopic?: sns.Topic;
 
   constructor(scope: Construct, id: string, props: ArchiveStorageProps) {
     super(scope, id);
@@ -74,39 +74,46 @@ export class ArchiveStorage extends Construct {
         // The index records each archive's version id, so a later write to the same key never replaces it.
         // No noncurrent-version expiry here: a noncurrent version may still be the recorded archive.
         versioned: true,
+        // S3 announces each finished restore (Object Restore Completed) on the default bus, where the restore
+        // workflow's rule takes it: a restore resumes when its copy is ready instead of polling for it.
+        eventBridgeEnabled: true,
         serverAccessLogsBucket: this.accessLogsBucket,
         serverAccessLogsPrefix: 'archive-bucket/',
         lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
       });
+      acknowledgeBucketNotificationsHandler(this);
     }
-
-    this.vaultNotificationTopic = new sns.Topic(this, 'VaultNotificationTopic', {
-      displayName: 'Glacier vault job notifications',
-      enforceSSL: true,
-    });
-    // Not KMS-encrypted, on purpose: Glacier does not publish vault notifications to encrypted topics (AWS's own
-    // amazon-s3-glacier-refreezer turned its topic's encryption off for that reason), and a lost notification stalls
-    // a restore for hours. The messages carry only job ids and statuses.
-    this.vaultNotificationTopic.applyRemovalPolicy(RemovalPolicy.RETAIN);
-    this.vaultNotificationTopic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'GlacierPublishesJobNotifications',
-        principals: [new iam.ServicePrincipal('glacier.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.vaultNotificationTopic.topicArn],
-        // SourceOwner is the key Glacier's notifications are known to carry (AWS's own Glacier solutions use it).
-        conditions: { StringEquals: { 'AWS:SourceOwner': Stack.of(this).account } },
-      }),
-    );
 
     const stack = Stack.of(this);
     const vaultArnOf = (vaultName: string) =>
       stack.formatArn({ service: 'glacier', resource: 'vaults', resourceName: vaultName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
     const usesVault = config.tiers.some((tier) => tier.target.type === 'glacier-vault');
+    // Only a stack with a vault has Glacier jobs to hear about: a storage-class-only stack makes no topic.
+    if (imports.vaultName || usesVault) {
+      const topic = new sns.Topic(this, 'VaultNotificationTopic', {
+        displayName: 'Glacier vault job notifications',
+        enforceSSL: true,
+      });
+      // Not KMS-encrypted, on purpose: Glacier does not publish vault notifications to encrypted topics (AWS's own
+      // amazon-s3-glacier-refreezer turned its topic's encryption off for that reason), and a lost notification stalls
+      // a restore for hours. The messages carry only job ids and statuses.
+      topic.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'GlacierPublishesJobNotifications',
+          principals: [new iam.ServicePrincipal('glacier.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          // SourceOwner is the key Glacier's notifications are known to carry (AWS's own Glacier solutions use it).
+          conditions: { StringEquals: { 'AWS:SourceOwner': Stack.of(this).account } },
+        }),
+      );
+      this.vaultNotificationTopic = topic;
+    }
     if (imports.vaultName) {
       this.vaultName = imports.vaultName;
       this.vaultArn = vaultArnOf(imports.vaultName);
-    } else if (usesVault) {
+    } else if (usesVault && this.vaultNotificationTopic) {
       // CloudFormation has no vault resource type any more (Amazon Glacier is in maintenance: open to existing
       // customers, closed to new ones), so the vault is made with the Glacier API. CreateVault is idempotent, and
       // nothing deletes the vault: it is kept on `cdk destroy`, as its archives must be.
@@ -217,14 +224,18 @@ export class ArchiveStorage extends Construct {
     this.grantVault(grantee, ['glacier:GetJobOutput', 'glacier:DescribeJob']);
   }
 
-  /** Puts and server-side copies objects into the archive bucket (the s3-glacier target); nothing when there is none. */
+  /**
+   * Copies objects into the archive bucket (the s3-glacier target), single or multipart (ListParts to resume, Abort
+   * on a permanent failure), and deletes the one version it made when that copy's checksum does not match its
+   * source's; nothing when there is no archive bucket.
+   */
   grantArchiveWrite(grantee: iam.IGrantable): void {
     if (!this.archiveBucket) return;
     grantObjects(
       grantee,
       this.archiveBucket,
       '*',
-      ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:DeleteObjectVersion'],
       'Archived objects are keyed by run and output path, known only at run time.',
     );
   }

@@ -41,7 +41,7 @@ export class OmicsRunArchiverStack extends Stack {
     const environment: FunctionEnvironment = {
       [ENV.runIndexTable]: this.runIndex.table.tableName,
       [ENV.snapshotBucket]: this.storage.snapshotBucket.bucketName,
-      [ENV.vaultJobsTopicArn]: this.storage.vaultNotificationTopic.topicArn,
+      ...(this.storage.vaultNotificationTopic ? { [ENV.vaultJobsTopicArn]: this.storage.vaultNotificationTopic.topicArn } : {}),
       [ENV.archiveStateMachineArn]: stateMachineArn(this, stateMachineName(this, 'archiveRun')),
       [ENV.restoreStateMachineArn]: stateMachineArn(this, stateMachineName(this, 'restoreRun')),
       ...(this.storage.vaultName ? { [ENV.vaultName]: this.storage.vaultName } : {}),
@@ -96,7 +96,9 @@ export class OmicsRunArchiverStack extends Stack {
     output(STACK_OUTPUTS.archiveStateMachineArn, this.archive.stateMachine.stateMachineArn, 'ArchiveRun state machine');
     output(STACK_OUTPUTS.restoreStateMachineArn, this.restore.stateMachine.stateMachineArn, 'RestoreRun state machine');
     output(STACK_OUTPUTS.archiveEventsTopicArn, this.archive.archiveEventsTopic.topicArn, 'Topic of run archive outcomes');
-    output(STACK_OUTPUTS.vaultNotificationTopicArn, this.storage.vaultNotificationTopic.topicArn, 'Topic of Glacier job completions');
+    if (this.storage.vaultNotificationTopic) {
+      output(STACK_OUTPUTS.vaultNotificationTopicArn, this.storage.vaultNotificationTopic.topicArn, 'Topic of Glacier job completions');
+    }
     output(STACK_OUTPUTS.alarmTopicArn, this.monitoring.alarmTopic.topicArn, 'Topic of alarms');
     for (const [key, queue] of Object.entries(queues)) {
       output(DLQ_URL_OUTPUTS[key as keyof typeof QUEUES], queue.deadLetterQueue.queueUrl, `Dead-letter queue of ${QUEUES[key as keyof typeof QUEUES].id}`);

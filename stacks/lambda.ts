@@ -33,7 +33,7 @@ export type FunctionEnvironment = Partial<Record<EnvName, string>>;
  * Variables a function may go without: there is an archive bucket only when a tier uses the s3-glacier target or one is
  * imported, and a vault only when one is imported. A handler reads them only for a file whose target needs them.
  */
-export const OPTIONAL_ENV: ReadonlySet<EnvName> = new Set<EnvName>([ENV.archiveBucket, ENV.vaultName]);
+export const OPTIONAL_ENV: ReadonlySet<EnvName> = new Set<EnvName>([ENV.archiveBucket, ENV.vaultName, ENV.vaultJobsTopicArn]);
 
 export interface ArchiverFunctionProps {
   readonly spec: LambdaSpec;

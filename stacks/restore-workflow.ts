@@ -1,10 +1,14 @@
-// The RestoreRun workflow: its functions, its state machine, and the vault notifications that resume waiting retrievals.
+// The RestoreRun workflow: its functions, its state machine, and the vault notifications and S3 restore events that
+// resume waiting retrievals.
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
-import type { ArchiverConfig } from '../functions/lib/contract';
+import { s3RestoreCompletedPattern, type ArchiverConfig } from '../functions/lib/contract';
+import { toEventPattern } from './completion-trigger';
 import { ConsumerQueue } from './consumer-queue';
 import { grantBucketListing, grantBucketObjects } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
@@ -27,6 +31,8 @@ export class RestoreWorkflow extends Construct {
   readonly workflow: WorkflowStateMachine;
   readonly notificationQueue: ConsumerQueue;
   readonly retrievalNotification: ArchiverFunction;
+  /** The archive bucket's Object Restore Completed events → the notification queue; absent without an archive bucket. */
+  readonly restoreCompletedRule?: events.Rule;
 
   constructor(scope: Construct, id: string, props: RestoreWorkflowProps) {
     super(scope, id);
@@ -59,6 +65,8 @@ export class RestoreWorkflow extends Construct {
     // DescribeJob: a retried request reuses the job it already started instead of paying for a second one.
     storage.grantVaultJobStatus(requestRetrieval.role);
     storage.grantArchiveRestore(requestRetrieval.role);
+    // HeadObject: a restore already under way may have finished, and then no event is coming for this request.
+    storage.grantArchiveStatus(requestRetrieval.role);
 
     storage.grantVaultJobStatus(checkRetrieval.role);
     storage.grantArchiveStatus(checkRetrieval.role);
@@ -87,11 +95,21 @@ export class RestoreWorkflow extends Construct {
     // Glacier announces finished jobs on the vault topic; raw delivery hands the function Glacier's own JSON.
     const spec = QUEUES.retrievalNotifications;
     this.notificationQueue = new ConsumerQueue(this, spec);
-    storage.vaultNotificationTopic.addSubscription(new subscriptions.SqsSubscription(this.notificationQueue.queue, { rawMessageDelivery: true }));
+    storage.vaultNotificationTopic?.addSubscription(new subscriptions.SqsSubscription(this.notificationQueue.queue, { rawMessageDelivery: true }));
     this.retrievalNotification = new ArchiverFunction(this, { spec: LAMBDAS[spec.consumer], config, environment });
     this.notificationQueue.feed(this.retrievalNotification.function);
+    // S3 announces finished restores of the archive bucket's objects on the default bus (the bucket has EventBridge
+    // notifications on); the same queue and function resume every restore waiting on that object.
+    if (storage.archiveBucket) {
+      this.restoreCompletedRule = new events.Rule(this, 'ArchiveRestoreCompletedRule', {
+        description: 'Restores of archive-bucket objects out of their S3 Glacier storage class that completed',
+        eventPattern: toEventPattern(s3RestoreCompletedPattern(storage.archiveBucket.bucketName)),
+        targets: [new targets.SqsQueue(this.notificationQueue.queue)],
+      });
+    }
     this.workflow.grantTaskResponse(this.retrievalNotification.role);
-    // A retried retrieval that finds its job already finished resumes the task itself: that job's notification is gone.
+    // A retried retrieval that finds its job already finished, or an S3 object already restored, resumes the task
+    // itself: that job's notification is gone, and S3 sends no second Object Restore Completed.
     this.workflow.grantTaskResponse(requestRetrieval.role);
     runIndex.grantRecords(this.retrievalNotification.role);
   }

@@ -102,7 +102,7 @@ export const LAMBDAS = {
   retrievalNotification: spec({
     id: 'RetrievalNotification',
     entry: 'functions/retrieval-notification.ts',
-    description: 'Resumes the restore waiting on a Glacier job when the vault announces the job is done',
+    description: 'Resumes the restores waiting on a Glacier job or an S3 restore when the vault or S3 announces it is done',
     memoryMiB: 256,
     timeoutSeconds: 60,
     env: [ENV.runIndexTable],

@@ -37,6 +37,7 @@ export function describeLocalCloud(cloud: LocalCloud): string {
     `  vault jobs topic        ${r.vaultJobsTopicArn}`,
     ...Object.entries(r.queues).map(([name, q]) => `  queue ${name.padEnd(18)}${q.url} (DLQ ${q.dlqUrl})`),
     `  run completion rule     ${r.runCompletionRule}`,
+    `  restore completion rule ${r.restoreCompletionRule}`,
     `  archive state machine   ${r.stateMachines.archiveRun}`,
     `  restore state machine   ${r.stateMachines.restoreRun}`,
     '',

@@ -142,7 +142,7 @@ function fromRecord(record: RunRecord): RunSource {
       runGroupId: record.runGroupId,
       tags,
       stopTime: record.stopTime,
-      runOutputUri: record.runOutputUri ?? runOutputUriOf(snapshot as { runOutputUri?: string; outputUri?: string }, record.runId),
+      runOutputUri: record.runOutputUri ?? runOutputUriOf(snapshot, record.runId),
       source: 'index',
       archiveState: record.archiveState,
     },
@@ -191,7 +191,7 @@ async function listOutputs(runOutputUri: string): Promise<ListedObject[]> {
       }
     }
   } catch (error) {
-    throw new Error(`cannot list the run's outputs at ${runOutputUri}: ${(error as Error).message}`);
+    throw new Error(`cannot list the run's outputs at ${runOutputUri}: ${(error as Error).message}`, { cause: error });
   }
   return objects;
 }
@@ -206,7 +206,7 @@ async function runCaches(source: RunSource): Promise<string[]> {
     const location = source.record?.snapshotLocation;
     return location ? await snapshotCacheUris(clients.s3Client(), location) : [];
   } catch (error) {
-    throw new Error(`cannot find the run caches of run ${source.run.id}: ${(error as Error).message}`);
+    throw new Error(`cannot find the run caches of run ${source.run.id}: ${(error as Error).message}`, { cause: error });
   }
 }
 

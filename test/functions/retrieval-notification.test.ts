@@ -1,12 +1,13 @@
-// Unit tests for the retrieval-notification handler: an SQS batch of vault job notifications, each resuming its restore;
-// malformed messages are dropped, errors worth retrying are reported as partial batch failures.
+// Unit tests for the retrieval-notification handler: an SQS batch of vault job notifications and S3 Object Restore
+// Completed events, each resuming its restores; malformed messages are dropped, errors worth retrying are reported as
+// partial batch failures.
 import { SFNClient, SFNServiceException, SendTaskFailureCommand, SendTaskSuccessCommand, type SendTaskSuccessCommandInput } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../functions/retrieval-notification';
 import { jobDescription } from '../../functions/lib/restore/retrieval';
 import { restoreFileKey, restoreFileKeyOf } from '../../functions/lib/index/run-index';
-import { ENV } from '../../functions/lib/contract';
+import { ENV, archiveObjectKey, restoreWaiterKey } from '../../functions/lib/contract';
 import { RUN_UUID as UUID, quietPowertools, sqsBatch, sqsRecordsFrom, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
@@ -89,8 +90,68 @@ describe('retrieval-notification handler', () => {
         .sort(),
     ).toEqual(['token-good', 'token-late', 'token-throttled']);
     expect(sfnMock).toHaveReceivedCommandWith(SendTaskFailureCommand, { taskToken: 'token-failed', error: 'RetrievalFailed' });
-    expect(powertools.addMetric).toHaveBeenCalledWith('MalformedVaultNotifications', 'Count', 1);
-    expect(powertools.addMetric.mock.calls.filter(([name]) => name === 'MalformedVaultNotifications')).toHaveLength(2);
+    expect(powertools.addMetric).toHaveBeenCalledWith('MalformedRetrievalNotifications', 'Count', 1);
+    expect(powertools.addMetric.mock.calls.filter(([name]) => name === 'MalformedRetrievalNotifications')).toHaveLength(2);
+  });
+
+  it('takes S3 Object Restore Completed events from the same queue: resumes each waiter of the object and removes it', async () => {
+    const path = 'out/s3.bam';
+    const archiveKey = archiveObjectKey(UUID, path);
+    for (const restoreId of ['r-1', 'r-2']) {
+      table.put({
+        ...restoreFileKey(UUID, restoreId, path),
+        runUuid: UUID,
+        restoreId,
+        path,
+        state: 'RETRIEVING',
+        taskToken: `token-${restoreId}`,
+        destination: 'x',
+      });
+      table.put({ ...restoreWaiterKey(UUID, path, restoreId), runUuid: UUID, restoreId, path, archiveBucket: 'archive', archiveKey });
+    }
+    waiting('good');
+    const event = (key: string, detailType = 'Object Restore Completed') =>
+      JSON.stringify({
+        version: '0',
+        id: 'e-1',
+        'detail-type': detailType,
+        source: 'aws.s3',
+        account: '123456789012',
+        time: '2025-06-01T12:00:00Z',
+        region: 'us-east-1',
+        resources: ['arn:aws:s3:::archive'],
+        detail: {
+          version: '0',
+          bucket: { name: 'archive' },
+          object: { key, size: 10, etag: 'e' },
+          'restore-expiry-time': '2025-06-05T00:00:00Z',
+          'source-storage-class': 'DEEP_ARCHIVE',
+        },
+      });
+
+    const result = await handler(
+      sqsBatch(
+        sqsRecord('m-s3', event(archiveKey)),
+        sqsRecord('m-vault', notification('good')),
+        sqsRecord('m-other-key', event('elsewhere/not-an-archive-object')),
+        sqsRecord('m-initiated', event(archiveKey, 'Object Restore Initiated')),
+      ),
+    );
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const resumed = sfnMock.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input);
+    expect(resumed.map((i) => i.taskToken).sort()).toEqual(['token-good', 'token-r-1', 'token-r-2']);
+    expect(JSON.parse(resumed.find((i) => i.taskToken === 'token-r-1')!.output!)).toEqual({
+      ready: true,
+      status: 'Object Restore Completed',
+      restoreExpiryTime: '2025-06-05T00:00:00Z',
+    });
+    for (const restoreId of ['r-1', 'r-2']) {
+      const key = restoreWaiterKey(UUID, path, restoreId);
+      expect(table.get(key.pk, key.sk)).toBeUndefined();
+    }
+    // Only the restore-initiated event is malformed here (the rule never routes one; it is dropped and counted).
+    expect(powertools.addMetric.mock.calls.filter(([name]) => name === 'MalformedRetrievalNotifications')).toHaveLength(1);
   });
 
   it('reports every message of a batch that all failed, without throwing', async () => {

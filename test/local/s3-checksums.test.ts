@@ -90,10 +90,19 @@ test('an object uploaded with no checksum at all gets S3’s default, a full-obj
   const plain = new S3Client({ endpoint: cloud().endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
   const body = randomBytes(300_001);
   await plain.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'put/no-checksum.bin', Body: body }));
-  plain.destroy();
   const head = await s3().send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'put/no-checksum.bin', ChecksumMode: 'ENABLED' }));
   expect(head.ChecksumCRC64NVME).toBe(await crc64nvme(body));
   expect(head.ChecksumType).toBe('FULL_OBJECT');
+
+  // The same for a multipart upload that names no algorithm: CompleteMultipartUpload reports the CRC64NVME.
+  const key = 'put/multipart-no-checksum.bin';
+  const { UploadId } = await plain.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+  const part = await plain.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: body }));
+  const done = await plain.send(
+    new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }),
+  );
+  plain.destroy();
+  expect(done).toMatchObject({ ChecksumCRC64NVME: await crc64nvme(body), ChecksumType: 'FULL_OBJECT' });
 });
 
 test('a source written by multipart upload has a COMPOSITE CRC32 (-3) and reads back without checksum-validation errors', async () => {
@@ -217,11 +226,13 @@ describe('a multipart copy (CreateMultipartUpload CRC64NVME FULL_OBJECT, UploadP
 test('a COMPOSITE upload must name every part’s checksum when it completes (InvalidRequest), as S3 requires', async () => {
   const key = 'composite/missing-part-checksum.bin';
   const { UploadId } = await s3().send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key, ChecksumAlgorithm: 'CRC32' }));
-  const part = await s3().send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: randomBytes(1000), ChecksumAlgorithm: 'CRC32' }));
+  const part = await s3().send(
+    new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId, PartNumber: 1, Body: randomBytes(1000), ChecksumAlgorithm: 'CRC32' }),
+  );
   expect(part.ChecksumCRC32).toMatch(/==$/);
   await expect(
     s3().send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } })),
-  ).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('must include the checksum for each part') });
+  ).rejects.toMatchObject({ name: 'InvalidRequest', message: expect.stringContaining('must include the checksum for each part') as string });
   const done = await s3().send(
     new CompleteMultipartUploadCommand({
       Bucket: BUCKET,
@@ -232,4 +243,30 @@ test('a COMPOSITE upload must name every part’s checksum when it completes (In
   );
   expect(done.ChecksumCRC32).toMatch(/==-1$/);
   expect(done.ChecksumType).toBe('COMPOSITE');
+});
+
+test('copies check the source as S3 does: a stale x-amz-copy-source-if-match is PreconditionFailed, an unrestored Glacier source InvalidObjectState', async () => {
+  const stale = '"00000000000000000000000000000000"';
+  await expect(
+    s3().send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copies/stale.bin', CopySource: `${BUCKET}/${SOURCE_KEY}`, CopySourceIfMatch: stale })),
+  ).rejects.toMatchObject({ name: 'PreconditionFailed' });
+  const { UploadId } = await s3().send(
+    new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'copies/stale-parts.bin', ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }),
+  );
+  const partCopy = (copySource: string, ifMatch?: string) =>
+    s3().send(
+      new UploadPartCopyCommand({
+        Bucket: BUCKET,
+        Key: 'copies/stale-parts.bin',
+        UploadId,
+        PartNumber: 1,
+        CopySource: copySource,
+        CopySourceIfMatch: ifMatch,
+        CopySourceRange: `bytes=0-${5 * MIB - 1}`,
+      }),
+    );
+  await expect(partCopy(`${BUCKET}/${SOURCE_KEY}`, stale)).rejects.toMatchObject({ name: 'PreconditionFailed' });
+  // copies/crc64.bin (above) is in GLACIER and was never restored.
+  await expect(partCopy(`${BUCKET}/copies/crc64.bin`)).rejects.toMatchObject({ name: 'InvalidObjectState' });
+  await s3().send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'copies/stale-parts.bin', UploadId }));
 });

@@ -11,7 +11,7 @@ import { stateMachineArn } from '../../stacks/workflow-state-machine';
 import { DLQ_URL_OUTPUTS, STACK_OUTPUTS } from '../../stacks/outputs';
 import { ENV, POWERTOOLS, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN } from '../../functions/lib/contract';
 import { LAMBDAS, type LambdaKey, QUEUES, STATE_MACHINES } from '../../stacks/wiring';
-import { buildStack, EXAMPLE_CONFIG, exampleWith, REPO_ROOT } from './helpers';
+import { buildStack, EXAMPLE_CONFIG, exampleWith, REPO_ROOT, SHIPPED_CONFIG, VAULT_TIER } from './helpers';
 
 interface Statement {
   Effect: string;
@@ -89,7 +89,7 @@ class Synth {
 
 const arn = (stack: Stack, service: string, resource: string) => `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
 
-describe('the example configuration (cdk.json)', () => {
+describe('the example configuration (cdk.json, with a vault tier added)', () => {
   let s: Synth;
   beforeAll(() => {
     s = new Synth(buildStack().stack);
@@ -201,7 +201,7 @@ describe('the example configuration (cdk.json)', () => {
         const text = JSON.stringify(s.stack.resolve(call));
         expect(text).toMatch(/setVaultNotifications/);
         expect(text).toMatch(/ArchiveRetrievalCompleted/);
-        expect(text).toContain(s.logicalId(s.stack.storage.vaultNotificationTopic));
+        expect(text).toContain(s.logicalId(s.stack.storage.vaultNotificationTopic!));
       }
     });
 
@@ -212,12 +212,12 @@ describe('the example configuration (cdk.json)', () => {
     });
 
     it('has a job-notification topic, kept on destroy, that only Glacier (and only over TLS) may publish to', () => {
-      const topic = s.resource(s.stack.storage.vaultNotificationTopic);
+      const topic = s.resource(s.stack.storage.vaultNotificationTopic!);
       // Not KMS-encrypted on purpose: Glacier does not publish vault notifications to encrypted topics.
       expect(topic.Properties.KmsMasterKeyId).toBeUndefined();
       s.template.hasResource('AWS::SNS::Topic', { DeletionPolicy: 'Retain' });
       s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        Topics: [{ Ref: s.logicalId(s.stack.storage.vaultNotificationTopic) }],
+        Topics: [{ Ref: s.logicalId(s.stack.storage.vaultNotificationTopic!) }],
         PolicyDocument: {
           Statement: Match.arrayWith([
             Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -237,7 +237,7 @@ describe('the example configuration (cdk.json)', () => {
     const topics = resourcesOf(s.template, 'AWS::SNS::Topic');
     expect(Object.keys(topics)).toHaveLength(3);
     for (const [id, topic] of Object.entries(topics)) {
-      if (id !== s.logicalId(s.stack.storage.vaultNotificationTopic)) expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+      if (id !== s.logicalId(s.stack.storage.vaultNotificationTopic!)) expect(topic.Properties.KmsMasterKeyId).toBeDefined();
       s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: id }],
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
@@ -317,7 +317,7 @@ describe('the example configuration (cdk.json)', () => {
   it('subscribes the retrieval-notification queue to the vault topic, unfiltered, with raw delivery', () => {
     s.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'sqs',
-      TopicArn: { Ref: s.logicalId(s.stack.storage.vaultNotificationTopic) },
+      TopicArn: { Ref: s.logicalId(s.stack.storage.vaultNotificationTopic!) },
       Endpoint: { 'Fn::GetAtt': [s.logicalId(s.stack.restore.notificationQueue.queue), 'Arn'] },
       RawMessageDelivery: true,
       FilterPolicy: Match.absent(),
@@ -444,7 +444,7 @@ describe('the example configuration (cdk.json)', () => {
         [ENV.vaultName]: 'OmicsRunArchiver-archive',
         [ENV.archiveBucket]: resolve(s.stack.storage.archiveBucket!.bucketName),
         [ENV.archiveEventsTopicArn]: resolve(s.stack.archive.archiveEventsTopic.topicArn),
-        [ENV.vaultJobsTopicArn]: resolve(s.stack.storage.vaultNotificationTopic.topicArn),
+        [ENV.vaultJobsTopicArn]: resolve(s.stack.storage.vaultNotificationTopic!.topicArn),
         [ENV.archiveStateMachineArn]: resolve(arn(s.stack, 'states', 'stateMachine:OmicsRunArchiver-ArchiveRun')),
         [ENV.restoreStateMachineArn]: resolve(arn(s.stack, 'states', 'stateMachine:OmicsRunArchiver-RestoreRun')),
       };
@@ -656,7 +656,7 @@ describe('imports replace what they name', () => {
 
 describe('targets decide what storage exists', () => {
   it('vault-only tiers make no archive bucket and leave ARCHIVE_BUCKET unset', () => {
-    const s = new Synth(buildStack(exampleWith((c) => (c.tiers = [c.tiers[0]]))).stack);
+    const s = new Synth(buildStack(exampleWith((c) => (c.tiers = [VAULT_TIER]))).stack);
     expect(s.stack.storage.archiveBucket).toBeUndefined();
     s.template.resourceCountIs('AWS::S3::Bucket', 2);
     expect(s.env('archiveFiles')[ENV.archiveBucket]).toBeUndefined();
@@ -670,6 +670,14 @@ describe('targets decide what storage exists', () => {
       expect([...s.actions(s.fn(key).role)].filter((a) => a.startsWith('glacier:'))).toEqual([]);
     }
     expect(templateJson(s.template).Outputs[STACK_OUTPUTS.vaultName]).toBeUndefined();
+  });
+
+  it('the configuration cdk.json ships (storage classes only, as for an account new to Glacier) creates no vault and no vault topic', () => {
+    const s = new Synth(buildStack(SHIPPED_CONFIG).stack);
+    s.template.resourceCountIs('Custom::GlacierVault', 0);
+    expect(s.stack.storage.vaultName).toBeUndefined();
+    expect(s.env('archiveFiles')[ENV.vaultName]).toBeUndefined();
+    expect(s.env('requestRetrieval')[ENV.vaultJobsTopicArn]).toBeUndefined();
   });
 
   it('s3-glacier-only tiers create no vault', () => {

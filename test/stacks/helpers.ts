@@ -10,8 +10,23 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { app: string; context: Record<string, unknown> };
 
-/** The example configuration in cdk.json (two tiers; the stack creates the vault). */
-export const EXAMPLE_CONFIG = cdkJson.context[CONTEXT_KEY] as ArchiverConfigInput;
+/** The example configuration in cdk.json (two tiers, both S3 Glacier storage classes: no vault). */
+export const SHIPPED_CONFIG = cdkJson.context[CONTEXT_KEY] as ArchiverConfigInput;
+
+/** A tier that keeps archiving into a Glacier vault, as an existing Glacier customer's would. */
+export const VAULT_TIER = {
+  name: 'vault',
+  match: { tags: { archive: 'vault' } },
+  archiveAfter: 'P90D',
+  files: [{ globs: ['**/*.bam', '**/*.cram'], minSize: '100 MiB', action: 'archive' as const }],
+  target: { type: 'glacier-vault' as const },
+  deleteSources: true,
+  deleteRun: true,
+  restoreTier: 'Standard' as const,
+};
+
+/** The shipped example with a vault tier added, so one stack has every resource (the stack creates the vault). */
+export const EXAMPLE_CONFIG: ArchiverConfigInput = { ...SHIPPED_CONFIG, tiers: [...SHIPPED_CONFIG.tiers, VAULT_TIER] };
 
 /** cdk.json's feature flags, without the archiver's own configuration. */
 export function featureFlags(): Record<string, unknown> {

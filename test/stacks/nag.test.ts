@@ -6,7 +6,7 @@ import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { ArchiverConfigInput } from '../../functions/lib/contract';
-import { buildStack, EXAMPLE_CONFIG, exampleWith } from './helpers';
+import { buildStack, EXAMPLE_CONFIG, exampleWith, SHIPPED_CONFIG } from './helpers';
 
 interface Acknowledgement {
   path: string;
@@ -38,7 +38,8 @@ function findings(root: IConstruct): { rule: string; path: string }[] {
 }
 
 const variants: [string, ArchiverConfigInput][] = [
-  ['the cdk.json example', EXAMPLE_CONFIG],
+  ['the cdk.json example with a vault tier', EXAMPLE_CONFIG],
+  ['the cdk.json example as shipped', SHIPPED_CONFIG],
   [
     'everything imported, alarms emailed',
     exampleWith(

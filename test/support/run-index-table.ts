@@ -3,11 +3,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
   type BatchWriteCommandInput,
+  type DeleteCommandInput,
   type DynamoDBDocumentClient,
   type GetCommandInput,
   type PutCommandInput,
@@ -174,7 +176,7 @@ const clone = <T>(value: T): T => structuredClone(value);
 const withoutUndefined = (item: Item): Item => Object.fromEntries(Object.entries(item).filter(([, v]) => v !== undefined));
 const keyOf = (key: Item) => `${String(key.pk)}\u0000${String(key.sk)}`;
 
-export type WriteListener = (command: 'Put' | 'Update' | 'BatchWrite', item: Item, input: unknown) => void;
+export type WriteListener = (command: 'Put' | 'Update' | 'BatchWrite' | 'Delete', item: Item, input: unknown) => void;
 
 /** The table's items, and the mock wiring that serves RunIndex's commands from them. */
 export class FakeRunIndexTable {
@@ -223,6 +225,16 @@ export class FakeRunIndexTable {
       this.items.set(keyOf(key), item);
       this.onWrite?.('Update', clone(item), input);
       return input.ReturnValues === 'ALL_NEW' ? { Attributes: clone(item) } : {};
+    });
+    stub.on(DeleteCommand).callsFake((input: DeleteCommandInput) => {
+      this.checkTable(input.TableName);
+      const key = input.Key as Item;
+      const existing = this.items.get(keyOf(key));
+      const scope = { names: input.ExpressionAttributeNames ?? {}, values: input.ExpressionAttributeValues ?? {} };
+      if (input.ConditionExpression && !evaluateCondition(input.ConditionExpression, existing, scope)) throw conditionFailed();
+      this.items.delete(keyOf(key));
+      if (existing) this.onWrite?.('Delete', clone(existing), input);
+      return {};
     });
     stub.on(BatchWriteCommand).callsFake((input: BatchWriteCommandInput) => {
       for (const [table, requests] of Object.entries(input.RequestItems ?? {})) {

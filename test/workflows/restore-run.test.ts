@@ -7,6 +7,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { ListTargetsByRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { ListJobsCommand } from '@aws-sdk/client-glacier';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -35,6 +36,11 @@ const S3_OUTPUTS: Record<string, Buffer> = {
   'markers/empty.done': Buffer.alloc(0),
   'reports/small.txt': randomBytes(1024),
   'aligned/sample.bam': randomBytes(2 * MIB + 7),
+};
+/** A second s3-glacier run, never restored before the test whose Object Restore Completed events are lost. */
+const S3_LOST_EVENT_OUTPUTS: Record<string, Buffer> = {
+  'reports/lost-event.txt': randomBytes(2048),
+  'aligned/lost-event.bam': randomBytes(MIB + 3),
 };
 const PARTIAL_OUTPUTS: Record<string, Buffer> = {
   'kept/fine.txt': randomBytes(100),
@@ -121,17 +127,37 @@ async function vaultJobCount(): Promise<number> {
 // separate executions; moto does not expose them). What an iteration did is seen through the functions it invoked.
 const checkRetrievalCalls: RestoreItem[] = [];
 const notificationsDelivered: { JobId?: string }[] = [];
+/** The Object Restore Completed events that reached the retrieval-notification function, by object key. */
+const s3EventsDelivered: string[] = [];
 
 let roundTrip: ArchivedRun;
 let s3Run: ArchivedRun;
+let s3LostEventRun: ArchivedRun;
 let partialRun: ArchivedRun;
+
+/** How long an execution took, from its history. */
+function durationMs(execution: FinishedExecution): number {
+  const started = execution.events.find((e) => e.type === 'ExecutionStarted')?.timestamp;
+  const ended = execution.events.find((e) => e.type === 'ExecutionSucceeded' || e.type === 'ExecutionFailed')?.timestamp;
+  return ended!.getTime() - started!.getTime();
+}
+
+/** The restore's outcome, as Record restore returned it (the execution's output). */
+function outcomeOf(execution: FinishedExecution): { files: { path: string; retrievalTier?: string; tierFallback?: string }[] } {
+  const output = execution.events.find((e) => e.type === 'ExecutionSucceeded')?.executionSucceededEventDetails?.output;
+  return JSON.parse(output ?? '{}') as { files: { path: string; retrievalTier?: string; tierFallback?: string }[] };
+}
 
 beforeAll(async () => {
   cloud().lambdas.intercept('checkRetrieval', (event) => {
     checkRetrievalCalls.push((event as { item: RestoreItem }).item);
   });
   cloud().lambdas.intercept('retrievalNotification', (event) => {
-    for (const record of (event as { Records: { body: string }[] }).Records) notificationsDelivered.push(JSON.parse(record.body) as { JobId?: string });
+    for (const record of (event as { Records: { body: string }[] }).Records) {
+      const body = JSON.parse(record.body) as { JobId?: string; 'detail-type'?: string; detail?: { object: { key: string } } };
+      if (body['detail-type'] === 'Object Restore Completed') s3EventsDelivered.push(body.detail!.object.key);
+      else notificationsDelivered.push(body);
+    }
   });
   // One file of the partial run loses its source just before its item is archived, so it is never archived.
   cloud().lambdas.intercept('archiveFiles', async (event) => {
@@ -141,9 +167,10 @@ beforeAll(async () => {
       await clients.s3Client().send(new DeleteObjectCommand({ Bucket: file.bucket, Key: file.key }));
     }
   });
-  [roundTrip, s3Run, partialRun] = await Promise.all([
+  [roundTrip, s3Run, s3LostEventRun, partialRun] = await Promise.all([
     archiveRun('round-trip', ROUND_TRIP_OUTPUTS),
     archiveRun('s3-glacier', S3_OUTPUTS, { policy: 's3' }),
+    archiveRun('s3-glacier-lost-event', S3_LOST_EVENT_OUTPUTS, { policy: 's3' }),
     archiveRun('partial', PARTIAL_OUTPUTS),
   ]);
 }, 120_000);
@@ -353,7 +380,7 @@ describe('restore workflow', () => {
     });
   });
 
-  test('s3-glacier target: DEEP_ARCHIVE copies are restored, then copied to the destination byte for byte', async () => {
+  test('s3-glacier target: DEEP_ARCHIVE copies come back as soon as S3 says so (its event resumes the task), not at the next poll', async () => {
     const { run, originals } = s3Run;
     const files = (await index(cloud()).listFiles(run.uuid)).filter((f) => f.action === 'archive');
     expect(files.length).toBe(Object.keys(S3_OUTPUTS).length);
@@ -361,19 +388,99 @@ describe('restore workflow', () => {
       expect(file).toMatchObject({ state: 'ARCHIVED', target: 's3-glacier', sourceDeleted: true });
       expect(await objectExists(OUTPUT_BUCKET, file.sourceKey)).toBe(false);
     }
+    const restoredObjects = files.filter((f) => f.size > 0);
 
+    // The tier policy's Standard timing: 6 hours for the event, then a poll every 15 minutes.
     const prefix = `s3-${run.id}/`;
-    const execution = await restore('s3', { run: run.uuid, destination: `s3://${RESTORE_BUCKET}/${prefix}`, pollSeconds: 1 });
+    const execution = await restore('s3', { run: run.uuid, destination: `s3://${RESTORE_BUCKET}/${prefix}` });
     expect(execution.failure).toBeUndefined();
     expect(execution.status).toBe('SUCCEEDED');
+    expect(durationMs(execution)).toBeLessThan(30_000);
     for (const file of files) {
       expect((await bytesOf(RESTORE_BUCKET, `${prefix}${file.path}`)).equals(originals.get(file.path)!)).toBe(true);
     }
     const records = await restoreRecords(run.uuid, execution.restoreId);
     expect(records.request).toMatchObject({ state: 'RESTORED', restored: files.length });
-    // S3 sends no notification here: the workflow polled each Glacier-class object until its restore was done.
-    expect(checkRetrievalCalls.filter((item) => item.restoreId === execution.restoreId && item.retrieval === 's3-restore').length).toBeGreaterThanOrEqual(
-      files.filter((f) => f.size > 0).length,
+    for (const file of records.files.filter((f) => restoredObjects.some((o) => o.path === f.path))) {
+      expect(file).toMatchObject({ state: 'RESTORED', retrievalTier: 'Standard' });
+      expect(file.tierFallback).toBeUndefined();
+    }
+
+    // Nothing was polled: each object's Object Restore Completed event came through the rule and the queue and
+    // resumed its waiting task, and its waiter is gone.
+    expect(checkRetrievalCalls.filter((item) => item.restoreId === execution.restoreId)).toEqual([]);
+    expect(s3EventsDelivered).toEqual(expect.arrayContaining(restoredObjects.map((f) => f.archiveKey)));
+    expect(await index(cloud()).listRunRestoreWaiters(run.uuid)).toEqual([]);
+  });
+
+  test('s3-glacier target, restored again at Expedited: Deep Archive falls back to Standard (recorded, and in the outcome), and the copies already restored resume at once', async () => {
+    const { run, originals } = s3Run;
+    const prefix = `s3-again-${run.id}/`;
+    const archived = (await index(cloud()).listFiles(run.uuid)).filter((f) => f.action === 'archive');
+    const eventsBefore = s3EventsDelivered.length;
+    const execution = await restore('s3-again', { run: run.uuid, tier: 'Expedited', destination: `s3://${RESTORE_BUCKET}/${prefix}` });
+    expect(execution.failure).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(durationMs(execution)).toBeLessThan(30_000);
+    for (const file of archived) expect((await bytesOf(RESTORE_BUCKET, `${prefix}${file.path}`)).equals(originals.get(file.path)!)).toBe(true);
+
+    const fallback = { retrievalTier: 'Standard', tierFallback: 'DEEP_ARCHIVE has no Expedited retrieval' };
+    const restoredObjects = archived.filter((f) => f.size > 0).map((f) => f.path);
+    expect(restoredObjects.length).toBe(2);
+    const records = await restoreRecords(run.uuid, execution.restoreId);
+    expect(records.request).toMatchObject({ state: 'RESTORED', tier: 'Expedited' });
+    for (const path of restoredObjects) expect(records.files.find((f) => f.path === path)).toMatchObject({ state: 'RESTORED', ...fallback });
+    expect(
+      outcomeOf(execution)
+        .files.filter((f) => f.tierFallback)
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(restoredObjects.sort());
+    expect(outcomeOf(execution).files.find((f) => f.path === restoredObjects[0])).toMatchObject(fallback);
+
+    // RestoreObject answered 200 (the copies were still there): no event, no poll, the task resumed by the request itself.
+    expect(s3EventsDelivered.length).toBe(eventsBefore);
+    expect(checkRetrievalCalls.filter((item) => item.restoreId === execution.restoreId)).toEqual([]);
+  });
+
+  test('s3-glacier target, the restore events lost: the task-token wait times out and the workflow polls HeadObject instead', async () => {
+    const { run, originals } = s3LostEventRun;
+    const archived = (await index(cloud()).listFiles(run.uuid)).filter((f) => f.action === 'archive');
+    expect(archived.map((f) => f.path).sort()).toEqual(
+      Object.keys(S3_LOST_EVENT_OUTPUTS)
+        .map((p) => `out/${p}`)
+        .sort(),
     );
+    const events = clients.eventsClient();
+    const rule = cloud().resources.restoreCompletionRule;
+    const { Targets = [] } = await events.send(new ListTargetsByRuleCommand({ Rule: rule }));
+    expect(Targets.map((t) => t.Arn)).toEqual([cloud().resources.queues.retrievalNotifications.arn]);
+    // The rule delivers to nothing while this restore runs: S3's events for these objects go nowhere.
+    await events.send(new RemoveTargetsCommand({ Rule: rule, Ids: Targets.map((t) => t.Id!) }));
+    const eventsBefore = s3EventsDelivered.length;
+    const prefix = `s3-lost-${run.id}/`;
+    let execution;
+    try {
+      execution = await restore('s3-lost', {
+        run: run.uuid,
+        destination: `s3://${RESTORE_BUCKET}/${prefix}`,
+        notificationWaitSeconds: 2,
+        pollSeconds: 1,
+      });
+    } finally {
+      await events.send(new PutTargetsCommand({ Rule: rule, Targets }));
+    }
+    expect(execution.failure).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    for (const file of archived) expect((await bytesOf(RESTORE_BUCKET, `${prefix}${file.path}`)).equals(originals.get(file.path)!)).toBe(true);
+
+    const polls = checkRetrievalCalls.filter((item) => item.restoreId === execution.restoreId);
+    expect(new Set(polls.map((item) => item.path))).toEqual(new Set(archived.map((f) => f.path)));
+    expect(polls[0]).toMatchObject({ retrieval: 's3-restore', notificationWaitSeconds: 2, pollSeconds: 1 });
+    expect(s3EventsDelivered.length).toBe(eventsBefore);
+    const records = await restoreRecords(run.uuid, execution.restoreId);
+    expect(records.request).toMatchObject({ state: 'RESTORED', restored: archived.length });
+    // No event resolved the waiters; the restore removed them when it settled.
+    expect(await index(cloud()).listRunRestoreWaiters(run.uuid)).toEqual([]);
   });
 });

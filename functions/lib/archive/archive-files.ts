@@ -161,6 +161,7 @@ async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Pr
     multipartAbove: sizeBytes(target.multipartAbove),
     partSize,
     sha256: target.sha256,
+    removeBadCopy: true,
     resume: record.uploadId ? { uploadId: record.uploadId, checkpoint } : undefined,
     deadline: args.deadline - DEADLINE_MARGIN_MS,
     onProgress: (progress) => args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], progressChanges(progress, kept)).then(() => undefined),

@@ -14,6 +14,20 @@ export const RUN_TERMINAL_EVENT_PATTERN = {
   detail: { status: [...TERMINAL_RUN_STATUSES] },
 } as const;
 
+/** What S3 puts on the default bus when a restored copy of a Glacier-class object is ready (its `detail-type`). */
+export const S3_RESTORE_COMPLETED = { source: 'aws.s3', detailType: 'Object Restore Completed' } as const;
+
+/**
+ * EventBridge pattern for finished restores of the archive bucket's objects: the stack's rule and the local cloud's
+ * route them to the retrieval-notification queue. The bucket must have EventBridge notifications on.
+ */
+export const s3RestoreCompletedPattern = (archiveBucket: string) =>
+  ({
+    source: [S3_RESTORE_COMPLETED.source],
+    'detail-type': [S3_RESTORE_COMPLETED.detailType],
+    detail: { bucket: { name: [archiveBucket] } },
+  }) as const;
+
 /** SNS message attribute values the archive workflow publishes with (`event`, `tier`, `deleteRun`). */
 export const ARCHIVE_EVENTS = {
   archived: 'RUN_ARCHIVED',

@@ -36,5 +36,16 @@ export const restoreFileKeyByKey = (runUuid: string, restoreId: string, fileKey:
   sk: `${RESTORE_PREFIX}${restoreId}#${FILE_PREFIX}${fileKey}`,
 });
 export const restoreFileKey = (runUuid: string, restoreId: string, path: string) => restoreFileKeyByKey(runUuid, restoreId, restoreFileKeyOf(path));
+/**
+ * A restore waiting on one archive object (an S3 restore with its task token parked): `WAITER#<file key>#<restore id>`
+ * in the run's partition, so the object's Object Restore Completed event finds every restore waiting on it with one
+ * query, `begins_with(sk, restoreWaiterPrefix(path))`, and no scan.
+ */
+export const WAITER_PREFIX = 'WAITER#';
+export const restoreWaiterPrefix = (path: string) => `${WAITER_PREFIX}${restoreFileKeyOf(path)}#`;
+export const restoreWaiterKey = (runUuid: string, path: string, restoreId: string) => ({
+  pk: runPartition(runUuid),
+  sk: `${restoreWaiterPrefix(path)}${restoreId}`,
+});
 /** Restore file items sort under their request: `RESTORE#<id>#FILE#<key>`. */
 export const isRestoreFileSortKey = (sk: string) => sk.startsWith(RESTORE_PREFIX) && sk.includes(`#${FILE_PREFIX}`);

@@ -14,3 +14,9 @@ export const restoreItemsKey = (runUuid: string, restoreId: string) => `restores
 
 /** An output file's copy in the archive bucket (the s3-glacier target): the run's uuid, then its output path. */
 export const archiveObjectKey = (runUuid: string, path: string) => `runs/${runUuid}/${path}`;
+
+/** The run and output path an archive bucket key names (archiveObjectKey's inverse); undefined for any other key. */
+export function parseArchiveObjectKey(key: string): { runUuid: string; path: string } | undefined {
+  const match = /^runs\/([^/]+)\/(.+)$/s.exec(key);
+  return match ? { runUuid: match[1], path: match[2] } : undefined;
+}

@@ -14,6 +14,7 @@ import { checkpointProgress } from '../transfer/progress';
 import { coveredRanges, moveRanges, rangeCount, type RangeCheckpoint } from '../transfer/ranged-transfer';
 
 export type { ByteSource } from '../s3/byte-source';
+import { BodyHasher, rememberBodyChecksums, reusesBodyChecksums } from './body-checksums';
 import { EMPTY_SHA256, MIB, TreeHash, TreeHashMismatchError, combinePartTreeHashes, isPowerOfTwoMiB } from './tree-hash';
 
 /** Glacier's limits: parts of 1 MiB × 2^n up to 4 GiB, at most 10,000 of them. */
@@ -92,20 +93,30 @@ const hex = (digest: Buffer) => digest.toString('hex');
 /** Where the file's bytes are fed as they pass. */
 type Sha256Sink = Pick<FileSha256, 'update'>;
 
-/** Reads exactly [start, end] from the source into one buffer, feeding the file's running SHA-256 on the way. */
-async function readPart(source: ByteSource, start: number, end: number, fileSha256: Sha256Sink): Promise<{ bytes: Buffer; treeHash: string }> {
+/**
+ * Reads exactly [start, end] from the source into one buffer, feeding the file's running SHA-256 and the part's tree
+ * hash on the way; with `withContentSha256`, the part's own SHA-256 too (the payload hash the Glacier client signs),
+ * each chunk through all three as it arrives.
+ */
+async function readPart(
+  source: ByteSource,
+  start: number,
+  end: number,
+  fileSha256: Sha256Sink,
+  withContentSha256: boolean,
+): Promise<{ bytes: Buffer; treeHash: string; contentSha256?: string }> {
   const bytes = Buffer.allocUnsafe(end - start + 1);
-  const treeHash = new TreeHash();
+  const hasher = withContentSha256 ? new BodyHasher() : new TreeHash();
   let filled = 0;
   for await (const chunk of await source.read(start, end)) {
     if (filled + chunk.length > bytes.length) throw new Error(`Source returned more than the ${bytes.length} bytes asked for at ${start}`);
     bytes.set(chunk, filled);
     filled += chunk.length;
     fileSha256.update(chunk);
-    treeHash.update(chunk);
+    hasher.update(chunk);
   }
   if (filled !== bytes.length) throw new Error(`Source returned ${filled} of the ${bytes.length} bytes asked for at ${start}`);
-  return { bytes, treeHash: treeHash.digestHex() };
+  return { bytes, ...(hasher instanceof BodyHasher ? hasher.digest() : { treeHash: hasher.digestHex() }) };
 }
 
 /** Streams [start, end] through the hashes without keeping it: for parts already in the vault. */
@@ -177,6 +188,8 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   validate(args);
   const { glacier, vaultName, source, partSize, description } = args;
   const size = source.size;
+  // A client with glacierBodyChecksums takes each body's checksums from here instead of hashing the body twice more.
+  const reuseChecksums = reusesBodyChecksums(glacier);
   if (size === 0) {
     const empty = hex(EMPTY_SHA256);
     return { status: 'complete', archiveId: null, treeHash: empty, sha256: empty, size, partSize };
@@ -184,12 +197,15 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
 
   if (size <= partSize && !args.resumeUploadId) {
     const fileSha256 = await newFileSha256(size);
-    const { bytes, treeHash } = await readPart(source, 0, size - 1, fileSha256);
+    const { bytes, treeHash } = await readPart(source, 0, size - 1, fileSha256, false);
+    const sha256 = fileSha256.digestHex();
+    // The body is the whole file, so its SHA-256 is the file's: nothing more to hash.
+    if (reuseChecksums) rememberBodyChecksums(bytes, { treeHash, contentSha256: sha256 });
     const result = await glacier.send(
       new UploadArchiveCommand({ accountId: '-', vaultName, body: bytes, checksum: treeHash, archiveDescription: description }),
     );
     if (result.checksum !== treeHash) throw new TreeHashMismatchError(`Glacier computed tree hash ${result.checksum}, the file has ${treeHash}`);
-    return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256: fileSha256.digestHex(), size, partSize };
+    return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256, size, partSize };
   }
 
   const uploadId =
@@ -232,7 +248,8 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
         treeHashes[index] = Buffer.from(treeHash, 'hex');
         return {};
       }
-      const { bytes, treeHash } = await readPart(source, start, end, fileSha256);
+      const { bytes, treeHash, contentSha256 } = await readPart(source, start, end, fileSha256, reuseChecksums);
+      if (contentSha256) rememberBodyChecksums(bytes, { treeHash, contentSha256 });
       return {
         send: async () => {
           const result = await glacier.send(

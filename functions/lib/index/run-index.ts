@@ -2,6 +2,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -14,16 +15,20 @@ import {
   RESTORE_PREFIX,
   RUN_INDEX,
   SCHEMA_VERSION,
+  WAITER_PREFIX,
   fileKey,
   isRestoreFileSortKey,
   restoreFileKey,
   restoreFileKeyByKey,
   restoreFileKeyOf,
   restoreKey,
+  restoreWaiterKey,
+  restoreWaiterPrefix,
   runKey,
   type ArchiveState,
   type FileState,
   type RestoreState,
+  type RestoreTier,
 } from '../contract';
 
 // The key schema, item keys and states are the contract's; the repository re-exports them for its callers.
@@ -165,6 +170,10 @@ export interface RestoreFileRecord {
   destination: string;
   jobId?: string;
   taskToken?: string;
+  /** The tier the retrieval was asked for at: the restore's, unless the storage class does not offer it. */
+  retrievalTier?: RestoreTier;
+  /** Why `retrievalTier` is not the tier the restore asked for, e.g. "DEEP_ARCHIVE has no Expedited retrieval". */
+  tierFallback?: string;
   uploadId?: string;
   bytesDone?: number;
   /**
@@ -180,6 +189,25 @@ export interface RestoreFileRecord {
   createdAt: string;
   updatedAt: string;
   restoredAt?: string;
+}
+
+/**
+ * A restore waiting on one archive object's S3 restore (`WAITER#<file key>#<restore id>`): what the Object Restore
+ * Completed event needs to find that restore's file item, whose task token it then resumes.
+ */
+export interface RestoreWaiterRecord {
+  pk: string;
+  sk: string;
+  schemaVersion: number;
+  runUuid: string;
+  restoreId: string;
+  path: string;
+  /** The object (and version) being restored, as RestoreObject named it. */
+  archiveBucket: string;
+  archiveKey: string;
+  archiveVersionId?: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 /** A write whose condition did not hold: the item is not in the state the caller expected. */
@@ -482,6 +510,44 @@ export class RunIndex {
       }),
     );
     return result.Attributes as RestoreFileRecord;
+  }
+
+  /** Parks a restore on the archive object it waits for; a retried request overwrites its own waiter. */
+  async putRestoreWaiter(waiter: Omit<RestoreWaiterRecord, 'pk' | 'sk' | 'schemaVersion' | 'createdAt' | 'updatedAt'>): Promise<RestoreWaiterRecord> {
+    const stamp = now();
+    const item: RestoreWaiterRecord = {
+      ...waiter,
+      ...restoreWaiterKey(waiter.runUuid, waiter.path, waiter.restoreId),
+      schemaVersion: SCHEMA_VERSION,
+      createdAt: stamp,
+      updatedAt: stamp,
+    };
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    return item;
+  }
+
+  /** Every restore waiting on one file's archive object (one query over `WAITER#<file key>#`). */
+  async listRestoreWaiters(runUuid: string, path: string): Promise<RestoreWaiterRecord[]> {
+    return this.queryAll<RestoreWaiterRecord>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :waiter)',
+      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':waiter': restoreWaiterPrefix(path) },
+      ConsistentRead: true,
+    });
+  }
+
+  /** Every waiter of a run, of any restore and file (a restore clears its own when it settles). */
+  async listRunRestoreWaiters(runUuid: string): Promise<RestoreWaiterRecord[]> {
+    return this.queryAll<RestoreWaiterRecord>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :waiter)',
+      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':waiter': WAITER_PREFIX },
+      ConsistentRead: true,
+    });
+  }
+
+  async deleteRestoreWaiter(runUuid: string, path: string, restoreId: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: restoreWaiterKey(runUuid, path, restoreId) }));
   }
 
   /** Restore requests of a run (without their per-file items), newest first. */

@@ -89,6 +89,7 @@ const copyArchivedObject: Copier = async ({ s3, index, item, deadline }, record)
     partSize: s3PartSizeFor({}, item.size),
     sha256: false,
     expectedCrc64nvme: item.crc64nvme,
+    removeBadCopy: false,
     resume: record?.uploadId ? { uploadId: record.uploadId } : undefined,
     deadline,
     onProgress: async (progress) => {

@@ -18,11 +18,18 @@ export interface RestoreOutcome {
   state: 'RESTORED' | 'FAILED';
   restored: number;
   failed: number;
-  files: { path: string; state: string; destination: string; failureReason?: string }[];
+  /** Each file (the first 100); `retrievalTier` and `tierFallback` when the storage class did not offer the tier asked for. */
+  files: { path: string; state: string; destination: string; failureReason?: string; retrievalTier?: string; tierFallback?: string }[];
 }
 
-/** Settles the restore request from its files: RESTORED only when every file is. */
+/**
+ * Settles the restore request from its files: RESTORED only when every file is. Removes the restore's S3 waiters that
+ * no event resolved (the poll finished those files, or they failed), so no event looks for them again.
+ */
 export async function finalizeRestore(index: RunIndex, runUuid: string, restoreId: string): Promise<RestoreOutcome> {
+  for (const waiter of (await index.listRunRestoreWaiters(runUuid)).filter((w) => w.restoreId === restoreId)) {
+    await index.deleteRestoreWaiter(runUuid, waiter.path, restoreId);
+  }
   const { files } = await index.listRestores(runUuid);
   const mine = files.filter((f: RestoreFileRecord) => f.restoreId === restoreId);
   const restored = mine.filter((f) => f.state === 'RESTORED').length;
@@ -36,8 +43,12 @@ export async function finalizeRestore(index: RunIndex, runUuid: string, restoreI
     state,
     restored,
     failed,
-    files: mine
-      .slice(0, MAX_LISTED)
-      .map((f) => ({ path: f.path, state: f.state, destination: f.destination, ...(f.failureReason ? { failureReason: f.failureReason } : {}) })),
+    files: mine.slice(0, MAX_LISTED).map((f) => ({
+      path: f.path,
+      state: f.state,
+      destination: f.destination,
+      ...(f.failureReason ? { failureReason: f.failureReason } : {}),
+      ...(f.tierFallback ? { retrievalTier: f.retrievalTier, tierFallback: f.tierFallback } : {}),
+    })),
   };
 }

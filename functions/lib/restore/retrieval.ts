@@ -2,7 +2,7 @@
 import { DescribeJobCommand, InitiateJobCommand, ResourceNotFoundException as GlacierNotFound, type GlacierClient } from '@aws-sdk/client-glacier';
 import { HeadObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { ERROR_NAMES, restoreFileKeyOf, type RestoreItem, type Retrieval } from '../contract';
+import { ERROR_NAMES, restoreFileKeyOf, type RestoreItem, type RestoreTier, type Retrieval } from '../contract';
 import type { RunIndex } from '../index/run-index';
 
 export interface RequestRetrievalArgs {
@@ -11,8 +11,12 @@ export interface RequestRetrievalArgs {
   index: RunIndex;
   item: RestoreItem;
   taskToken?: string;
-  vaultJobsTopicArn: string;
-  /** Resumes the waiting task at once when the reused job has already finished (its notification is long gone). */
+  /** The vault's job-notification topic; absent when the stack has no vault (then no file has a vault archive). */
+  vaultJobsTopicArn?: string;
+  /**
+   * Resumes the waiting task at once when the retrieval has already finished: a reused vault job (its notification is
+   * long gone), or an S3 object whose restored copy is already there (S3 sends no second Object Restore Completed).
+   */
   sfn?: SFNClient;
 }
 
@@ -26,6 +30,8 @@ export interface CheckRetrievalArgs {
 export interface RetrievalRequested {
   jobId?: string;
   reused: boolean;
+  /** Present (true) when the retrieval was already done and the waiting task was resumed at once. */
+  ready?: true;
 }
 
 export interface RetrievalStatus {
@@ -95,7 +101,7 @@ const vaultJob: RetrievalStrategy = {
       );
       jobId = started.jobId;
     }
-    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RETRIEVING', jobId, taskToken: args.taskToken });
+    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RETRIEVING', jobId, taskToken: args.taskToken, retrievalTier: item.tier });
     if (jobId && finished && args.taskToken && args.sfn) {
       await args.sfn.send(new SendTaskSuccessCommand({ taskToken: args.taskToken, output: JSON.stringify({ jobId, statusCode: 'Succeeded' }) }));
     }
@@ -118,35 +124,77 @@ const vaultJob: RetrievalStrategy = {
 /** S3 keeps a restored copy of a Glacier-class object this many days; long enough to copy it out. */
 const S3_RESTORE_DAYS = 3;
 
-/** An object in an S3 Glacier storage class: RestoreObject, then a temporary copy S3 keeps for a few days. */
+/** The tier an S3 restore is asked for at, and why it is not the restore's own when the storage class lacks it. */
+export function s3RestoreTier(item: Pick<RestoreItem, 'tier' | 'storageClass'>): { tier: RestoreTier; tierFallback?: string } {
+  // Deep Archive has no Expedited retrieval; Standard is the fastest it offers.
+  if (item.storageClass === 'DEEP_ARCHIVE' && item.tier === 'Expedited') return { tier: 'Standard', tierFallback: 'DEEP_ARCHIVE has no Expedited retrieval' };
+  return { tier: item.tier };
+}
+
+/** What resumes a waiting S3 restore task; "Retrieval ready?" routes it to the copy, as it does a poll's answer. */
+export const s3RestoreReady = (status: string): RetrievalStatus => ({ ready: true, status });
+
+/** Errors SendTaskSuccess/Failure answer for a token nobody waits on any more (timed out into the poll, or done). */
+export const isGoneTaskToken = (error: unknown) => ['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken'].includes((error as Error).name);
+
+const isRestored = (restore: string | undefined) => restore?.includes('ongoing-request="false"') ?? false;
+
+/**
+ * An object in an S3 Glacier storage class: RestoreObject, then a temporary copy S3 keeps for a few days. The task
+ * token waits for the archive bucket's Object Restore Completed event (retrieval-notification.ts resolves it).
+ */
 const s3Restore: RetrievalStrategy = {
   async request(args) {
     const { item, index } = args;
+    const { tier, tierFallback } = s3RestoreTier(item);
+    // Parked before RestoreObject: an event that comes while S3 is still answering must find its waiter.
+    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, {
+      state: 'RETRIEVING',
+      taskToken: args.taskToken,
+      retrievalTier: tier,
+      tierFallback,
+    });
+    if (args.taskToken) {
+      await index.putRestoreWaiter({
+        runUuid: item.runUuid,
+        restoreId: item.restoreId,
+        path: item.path,
+        archiveBucket: item.archiveBucket ?? '',
+        archiveKey: item.archiveKey ?? '',
+        archiveVersionId: item.archiveVersionId,
+      });
+    }
+    let restored: boolean;
     try {
-      await args.s3.send(
+      const answer = await args.s3.send(
         new RestoreObjectCommand({
           Bucket: item.archiveBucket,
           Key: item.archiveKey,
           VersionId: item.archiveVersionId,
-          // Deep Archive has no Expedited retrieval; Standard is the fastest it offers.
-          RestoreRequest: {
-            Days: S3_RESTORE_DAYS,
-            GlacierJobParameters: { Tier: item.storageClass === 'DEEP_ARCHIVE' && item.tier === 'Expedited' ? 'Standard' : item.tier },
-          },
+          RestoreRequest: { Days: S3_RESTORE_DAYS, GlacierJobParameters: { Tier: tier } },
         }),
       );
+      // 202: the restore has begun. 200: a restored copy is already there (S3 only moved its expiry), and no event will come.
+      restored = answer.$metadata?.httpStatusCode === 200;
     } catch (error) {
-      // Already under way or done: either way the object is coming back.
       if ((error as Error).name !== 'RestoreAlreadyInProgress') throw error;
+      // Under way already (an earlier attempt of this step, or another restore of the same object); it may just have finished.
+      const head = await args.s3.send(new HeadObjectCommand({ Bucket: item.archiveBucket, Key: item.archiveKey, VersionId: item.archiveVersionId }));
+      restored = isRestored(head.Restore);
     }
-    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RETRIEVING' });
-    return { reused: false };
+    if (!restored || !args.taskToken || !args.sfn) return { reused: false };
+    try {
+      await args.sfn.send(new SendTaskSuccessCommand({ taskToken: args.taskToken, output: JSON.stringify(s3RestoreReady('already restored')) }));
+    } catch (error) {
+      if (!isGoneTaskToken(error)) throw error; // the event got there first
+    }
+    await index.deleteRestoreWaiter(item.runUuid, item.path, item.restoreId);
+    return { reused: false, ready: true };
   },
   async check(args) {
     const { item } = args;
     const head = await args.s3.send(new HeadObjectCommand({ Bucket: item.archiveBucket, Key: item.archiveKey, VersionId: item.archiveVersionId }));
-    const ready = head.Restore?.includes('ongoing-request="false"') ?? false;
-    return { ready, status: head.Restore ?? 'not restored' };
+    return { ready: isRestored(head.Restore), status: head.Restore ?? 'not restored' };
   },
 };
 

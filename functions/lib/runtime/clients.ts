@@ -10,6 +10,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { glacierBodyChecksums } from '../glacier/body-checksums';
 
 /** Settings every client shares; the local endpoint needs path-style S3 and no host prefixes. */
 export interface ClientSettings {
@@ -65,7 +66,9 @@ export const omicsClient = (s?: ClientSettings) =>
     // HealthOmics prefixes hosts with `workflows-`/`storage-`; a single local endpoint has no such hosts.
     return new OmicsClient({ ...config, disableHostPrefix: Boolean(config.endpoint) });
   });
-export const glacierClient = (s?: ClientSettings) => cached('glacier', s, () => new GlacierClient(baseConfig(s)));
+// Body checksums from what the vault upload already hashed, rather than the SDK hashing each part twice more.
+export const glacierClient = (s?: ClientSettings) =>
+  cached('glacier', s, () => new GlacierClient({ ...baseConfig(s), bodyChecksumGenerator: glacierBodyChecksums }));
 export const dynamoClient = (s?: ClientSettings) => cached('dynamodb', s, () => new DynamoDBClient(baseConfig(s)));
 export const documentClient = (s?: ClientSettings) => {
   const config = baseConfig(s);

@@ -50,6 +50,11 @@ export interface VerifiedCopyArgs {
   sha256: boolean;
   /** The CRC64NVME the file must have (a restore: the one the index recorded at archive time). */
   expectedCrc64nvme?: string;
+  /**
+   * Delete a copy whose checksum does not match (the archive bucket: nothing unverified may stay there). A restore
+   * never deletes at its destination, so there the copy is left, and the error says where it is.
+   */
+  removeBadCopy: boolean;
   /** Parts copied at once (default 8): they move inside S3, so Lambda holds none of their bytes. */
   concurrency?: number;
   /** A multipart copy a previous call started, with the checkpoint it reported. */
@@ -121,16 +126,18 @@ function expectedChecksum(args: VerifiedCopyArgs, fromS3: string | undefined, re
   if (args.expectedCrc64nvme !== undefined && source !== args.expectedCrc64nvme) {
     throw new CopyRefusedError(
       ERROR_NAMES.checksumMismatch,
-      `s3://${args.source.bucket}/${args.source.key} reads with CRC64NVME ${source}, ${args.expectedCrc64nvme} was recorded; nothing was copied`,
+      `s3://${args.source.bucket}/${args.source.key} reads with CRC64NVME ${source}, ${args.expectedCrc64nvme} was recorded; the copy was abandoned`,
     );
   }
   return source;
 }
 
-function mismatch(args: VerifiedCopyArgs, copied: string | undefined, expected: string): CopyRefusedError {
+function mismatch(args: VerifiedCopyArgs, copied: string | undefined, expected: string, versionId: string | undefined): CopyRefusedError {
+  const copy = `s3://${args.destination.bucket}/${args.destination.key}${versionId ? ` (version ${versionId})` : ''}`;
   return new CopyRefusedError(
     ERROR_NAMES.checksumMismatch,
-    `the copy of s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${copied ?? '(none reported)'}, the source ${expected}; the copy was removed`,
+    `the copy of s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${copied ?? '(none reported)'}, the source ${expected}; ` +
+      (args.removeBadCopy ? 'the copy was removed' : `the copy at ${copy} is not the file: delete it`),
   );
 }
 
@@ -154,7 +161,7 @@ async function copyWhole(args: VerifiedCopyArgs, fromS3: string | undefined): Pr
   const crc = copied.CopyObjectResult?.ChecksumCRC64NVME;
   if (crc !== expected) {
     await removeCopy(args, copied.VersionId);
-    throw mismatch(args, crc, expected);
+    throw mismatch(args, crc, expected, copied.VersionId);
   }
   return {
     status: 'complete',
@@ -168,8 +175,9 @@ async function copyWhole(args: VerifiedCopyArgs, fromS3: string | undefined): Pr
   };
 }
 
-/** A copy that failed verification is deleted (that version only): nothing unverified stays in the archive. */
+/** A copy that failed verification is deleted (that version only) where the caller allows it. */
 async function removeCopy(args: VerifiedCopyArgs, versionId: string | undefined): Promise<void> {
+  if (!args.removeBadCopy) return;
   await args.s3.send(new DeleteObjectCommand({ Bucket: args.destination.bucket, Key: args.destination.key, VersionId: versionId }));
 }
 
@@ -225,13 +233,13 @@ async function copyInParts(args: VerifiedCopyArgs, fromS3: string | undefined): 
     )
   ).UploadId!;
   const upload = { bucket: destination.bucket, key: destination.key, uploadId };
-  const abort = () => s3.send(new AbortMultipartUploadCommand({ Bucket: upload.bucket, Key: upload.key, UploadId: upload.uploadId }));
+  let completed = false;
   try {
-    const resumed = await resumeReader(args, needsCrc, args.resume?.uploadId === uploadId ? stored : new Map());
+    const resumed = await resumeReader(args, needsCrc, args.resume?.uploadId === uploadId ? stored : new Map<number, StoredPart>());
     const { reader } = resumed;
     const hashing = Boolean(reader.sha256 || reader.crc64);
     const source_ = pinned(args);
-    const parts: CompletedPart[] = new Array(rangeCount(source.size, partSize));
+    const parts: CompletedPart[] = new Array<CompletedPart>(rangeCount(source.size, partSize));
     for (const [partNumber, part] of stored) {
       if (partNumber <= parts.length) parts[partNumber - 1] = { PartNumber: partNumber, ETag: part.etag, ChecksumCRC64NVME: part.checksumCrc64Nvme };
     }
@@ -292,9 +300,10 @@ async function copyInParts(args: VerifiedCopyArgs, fromS3: string | undefined): 
         ChecksumCRC64NVME: expected,
       }),
     );
+    completed = true;
     if (done.ChecksumCRC64NVME !== expected) {
       await removeCopy(args, done.VersionId);
-      throw mismatch(args, done.ChecksumCRC64NVME, expected);
+      throw mismatch(args, done.ChecksumCRC64NVME, expected, done.VersionId);
     }
     return {
       status: 'complete',
@@ -308,14 +317,17 @@ async function copyInParts(args: VerifiedCopyArgs, fromS3: string | undefined): 
     };
   } catch (error) {
     // A failure no retry fixes leaves no incomplete upload behind (the bucket's lifecycle is only the backstop).
-    if (isPermanentCopyError(error)) {
-      try {
-        await abort();
-      } catch {
-        // The failure that matters is the copy's; the archive bucket's lifecycle removes the upload if this did not.
-      }
-    }
+    if (!completed && isPermanentCopyError(error)) await abortQuietly(s3, upload);
     throw error;
+  }
+}
+
+/** Aborts a multipart upload that can never complete; the failure that matters is the copy's, so this one's is not thrown. */
+async function abortQuietly(s3: S3Client, upload: { bucket: string; key: string; uploadId: string }): Promise<void> {
+  try {
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: upload.bucket, Key: upload.key, UploadId: upload.uploadId }));
+  } catch {
+    // The archive bucket's lifecycle removes incomplete uploads after a few days if this did not.
   }
 }
 
@@ -347,12 +359,23 @@ export async function verifiedCopy(args: VerifiedCopyArgs): Promise<VerifiedCopy
   if (args.partSize < S3_LIMITS.minPartBytes || args.partSize > S3_LIMITS.maxPartBytes || rangeCount(size, args.partSize) > S3_LIMITS.maxParts) {
     throw new RangeError(`part size ${args.partSize} is outside 5 MiB to 5 GiB or needs more than 10,000 parts for ${size} bytes`);
   }
-  const fromS3 = await sourceChecksum(args);
-  if (args.expectedCrc64nvme !== undefined && fromS3 !== undefined && fromS3 !== args.expectedCrc64nvme) {
-    throw new CopyRefusedError(
-      ERROR_NAMES.checksumMismatch,
-      `s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${fromS3}, ${args.expectedCrc64nvme} was recorded; nothing was copied`,
-    );
+  if (args.concurrency !== undefined && !(Number.isInteger(args.concurrency) && args.concurrency >= 1)) {
+    throw new RangeError(`Concurrency must be a positive integer (got ${args.concurrency})`);
+  }
+  let fromS3: string | undefined;
+  try {
+    fromS3 = await sourceChecksum(args);
+    if (args.expectedCrc64nvme !== undefined && fromS3 !== undefined && fromS3 !== args.expectedCrc64nvme) {
+      throw new CopyRefusedError(
+        ERROR_NAMES.checksumMismatch,
+        `s3://${args.source.bucket}/${args.source.key} has CRC64NVME ${fromS3}, ${args.expectedCrc64nvme} was recorded; ${args.resume ? 'the copy under way was abandoned' : 'nothing was copied'}`,
+      );
+    }
+  } catch (error) {
+    // A resumed copy whose source changed or went can never complete: its recorded upload goes too.
+    if (args.resume && isPermanentCopyError(error))
+      await abortQuietly(args.s3, { bucket: args.destination.bucket, key: args.destination.key, uploadId: args.resume.uploadId });
+    throw error;
   }
   return size <= args.multipartAbove && !args.resume ? copyWhole(args, fromS3) : copyInParts(args, fromS3);
 }

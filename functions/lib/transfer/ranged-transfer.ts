@@ -156,6 +156,7 @@ export async function moveRanges(args: RangedTransferArgs): Promise<RangedTransf
   }
   await Promise.all(inFlight);
   await reports;
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first error a range raised, as it was raised (callers match it by identity)
   if (failure !== undefined) throw failure;
   return { complete: next >= count, ...progress() };
 }

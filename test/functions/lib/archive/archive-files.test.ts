@@ -313,7 +313,7 @@ describe('archiveItem to a Glacier vault', () => {
     expect(glacierRequests.filter((r) => r.startsWith('POST') || r.startsWith('PUT'))).toEqual([
       `POST /-/vaults/${vaultName}/archives`,
       `POST /-/vaults/${vaultName}/multipart-uploads`,
-      ...Array(3).fill(expect.stringMatching(new RegExp(`^PUT /-/vaults/${vaultName}/multipart-uploads/`))),
+      ...Array<string>(3).fill(expect.stringMatching(new RegExp(`^PUT /-/vaults/${vaultName}/multipart-uploads/`)) as string),
       expect.stringMatching(new RegExp(`^POST /-/vaults/${vaultName}/multipart-uploads/.+`)),
     ]);
     expect(descriptions).toEqual([archiveDescription(UUID, 'out/small.vcf'), archiveDescription(UUID, 'out/aligned/large.bam')]);
@@ -335,7 +335,7 @@ describe('archiveItem to a Glacier vault', () => {
       });
       expect(record.archiveId).toEqual(expect.any(String));
       expect(record.failureReason).toBeUndefined();
-      if (parts) expect(record).toMatchObject({ partsDone: parts, bytesDone: data.length, uploadId: expect.any(String) });
+      if (parts) expect(record).toMatchObject({ partsDone: parts, bytesDone: data.length, uploadId: expect.any(String) as string });
       expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
       expect(statesOf(path)).toEqual(['UPLOADING', 'ARCHIVED', 'SOURCE_DELETED']);
       expect(objects.has(`${BUCKET}/${PREFIX}${path}`)).toBe(false);
@@ -427,7 +427,7 @@ describe('archiveItem to a Glacier vault', () => {
 
       expect(first).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
       const stopped = fileRecord('out/big.bam')!;
-      expect(stopped).toMatchObject({ state: 'UPLOADING', partSize: MIB, uploadId: expect.any(String) });
+      expect(stopped).toMatchObject({ state: 'UPLOADING', partSize: MIB, uploadId: expect.any(String) as string });
       expect(stopped.partsDone).toBeGreaterThanOrEqual(2);
       expect(stopped.partsDone).toBeLessThan(7);
       const listed = await g.glacier.send(new ListPartsCommand({ accountId: '-', vaultName, uploadId: stopped.uploadId }));
@@ -455,7 +455,7 @@ describe('archiveItem to a Glacier vault', () => {
       const writes: Partial<FileRecord>[] = [];
       table.onWrite = (_c, written) => {
         if (written.path !== 'out/resumed.bam' || written.state !== 'UPLOADING' || written.partsDone === undefined) return;
-        writes.push(written as Partial<FileRecord>);
+        writes.push(written);
         if (written.partsDone === 3) clock.skew = 20 * 60_000;
       };
 
@@ -471,7 +471,7 @@ describe('archiveItem to a Glacier vault', () => {
       }
       for (const written of writes.filter((w) => w.sha256Bytes == null)) expect(written.sha256State ?? null).toBeNull();
       const stopped = fileRecord('out/resumed.bam')!;
-      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), sha256State: expect.any(String) });
+      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String) as string, sha256State: expect.any(String) as string });
       const covered = stopped.sha256Bytes! / MIB;
       expect(covered).toBeGreaterThanOrEqual(1);
       expect(covered).toBeLessThanOrEqual(stopped.partsDone!);
@@ -525,7 +525,7 @@ describe('archiveItem to a Glacier vault', () => {
 
       expect(await archive(work)).toEqual({ status: 'incomplete', archived: 0, failed: 0 });
       const stopped = fileRecord('out/early.bam')!;
-      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String), partsDone: 0, bytesDone: 0 });
+      expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String) as string, partsDone: 0, bytesDone: 0 });
       expect(stopped.sha256State).toBeUndefined(); // nothing in the vault yet: no checkpoint
 
       clock.skew = 0;
@@ -580,8 +580,8 @@ describe('archiveItem to a Glacier vault', () => {
       const result = await archive(item(missing, changing, fine));
 
       expect(result).toEqual({ status: 'complete', archived: 1, failed: 2 });
-      expect(fileRecord('out/missing.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^NoSuchKey: /) });
-      expect(fileRecord('out/changing.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed: /) });
+      expect(fileRecord('out/missing.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^NoSuchKey: /) as string });
+      expect(fileRecord('out/changing.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed: /) as string });
       expect(fileRecord('out/fine.bam')).toMatchObject({ state: 'ARCHIVED', sourceDeleted: true });
       expect(fileRecord('out/missing.bam')?.sourceDeleted).toBeUndefined();
       expect(fileRecord('out/changing.bam')?.sourceDeleted).toBeUndefined();
@@ -661,7 +661,7 @@ describe('archiveItem to a Glacier vault', () => {
       expect(record).toMatchObject({
         state: 'ARCHIVED',
         archiveId: 'archive-1',
-        failureReason: expect.stringMatching(/^source not removed: SourceChanged: .*changed after it was archived/),
+        failureReason: expect.stringMatching(/^source not removed: SourceChanged: .*changed after it was archived/) as string,
       });
       expect(record.sourceDeleted).toBeUndefined();
     });
@@ -695,7 +695,7 @@ describe('archiveItem to a Glacier vault', () => {
       const work = item(plannedFile('out/bad.bam', testBytes(100, 24)));
       glacierFault = (method) => (method === 'POST' ? new GlacierError('InvalidParameterValueException', 'Invalid archive') : undefined);
       expect(await archive(work)).toEqual({ status: 'complete', archived: 0, failed: 1 });
-      expect(fileRecord('out/bad.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^InvalidParameterValueException/) });
+      expect(fileRecord('out/bad.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^InvalidParameterValueException/) as string });
       expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
       expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
     });
@@ -759,7 +759,7 @@ describe('archiveItem to an S3 Glacier storage class', () => {
     const work = item(plannedFile('out/moving.bam', testBytes(100, 31), { target: 's3-glacier' }));
     afterGet = (input) => putObject(input.Key!, testBytes(100, 32));
     expect(await s3Archive(work)).toEqual({ status: 'complete', archived: 0, failed: 1 });
-    expect(fileRecord('out/moving.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed/) });
+    expect(fileRecord('out/moving.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed/) as string });
     expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
   });
 
@@ -862,7 +862,7 @@ describe('archiveItem to an S3 Glacier storage class', () => {
 
     expect(await s3Archive(work)).toEqual({ status: 'complete', archived: 0, failed: 1 });
 
-    expect(fileRecord('out/bent.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^ChecksumMismatch: .*AAAAAAAAAAA=/) });
+    expect(fileRecord('out/bent.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^ChecksumMismatch: .*AAAAAAAAAAA=/) as string });
     expect(objects.has(`${ARCHIVE_BUCKET}/runs/${UUID}/out/bent.bam`)).toBe(false);
     expect(objects.has(`${BUCKET}/${work.files[0].key}`)).toBe(true);
   });
@@ -876,7 +876,7 @@ describe('archiveItem to an S3 Glacier storage class', () => {
 
     expect(await s3Archive(work, { tier: multipartTier() })).toEqual({ status: 'complete', archived: 0, failed: 1 });
 
-    expect(fileRecord('out/shifting.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed/) });
+    expect(fileRecord('out/shifting.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^PreconditionFailed/) as string });
     expect(s3Mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
     expect(uploads.size).toBe(0);
     expect(s3Mock.commandCalls(DeleteObjectCommand)).toHaveLength(0);
@@ -890,7 +890,10 @@ describe('archiveItem to an S3 Glacier storage class', () => {
     const result = await s3Archive(item({ ...huge, size: tooBig }, fine));
 
     expect(result).toEqual({ status: 'complete', archived: 1, failed: 1 });
-    expect(fileRecord('out/huge.bam')).toMatchObject({ state: 'FAILED', failureReason: expect.stringMatching(/^SourceTooLarge: .*53687091200001 bytes/) });
+    expect(fileRecord('out/huge.bam')).toMatchObject({
+      state: 'FAILED',
+      failureReason: expect.stringMatching(/^SourceTooLarge: .*53687091200001 bytes/) as string,
+    });
     expect(s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([fine.key]);
     expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(1);
     expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);

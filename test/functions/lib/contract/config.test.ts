@@ -6,6 +6,7 @@ import {
   MAX_PART_SIZE_MIB,
   parseConfig,
   partSizeFor,
+  s3PartSizeFor,
   sizeBytes,
 } from '../../../../functions/lib/contract';
 
@@ -260,6 +261,86 @@ describe('parseConfig rejects bad configuration, naming the key and what is allo
       key: 'omicsArchiver.tiers[0].match.tags.project',
       says: /must be a string \(got number\)/,
     },
+    {
+      name: 'an s3-glacier multipartAbove below 5 MiB',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 's3-glacier', multipartAbove: '4 MiB' };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].target.multipartAbove',
+      says: /must be from 5 MiB to 5 GiB, S3's multipart part limits \(got "4 MiB"\)/,
+    },
+    {
+      name: 'an s3-glacier multipartAbove above 5 GiB (CopyObject copies at most 5 GiB)',
+      raw: () => {
+        const c = valid();
+        c.tiers[1].target = { type: 's3-glacier', multipartAbove: 5 * 1024 * MIB + 1 };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[1].target.multipartAbove',
+      says: /must be from 5 MiB to 5 GiB, S3's multipart part limits \(got 5368709121\)/,
+    },
+    {
+      name: 'an s3-glacier multipartAbove in decimal units',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 's3-glacier', multipartAbove: '1 GB' };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].target.multipartAbove',
+      says: /a size such as "512 KiB", "100 MiB", "1 GiB" \(got "1 GB"\)/,
+    },
+    {
+      name: 'an s3-glacier partSize below 5 MiB',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 's3-glacier', partSize: MIB };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].target.partSize',
+      says: /must be from 5 MiB to 5 GiB, S3's multipart part limits \(got 1048576\)/,
+    },
+    {
+      name: 'an s3-glacier partSize above 5 GiB',
+      raw: () => {
+        const c = valid();
+        c.tiers[1].target = { type: 's3-glacier', partSize: '5.5 GiB' };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[1].target.partSize',
+      says: /must be from 5 MiB to 5 GiB, S3's multipart part limits \(got "5.5 GiB"\)/,
+    },
+    {
+      name: 'an s3-glacier partSize that is not a size',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 's3-glacier', partSize: 'big' };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].target.partSize',
+      says: /must be a number of bytes or a size such as "512 KiB"/,
+    },
+    {
+      name: 'an s3-glacier sha256 that is not a boolean',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 's3-glacier', sha256: 'yes' };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].target.sha256',
+      says: /must be a boolean \(got string\)/,
+    },
+    {
+      name: 'multipartAbove on the glacier-vault target',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 'glacier-vault', multipartAbove: '1 GiB' };
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].target.multipartAbove',
+      says: /unknown key/,
+    },
   ];
 
   it.each(cases)('$name', ({ raw, key, says }) => {
@@ -333,6 +414,17 @@ describe('parseConfig defaults', () => {
   it('defaults the s3-glacier storage class to DEEP_ARCHIVE', () => {
     const config = parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'cold', target: { type: 's3-glacier' } }] });
     expect(config.tiers[0].target).toEqual({ type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '1 GiB', sha256: true });
+  });
+
+  it('keeps the s3-glacier multipart settings given, at the edges of what S3 allows', () => {
+    const target = { type: 's3-glacier' as const, storageClass: 'GLACIER' as const, multipartAbove: '5 MiB', partSize: 5 * 1024 * MIB, sha256: false };
+    expect(parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'cold', target }] }).tiers[0].target).toEqual(target);
+    const other = { type: 's3-glacier' as const, multipartAbove: 5 * 1024 * MIB, partSize: '5 MiB' };
+    expect(parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'cold', target: other }] }).tiers[0].target).toEqual({
+      ...other,
+      storageClass: 'DEEP_ARCHIVE',
+      sha256: true,
+    });
   });
 
   it('accepts waits that add up to exactly 330 days', () => {
@@ -414,5 +506,53 @@ describe('partSizeFor (Glacier allows at most 10,000 parts of 1 MiB × 2^n)', ()
 
   it("falls back to the automatic size when the tier's would need more than 10,000 parts", () => {
     expect(partSizeFor({ partSizeMiB: 1 }, 20 * 1024 * MIB)).toBe(64 * MIB);
+  });
+});
+
+describe('s3PartSizeFor (S3 allows at most 10,000 parts of 5 MiB to 5 GiB)', () => {
+  const GIB = 1024 * MIB;
+  const auto = {};
+
+  it('starts at 64 MiB', () => {
+    expect(s3PartSizeFor(auto, 0)).toBe(64 * MIB);
+    expect(s3PartSizeFor(auto, 1)).toBe(64 * MIB);
+    expect(s3PartSizeFor(auto, 10000 * 64 * MIB)).toBe(64 * MIB);
+  });
+
+  it('doubles once a file needs more than 10,000 parts', () => {
+    expect(s3PartSizeFor(auto, 10000 * 64 * MIB + 1)).toBe(128 * MIB);
+    expect(s3PartSizeFor(auto, 10000 * 128 * MIB + 1)).toBe(256 * MIB);
+    expect(s3PartSizeFor(auto, 10000 * 1024 * MIB)).toBe(1024 * MIB);
+    expect(s3PartSizeFor(auto, 10000 * 2 * GIB + 1)).toBe(4 * GIB);
+    expect(s3PartSizeFor(auto, 10000 * 4 * GIB)).toBe(4 * GIB);
+  });
+
+  it('takes 5 GiB parts, the largest S3 allows, for files beyond 10,000 × 4 GiB', () => {
+    expect(s3PartSizeFor(auto, 10000 * 4 * GIB + 1)).toBe(5 * GIB);
+    expect(s3PartSizeFor(auto, 10000 * 5 * GIB)).toBe(5 * GIB);
+    // Beyond what S3 stores the copy refuses the file (SourceTooLarge); the part size stays the largest.
+    expect(s3PartSizeFor(auto, 10000 * 5 * GIB + 1)).toBe(5 * GIB);
+  });
+
+  it('keeps every file S3 can hold within 10,000 parts of 5 MiB to 5 GiB', () => {
+    for (const size of [1, 5 * MIB, 99 * GIB, 777 * GIB, 3 * 1024 * GIB, 10000 * 4 * GIB - 1, 45 * 1024 * GIB, 10000 * 5 * GIB]) {
+      const part = s3PartSizeFor(auto, size);
+      expect(part).toBeGreaterThanOrEqual(5 * MIB);
+      expect(part).toBeLessThanOrEqual(5 * GIB);
+      expect(Math.ceil(size / part)).toBeLessThanOrEqual(10000);
+    }
+  });
+
+  it("uses the target's partSize, as bytes or a size, while it keeps the file within 10,000 parts", () => {
+    expect(s3PartSizeFor({ partSize: '8 MiB' }, GIB)).toBe(8 * MIB);
+    expect(s3PartSizeFor({ partSize: 100 * MIB }, 10 * GIB)).toBe(100 * MIB); // any size S3 allows, not only powers of two
+    expect(s3PartSizeFor({ partSize: '5 MiB' }, 10000 * 5 * MIB)).toBe(5 * MIB);
+    expect(s3PartSizeFor({ partSize: '5 GiB' }, 1)).toBe(5 * GIB);
+  });
+
+  it("falls back to the automatic size when the target's would need more than 10,000 parts", () => {
+    expect(s3PartSizeFor({ partSize: '5 MiB' }, 10000 * 5 * MIB + 1)).toBe(64 * MIB);
+    expect(s3PartSizeFor({ partSize: '8 MiB' }, 100 * GIB)).toBe(64 * MIB);
+    expect(s3PartSizeFor({ partSize: '1 GiB' }, 10000 * 4 * GIB + 1)).toBe(5 * GIB);
   });
 });

@@ -655,6 +655,7 @@ describe('requestRetrieval', () => {
   it('tolerates a restore already in progress, and throws other S3 errors', async () => {
     const item = s3Item();
     putRestoreFile(item);
+    objects.set(`${ARCHIVE_BUCKET}/${item.archiveKey}`, { body: Buffer.from('a'), versionId: 'av-1', restore: 'ongoing-request="true"' });
     s3Mock.on(RestoreObjectCommand).rejectsOnce(s3Error('RestoreAlreadyInProgress', 409, 'Object restore is already in progress'));
     await expect(request(item)).resolves.toEqual({ reused: false });
     expect(restoreFile(item)).toMatchObject({ state: 'RETRIEVING' });

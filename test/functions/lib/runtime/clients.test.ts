@@ -1,6 +1,7 @@
 // The client factory: one setting (AWS_ENDPOINT_URL) reaches every client, with the local endpoint's needs, cached, traced in Lambda.
 import { tracer } from '../../../../functions/lib/runtime/observability';
 import * as clients from '../../../../functions/lib/runtime/clients';
+import { glacierBodyChecksums, reusesBodyChecksums } from '../../../../functions/lib/glacier/body-checksums';
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -15,6 +16,12 @@ describe('aws-clients', () => {
     expect((await s3.config.endpoint!()).hostname).toBe('127.0.0.1');
     const omics = clients.omicsClient({ endpoint: 'http://127.0.0.1:4999', region: 'eu-west-1' });
     expect(omics.config.disableHostPrefix).toBe(true);
+  });
+
+  it('gives the Glacier client the body checksums the vault upload computed, instead of the SDK hashing each part again', () => {
+    const glacier = clients.glacierClient({ endpoint: 'http://127.0.0.1:4999', region: 'eu-west-1' });
+    expect(glacier.config.bodyChecksumGenerator).toBe(glacierBodyChecksums);
+    expect(reusesBodyChecksums(glacier)).toBe(true);
   });
 
   it('leaves the real endpoints alone without one (no path-style, host prefixes kept)', () => {

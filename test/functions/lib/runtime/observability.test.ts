@@ -82,9 +82,9 @@ describe('instrumented, outside Lambda', () => {
     const getSegment = jest.spyOn(test.tracer.provider, 'getSegment');
     const setSegment = jest.spyOn(test.tracer.provider, 'setSegment');
     jest.spyOn(test.logger, 'info').mockImplementation(() => undefined);
-    const handler = test.instrumented('plan-archive', async (event: { n: number }) => {
+    const handler = test.instrumented('plan-archive', (event: { n: number }) => {
       test.annotateRun(UUID);
-      return event.n + 1;
+      return Promise.resolve(event.n + 1);
     });
     await expect(handler({ n: 1 })).resolves.toBe(2);
     await expect(handler({ n: 2 }, lambdaContext('req-1'))).resolves.toBe(3);
@@ -96,9 +96,10 @@ describe('instrumented, outside Lambda', () => {
 describe('instrumented, in Lambda', () => {
   it("logs with the Lambda context and cold start, and each invocation's keys only", async () => {
     const o = load({ AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' });
-    const handler = o.instrumented('plan-archive', async (event: { run?: string }) => {
+    const handler = o.instrumented('plan-archive', (event: { run?: string }) => {
       if (event.run) o.annotateRun(event.run, { runId: '1234567' });
       o.logger.info('Archive planned');
+      return Promise.resolve();
     });
 
     const first = (await stdoutLines(() => handler({ run: UUID }, lambdaContext('req-1')))).filter((l) => !isEmf(l));
@@ -123,9 +124,9 @@ describe('instrumented, in Lambda', () => {
   it('counts the cold start once and flushes the metrics of every invocation, even one that throws', async () => {
     const o = load({ AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' });
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    const handler = o.instrumented('archive-files', async (event: { fail?: boolean; files?: number }) => {
+    const handler = o.instrumented('archive-files', (event: { fail?: boolean; files?: number }) => {
       if (event.files) o.metrics.addMetric('FilesArchived', o.MetricUnit.Count, event.files);
-      if (event.fail) throw new Error('boom');
+      return event.fail ? Promise.reject(new Error('boom')) : Promise.resolve();
     });
 
     const first = (await stdoutLines(() => handler({ files: 3 }, lambdaContext('req-1')))).filter(isEmf);
@@ -158,11 +159,11 @@ describe('instrumented, in Lambda', () => {
     });
     jest.spyOn(process.stdout, 'write').mockImplementation(() => true); // the cold-start EMF line
     const seen: (Segment | Subsegment)[] = [];
-    const handler = o.instrumented('plan-archive', async (event: { fail?: boolean }) => {
+    const handler = o.instrumented('plan-archive', (event: { fail?: boolean }) => {
       seen.push(active);
       o.annotateRun(UUID);
-      if (event.fail) throw new Error('listing failed');
-      return { itemCount: 1 };
+      if (event.fail) return Promise.reject(new Error('listing failed'));
+      return Promise.resolve({ itemCount: 1 });
     });
 
     await expect(handler({}, lambdaContext('req-1'))).resolves.toEqual({ itemCount: 1 });

@@ -250,7 +250,7 @@ describe('moveRanges', () => {
 
     it('never covers a short last range: checkpoints stay whole ranges', async () => {
       const t = controlled({ size: 25, rangeSize: 10 });
-      const saveState = jest.fn(t.args.saveState!);
+      const saveState = jest.fn(() => t.args.saveState?.());
       const moving = moveRanges({ ...t.args, saveState });
       for (const index of [0, 1, 2]) await t.finish(index);
       const result = await moving;
@@ -465,7 +465,12 @@ describe('moveRanges', () => {
           concurrency: 4,
           read: (index) => {
             if (index === 2) return Promise.reject(error);
-            return Promise.resolve({ send: () => settle().then(settle).then(() => void settled.push(index)) });
+            return Promise.resolve({
+              send: () =>
+                settle()
+                  .then(settle)
+                  .then(() => void settled.push(index)),
+            });
           },
         }),
       ).rejects.toBe(error);
@@ -576,20 +581,23 @@ describe('moveRanges', () => {
       ]);
     });
 
-    it('stop the transfer when one fails: nothing more is read, and its error is thrown', async () => {
+    it('stop the transfer when one fails: nothing more is sent, and its error is thrown', async () => {
       const reads: number[] = [];
+      const sent: number[] = [];
       const error = new Error('index write throttled');
       await expect(
         moveRanges({
           size: 100,
           rangeSize: 10,
-          read: (index) => {
+          read: async (index) => {
             reads.push(index);
-            return Promise.resolve({ send: () => settle() });
+            await settle();
+            return { send: () => settle().then(() => void sent.push(index)) };
           },
           onProgress: (progress) => (progress.rangesDone === 2 ? Promise.reject(error) : Promise.resolve()),
         }),
       ).rejects.toBe(error);
+      expect(sent).toEqual([0, 1]);
       expect(reads.length).toBeLessThanOrEqual(3); // at most the range being read when the report failed
     });
   });
