@@ -2,7 +2,7 @@
 import { DescribeJobCommand, InitiateJobCommand, ResourceNotFoundException as GlacierNotFound, type GlacierClient } from '@aws-sdk/client-glacier';
 import { HeadObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { ERROR_NAMES, restoreFileKeyOf, type RestoreItem, type RestoreTier, type Retrieval } from '../contract';
+import { ENV, ERROR_NAMES, restoreFileKeyOf, type RestoreItem, type RestoreTier, type Retrieval } from '../contract';
 import type { RunIndex } from '../index/run-index';
 
 export interface RequestRetrievalArgs {
@@ -70,6 +70,10 @@ const vaultJob: RetrievalStrategy = {
   /** Reuses a job already started for this file, so a retried step never pays twice. */
   async request(args) {
     const { item, index } = args;
+    if (!args.vaultJobsTopicArn) {
+      // Only a stack with a vault has the topic; a vault archive restored without it would never announce its job.
+      throw new Error(`environment variable ${ENV.vaultJobsTopicArn} is not set; the stack sets it when it has a vault, and ${item.path} is in one`);
+    }
     const existing = await index.getRestoreFile(item.runUuid, item.restoreId, item.path);
     let jobId = existing?.jobId;
     let reused = Boolean(jobId);

@@ -164,7 +164,9 @@ describe('plan', () => {
     await planCommand(live.id, { policy: policies.keepBams, now: new Date() }, io, noEnv);
     const text = io.stdout.join('\n');
     expect(text).toContain(`Run ${live.id} (uuid ${live.uuid}) "live-run": COMPLETED, workflow ${live.workflowId}, from HealthOmics GetRun`);
-    expect(text).toContain('Tier: demo → target glacier-vault; deletes archived sources: yes; deletes the HealthOmics run: yes; restore tier Expedited');
+    expect(text).toContain(
+      'Tier: demo → target s3-glacier (DEEP_ARCHIVE); deletes archived sources: yes; deletes the HealthOmics run: yes; restore tier Standard',
+    );
     expect(text).toContain('Waits: settle PT1S (1 s) after the run stops, then archive PT0S (0 s) after it stopped');
     expect(text).toContain('out/aligned/sample-2.bam');
     expect(text).toMatch(/Totals: archive \d+ files, [\d.]+ [KM]iB; keep 2 files, 9\.0 MiB; skip 0 files, 0 B/);
