@@ -9,8 +9,8 @@ export const DEMO_RESTORE_BUCKET = 'omics-demo-restores';
 
 /**
  * One tier that archives every file at once, so the demo shows the whole path in seconds: into S3 Glacier Deep
- * Archive, the target for every account new to Glacier, with the multipart threshold scaled down so files of a few
- * MiB already take the multipart copy.
+ * Archive, the target for every account new to Glacier. A policy file (--policy) can lower `multipartAbove` to show
+ * the multipart copy on small files.
  */
 export const DEMO_POLICY: ArchiverConfigInput = {
   outputBuckets: [DEMO_OUTPUT_BUCKET],
@@ -21,7 +21,7 @@ export const DEMO_POLICY: ArchiverConfigInput = {
       settleWait: 'PT1S',
       archiveAfter: 'PT0S',
       files: [{ globs: ['**'], action: 'archive' }],
-      target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '5 MiB', partSize: '5 MiB' },
+      target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE' },
       deleteSources: true,
       deleteRun: true,
       restoreTier: 'Standard',

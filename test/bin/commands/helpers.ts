@@ -14,9 +14,17 @@ export interface DemoCloud {
   report: DemoReport;
 }
 
-/** One local cloud (the demo policy) with the synthetic demo run archived through the real workflow. */
+/**
+ * One local cloud with the synthetic demo run archived through the real workflow: the demo policy, but into the vault
+ * (as an existing Glacier customer's tier), so the operator commands are tested on vault archive ids; the demo's own
+ * test (test/bin/local-demo.test.ts) covers the storage-class default.
+ */
 export async function startDemoCloud(): Promise<DemoCloud> {
-  const config = loadPolicy();
+  const demo = loadPolicy();
+  const config = {
+    ...demo,
+    tiers: demo.tiers.map((tier) => ({ ...tier, target: { type: 'glacier-vault' as const }, partSizeMiB: 1, restoreTier: 'Expedited' as const })),
+  };
   const cloud = await startLocalCloud({ config, logLevel: 'SILENT' });
   try {
     const report = await archiveDemoRun(cloud, config, { json: true, timeoutSeconds: 60 });
