@@ -2,7 +2,7 @@
 import { GetRunCommand, ResourceNotFoundException, type OmicsClient } from '@aws-sdk/client-omics';
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { TERMINAL_RUN_STATUSES, sizeBytes, type ArchiverConfig, type Tier } from '../contract';
+import { TERMINAL_RUN_STATUSES, sizeBytes, type ArchiveExecutionInput, type ArchiverConfig } from '../contract';
 import { matchTier, tierWaits } from './tier-policy';
 
 const RUN_ARN = /^arn:aws[a-z-]*:omics:[a-z0-9-]+:\d{12}:run\/(\d+)$/;
@@ -50,16 +50,8 @@ export function executionName(runId: string, runUuid: string): string {
   return `run-${runId}-${runUuid}`;
 }
 
-/** What the archive workflow receives; everything the tier says travels with it, so a policy change never alters a running archive. */
-export interface ArchiveExecutionInput {
-  runId: string;
-  runUuid: string;
-  runArn: string;
-  status: string;
-  tier: Tier;
-  waits: { settleSeconds: number; archiveAfterSeconds: number };
-  settings: { archiveConcurrency: number; groupMaxFiles: number; groupMaxBytes: number };
-}
+/** What the archive workflow receives is the contract's (functions/lib/contract/payloads.ts). */
+export type { ArchiveExecutionInput } from '../contract';
 
 export type TriggerOutcome =
   | { outcome: 'started'; executionArn: string; input: ArchiveExecutionInput }
