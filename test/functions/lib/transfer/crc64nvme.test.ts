@@ -4,18 +4,7 @@ import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
 import { createSHA256 } from 'hash-wasm';
 import { loadCrc64Nvme, newCrc64Nvme } from '../../../../functions/lib/transfer/crc64nvme';
 import { crc64nvmeOf } from '../../../support/crc64nvme';
-
-/** A small deterministic PRNG (mulberry32), so failures replay from the seed in the test name. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../support/random';
 
 function randomBytes(random: () => number, size: number): Buffer {
   const words = new Uint32Array(Math.ceil(size / 4));

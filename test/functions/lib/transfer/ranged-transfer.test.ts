@@ -10,6 +10,7 @@ import {
   type RangeWork,
   type RangedTransferArgs,
 } from '../../../../functions/lib/transfer/ranged-transfer';
+import { mulberry32 } from '../../../support/random';
 
 interface Deferred<T = void> {
   promise: Promise<T>;
@@ -37,18 +38,6 @@ async function until(condition: () => boolean, what = 'the condition'): Promise<
     await settle();
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/** A small deterministic PRNG (mulberry32), so a randomized run can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
