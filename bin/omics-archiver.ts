@@ -5,9 +5,11 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { ARCHIVE_STATES } from '../functions/lib/index/run-index';
 import { ConfigError, RESTORE_TIERS } from '../functions/lib/contract';
-import { localDemo } from './commands/local-demo';
+import { demoFailed, localDemo } from './commands/local-demo';
 import { localUp } from './commands/local-up';
 import { planCommand, type PlanOptions } from './commands/plan';
+import { costCommand, type CostOptions } from './commands/cost';
+import { parseCostSize, parseFileCount } from './commands/cost-display';
 import { backfill, type BackfillOptions } from './commands/backfill';
 import { indexMigrate, type IndexMigrateOptions } from './commands/index-migrate';
 import { resourceOptions } from './commands/resources';
@@ -43,12 +45,13 @@ export function buildProgram(): Command {
     .option('--no-restore', 'archive only: skip restoring the files with the restore workflow')
     .option('--json', 'print one JSON document on stdout instead of the narrative')
     .option('--verbose', "show the handlers' logs")
-    .option('--timeout <seconds>', 'give up on the execution after this long', (v) => Number(v), 120)
-    .action(async (opts: { outputs?: string; policy?: string; restoreTo?: string; restore: boolean; json?: boolean; verbose?: boolean; timeout: number }) => {
+    .option('--timeout <seconds>', 'give up on each execution after this long (default: 120 s plus 0.15 s a file and 1 s per 8 MiB)', (v) => positiveNumber(v))
+    .action(async (opts: { outputs?: string; policy?: string; restoreTo?: string; restore: boolean; json?: boolean; verbose?: boolean; timeout?: number }) => {
       const report = await localDemo({ ...opts, noRestore: !opts.restore, timeoutSeconds: opts.timeout });
+      // With --json the document always comes, a timeout or failure included (its `error` says which).
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      const restoreFailed = report.restore && (report.restore.execution.status !== 'SUCCEEDED' || report.restore.files.some((f) => f.sha256Matches === false));
-      if (report.execution.status !== 'SUCCEEDED' || restoreFailed) process.exitCode = 1;
+      if (report.error) console.error(`error: ${report.error}`);
+      if (demoFailed(report)) process.exitCode = 1;
     });
 
   const runs = program.command('runs').description('archived runs, as the run index records them');
@@ -83,10 +86,27 @@ export function buildProgram(): Command {
       .description("what the tier policy would do to a run: its tier, waits, each output file's action and the work items; changes nothing")
       .argument('<run>', 'HealthOmics run id or run uuid')
       .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
+      .option('--prices <file>', 'JSON prices merged onto the built-in us-east-1 table for the cost estimate (see docs/cost.md)')
       .option('--json', 'print one JSON document'),
     ['table'],
   ).action(async (run: string, opts: PlanOptions) => {
     await planCommand(run, opts);
+  });
+
+  resourceOptions(
+    program
+      .command('cost')
+      .description('what archiving a run (or a hypothetical one) to a tier costs: storage now and after, requests, the minimum duration, each restore tier')
+      .argument('[run]', 'HealthOmics run id or run uuid (or give --size and --files)')
+      .option('--size <size>', 'hypothetical run: total size, e.g. 100GB or "1.5 TiB" (a GB is 2^30 bytes, as AWS bills it)', parseCostSize)
+      .option('--files <n>', 'hypothetical run: number of files sharing the size', parseFileCount)
+      .option('--tier <name>', "price this tier of the policy (default: the tier the run matches; a hypothetical run: the policy's only tier)")
+      .option('--policy <file>', 'tier policy: a cdk.json or a bare omicsArchiver object (default: ./cdk.json)')
+      .option('--prices <file>', 'JSON prices merged onto the built-in us-east-1 table (see docs/cost.md)')
+      .option('--json', 'print one JSON document'),
+    ['table'],
+  ).action(async (run: string | undefined, opts: CostOptions) => {
+    await costCommand(run, opts);
   });
 
   resourceOptions(

@@ -1,7 +1,7 @@
-// Lambda (Step Functions task): records a file that could not be restored, or settles the whole restore request.
+// Lambda (Step Functions task): records a file that could not be restored, or settles the whole restore request and announces it.
 import { z } from 'zod';
 import { ENV } from './lib/contract';
-import { documentClient } from './lib/runtime/clients';
+import { documentClient, snsClient } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
 import { annotateRun, instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
 import { RestoreItemSchema } from './lib/contract';
@@ -23,7 +23,7 @@ export const handler = instrumented('finalize-restore', async (event: unknown) =
     metrics.addMetric('FilesNotRestored', MetricUnit.Count, 1);
     return { path: input.item.path, state: 'FAILED' };
   }
-  const outcome = await finalizeRestore(index, input.runUuid, input.restoreId);
+  const outcome = await finalizeRestore(index, input.runUuid, input.restoreId, { sns: snsClient(), topicArn: requireEnv(ENV.restoreEventsTopicArn) });
   logger.info('Restore settled', { restoreId: outcome.restoreId, state: outcome.state, restored: outcome.restored, failed: outcome.failed });
   metrics.addMetric('FilesRestored', MetricUnit.Count, outcome.restored);
   return outcome;

@@ -2,12 +2,13 @@
 import { z } from 'zod';
 import { TierSchema } from './lib/contract';
 import { ENV } from './lib/contract';
-import { documentClient, logsClient, omicsClient, s3Client } from './lib/runtime/clients';
+import { documentClient, logsClient, omicsClient, s3Client, sfnClient } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
 import { annotateRun, instrumented, logger } from './lib/runtime/observability';
 import { RunIndex } from './lib/index/run-index';
 import { snapshotRun } from './lib/archive/snapshot-run';
 import { indexSnapshot } from './lib/archive/index-snapshot';
+import { archiveTakeOver } from './lib/archive/run-owner';
 
 const InputSchema = z.object({
   runId: z.string().min(1),
@@ -21,6 +22,11 @@ export const handler = instrumented('snapshot-run', async (event: unknown) => {
   const input = InputSchema.parse(event);
   annotateRun(input.runUuid, { runId: input.runId });
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
+  // Another execution still archiving this run (an operator re-run, a twin start): stand down before any work.
+  const { takeOverFrom } = input.executionArn
+    ? await archiveTakeOver({ sfn: sfnClient(), index, runUuid: input.runUuid, executionArn: input.executionArn })
+    : { takeOverFrom: undefined };
+  if (takeOverFrom !== undefined) logger.warn('Taking over an archive whose execution stopped', { previousExecution: takeOverFrom });
   const snapshot = await snapshotRun({
     omics: omicsClient(),
     logs: logsClient(),
@@ -33,6 +39,7 @@ export const handler = instrumented('snapshot-run', async (event: unknown) => {
     tier: input.tier,
     archiveAfterSeconds: input.waits.archiveAfterSeconds,
     executionArn: input.executionArn,
+    takeOverFrom,
   });
   logger.info('Run snapshotted and indexed', {
     location: snapshot.location,

@@ -3,6 +3,15 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import type { Context } from 'aws-lambda';
 import { LAMBDAS, type LambdaKey, type LambdaSpec } from '../stacks/wiring';
+import { asPrincipal } from './call-recorder';
+import { InvocationCrashed, asInvocation } from './faults';
+
+/** The run an invocation works for, where its event names one (Step Functions tasks do), for scoping injected faults. */
+function runUuidOf(event: unknown): string | undefined {
+  const e = event as { runUuid?: unknown; item?: { runUuid?: unknown } } | null;
+  const uuid = e?.runUuid ?? e?.item?.runUuid;
+  return typeof uuid === 'string' ? uuid : undefined;
+}
 
 /** Lambda's synchronous payload limit, request and response alike. */
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -25,6 +34,8 @@ export interface LambdaHostOptions {
   region: string;
   /** Multiplies each function's timeout; tests of slow paths may shorten or stretch it. */
   timeoutScale?: number;
+  /** Per-function timeouts instead of the deployed ones (reliability tests shorten ArchiveFiles' to keep claims short). */
+  timeoutSeconds?: Partial<Record<LambdaKey, number>>;
   /** Called after every invocation, for the CLI's trace and for tests. */
   onInvoke?: (record: { functionName: string; durationMs: number; error?: string }) => void;
 }
@@ -115,7 +126,8 @@ export class LambdaHost {
       };
     }
     const functionName = this.functionName(spec);
-    const timeoutMs = spec.timeoutSeconds * 1000 * (this.options.timeoutScale ?? 1);
+    const key = (Object.keys(LAMBDAS) as LambdaKey[]).find((k) => LAMBDAS[k].id === spec.id);
+    const timeoutMs = (this.options.timeoutSeconds?.[key!] ?? spec.timeoutSeconds) * 1000 * (this.options.timeoutScale ?? 1);
     const started = Date.now();
     const deadline = started + timeoutMs;
     const context = {
@@ -146,7 +158,13 @@ export class LambdaHost {
       const hook = this.hooks.get(spec.id);
       const run = async () => {
         if (hook) await hook(event);
-        return this.handlerFor(spec)(event, context);
+        // The handler's SDK calls are its role's (call-recorder.ts); a test's hook above is not.
+        const ended = await asInvocation(functionName, runUuidOf(event), () => asPrincipal(functionName, () => this.handlerFor(spec)(event, context)));
+        // A crash (faults.ts) ends the invocation however the handler took it: what it did after never happened.
+        if (ended.crashedAt) throw new InvocationCrashed(ended.crashedAt);
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the handler threw, as it threw it (Lambda reports its name)
+        if ('error' in ended && ended.error !== undefined) throw ended.error;
+        return ended.result;
       };
       const result = await Promise.race([run(), timedOut]);
       const body = result === undefined ? 'null' : JSON.stringify(result);

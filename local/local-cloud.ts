@@ -5,22 +5,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, type GlobalSecondaryIndex } from '@aws-sdk/client-dynamodb';
 import { PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { CreateVaultCommand, SetVaultNotificationsCommand } from '@aws-sdk/client-glacier';
+import { CreateVaultCommand } from '@aws-sdk/client-glacier';
 import { CreateBucketCommand, PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { ArchiverConfig } from '../functions/lib/contract';
 import { ENV, OMICS_LOG_GROUP, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN, s3RestoreCompletedPattern } from '../functions/lib/contract';
-import { definitionSubstitutions, LAMBDAS, QUEUES, STATE_MACHINES, substitute, type QueueSpec } from '../stacks/wiring';
+import { definitionSubstitutions, LAMBDAS, QUEUES, STATE_MACHINES, substitute, type LambdaKey, type QueueSpec } from '../stacks/wiring';
 import * as clients from '../functions/lib/runtime/clients';
-import { FrontDoor } from './front-door';
+import { FrontDoor, type FrontDoorOptions } from './front-door';
 import { GlacierEmulator } from './glacier';
 import { LambdaHost } from './lambda-host';
 import { startMoto, type MotoServer, type S3RestoreTier } from './moto';
-import { OmicsEmulator } from './omics';
+import { OmicsEmulator, RunDriver, type RunDelays } from './omics';
 import { SqsPoller } from './sqs-poller';
 import { validateDefinition } from './asl';
+import { recordAwsCalls, type RecordedCall } from './call-recorder';
 
 export const LOCAL_ACCOUNT = '123456789012';
 export const LOCAL_REGION = 'us-east-1';
@@ -43,9 +44,18 @@ export interface LocalCloudOptions {
   s3RestoreDelayMs?: Partial<Record<S3RestoreTier, number>>;
   /** Seconds before a failed SQS message is retried (Lambda uses the queue's visibility timeout). */
   sqsRetryDelaySeconds?: number;
+  /**
+   * How long a run started with StartRun stays PENDING, STARTING and RUNNING before the next status (default 1 s,
+   * 2 s, 3 s); its outputs, logs and Run Status Change events are written on the way.
+   */
+  omicsRunDelayMs?: Partial<RunDelays>;
   /** Handler log level (Powertools); the demo keeps them quiet. */
   logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   onInvoke?: (record: { functionName: string; durationMs: number; error?: string }) => void;
+  /** Per-function timeouts instead of the deployed ones, in seconds (see LambdaHostOptions). */
+  functionTimeoutSeconds?: Partial<Record<LambdaKey, number>>;
+  /** Called for every AWS SDK call a function makes (its event source mapping's too), for the IAM check. */
+  onAwsCall?: (call: RecordedCall) => void;
 }
 
 export interface QueueResource {
@@ -63,6 +73,8 @@ export interface LocalResources {
   outputBuckets: string[];
   vaultName: string;
   archiveEventsTopicArn: string;
+  /** RESTORE_COMPLETED / RESTORE_FAILED, as the stack's restore-events topic. */
+  restoreEventsTopicArn: string;
   vaultJobsTopicArn: string;
   queues: Record<keyof typeof QUEUES, QueueResource>;
   stateMachines: Record<keyof typeof STATE_MACHINES, string>;
@@ -78,6 +90,8 @@ export interface LocalCloud {
   resources: LocalResources;
   glacier: GlacierEmulator;
   omics: OmicsEmulator;
+  /** Moves runs started through StartRun along on timers; stop() stops it first. */
+  omicsRuns: RunDriver;
   lambdas: LambdaHost;
   poller: SqsPoller;
   /** Environment a process needs to reach this cloud with any AWS SDK or the AWS CLI. */
@@ -85,7 +99,8 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on now, for a server started next (moto_server takes its port as an argument). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -102,6 +117,7 @@ const NAMES = {
   archiveBucket: 'omics-archiver-archive',
   vaultName: 'omics-archiver-vault',
   archiveEventsTopic: 'omics-archiver-archive-events',
+  restoreEventsTopic: 'omics-archiver-restore-events',
   vaultJobsTopic: 'omics-archiver-vault-jobs',
   runCompletionRule: 'omics-archiver-run-completion',
   restoreCompletionRule: 'omics-archiver-restore-completion',
@@ -133,7 +149,9 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
   const sns = clients.snsClient();
   const outputBuckets = [...new Set([...config.outputBuckets, ...config.restoreBuckets])];
   for (const bucket of [NAMES.snapshotBucket, NAMES.archiveBucket, ...outputBuckets]) {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    // The archive bucket as the stack makes it for a tier with retainFor: versioned, with Object Lock (moto turns
+    // versioning on with it), so PutObjectRetention on an archived version works here as it does in AWS.
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(bucket === NAMES.archiveBucket && { ObjectLockEnabledForBucket: true }) }));
   }
   // S3 sends the archive bucket's events (Object Restore Completed among them) to the default EventBridge bus.
   await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: NAMES.archiveBucket, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
@@ -162,17 +180,13 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
   );
 
   const archiveEventsTopicArn = (await sns.send(new CreateTopicCommand({ Name: NAMES.archiveEventsTopic }))).TopicArn ?? '';
+  const restoreEventsTopicArn = (await sns.send(new CreateTopicCommand({ Name: NAMES.restoreEventsTopic }))).TopicArn ?? '';
   const vaultJobsTopicArn = (await sns.send(new CreateTopicCommand({ Name: NAMES.vaultJobsTopic }))).TopicArn ?? '';
 
   const glacier = clients.glacierClient();
+  // As the stack does: no vault notification configuration, since each InitiateJob names the topic and Glacier would
+  // announce every job twice if both did (stacks/archive-storage.ts).
   await glacier.send(new CreateVaultCommand({ accountId: '-', vaultName: NAMES.vaultName }));
-  await glacier.send(
-    new SetVaultNotificationsCommand({
-      accountId: '-',
-      vaultName: NAMES.vaultName,
-      vaultNotificationConfig: { SNSTopic: vaultJobsTopicArn, Events: ['ArchiveRetrievalCompleted', 'InventoryRetrievalCompleted'] },
-    }),
-  );
 
   const queues = {} as Record<keyof typeof QUEUES, QueueResource>;
   for (const [key, spec] of Object.entries(QUEUES) as [keyof typeof QUEUES, QueueSpec][]) queues[key] = await createQueue(spec);
@@ -244,6 +258,7 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
     outputBuckets,
     vaultName: NAMES.vaultName,
     archiveEventsTopicArn,
+    restoreEventsTopicArn,
     vaultJobsTopicArn,
     queues,
     stateMachines,
@@ -253,13 +268,32 @@ async function createResources(config: ArchiverConfig, lambdas: LambdaHost, moto
   };
 }
 
+/**
+ * The in-process functions never call Lambda, so an Invoke reaching the front door comes from moto's Step Functions
+ * (or a test): recorded as the `step-functions` principal, for the IAM check to attribute to a state machine.
+ */
+function lambdaInvokesOverHttp(onAwsCall: LocalCloudOptions['onAwsCall']): FrontDoorOptions['onRequest'] {
+  if (!onAwsCall) return undefined;
+  return ({ service, method, path: requestPath }) => {
+    const invoked = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(requestPath);
+    if (service === 'lambda' && method === 'POST' && invoked) {
+      onAwsCall({ principal: 'step-functions', service: 'Lambda', operation: 'Invoke', input: { FunctionName: decodeURIComponent(invoked[1]) } });
+    }
+  };
+}
+
 /** Starts the local cloud; stop() ends every process and server it started. */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'omics-archiver-'));
   const removeDataDir = options.dataDir === undefined;
   fs.mkdirSync(dataDir, { recursive: true });
 
-  const lambdas = new LambdaHost({ accountId: LOCAL_ACCOUNT, region: LOCAL_REGION, onInvoke: options.onInvoke });
+  const lambdas = new LambdaHost({
+    accountId: LOCAL_ACCOUNT,
+    region: LOCAL_REGION,
+    onInvoke: options.onInvoke,
+    timeoutSeconds: options.functionTimeoutSeconds,
+  });
   const glacier = new GlacierEmulator({
     dataDir: path.join(dataDir, 'glacier'),
     accountId: LOCAL_ACCOUNT,
@@ -274,10 +308,21 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const motoLog = path.join(dataDir, 'moto.log');
   let moto: MotoServer | undefined;
   let poller: SqsPoller | undefined;
+  let omicsRuns: RunDriver | undefined;
   const motoPort = await freePort();
-  const frontDoor = new FrontDoor({ port: options.port ?? 0, motoPort, lambdas, emulators: { glacier, omics } });
+  const frontDoor = new FrontDoor({
+    port: options.port ?? 0,
+    motoPort,
+    lambdas,
+    emulators: { glacier, omics },
+    onRequest: lambdaInvokesOverHttp(options.onAwsCall),
+  });
+  const stopRecording = options.onAwsCall ? recordAwsCalls(options.onAwsCall) : undefined;
   const stop = async () => {
+    // Runs in flight write to S3 and EventBridge: stop driving them before anything they write to goes away.
+    await omicsRuns?.close();
     await poller?.stop();
+    stopRecording?.();
     await glacier.close();
     await frontDoor.close();
     await moto?.stop();
@@ -299,6 +344,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
+      // The AWS CLI (botocore) would send HealthOmics calls to workflows-127.0.0.1 (the model's hostPrefix); the SDK
+      // clients here set disableHostPrefix themselves (functions/lib/runtime/clients.ts).
+      AWS_DISABLE_HOST_PREFIX_INJECTION: 'true',
     };
     // The handlers run in this process and read the same variables a deployed function would.
     Object.assign(process.env, env, {
@@ -313,6 +361,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       [ENV.snapshotBucket]: resources.snapshotBucket,
       [ENV.vaultName]: resources.vaultName,
       [ENV.archiveEventsTopicArn]: resources.archiveEventsTopicArn,
+      [ENV.restoreEventsTopicArn]: resources.restoreEventsTopicArn,
       [ENV.vaultJobsTopicArn]: resources.vaultJobsTopicArn,
       [ENV.archiveStateMachineArn]: resources.stateMachines.archiveRun,
       [ENV.restoreStateMachineArn]: resources.stateMachines.restoreRun,
@@ -330,8 +379,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       { sqs: clients.sqsClient(), lambdas, region: LOCAL_REGION, retryDelaySeconds: options.sqsRetryDelaySeconds ?? 1 },
     );
     poller.start();
+    omicsRuns = new RunDriver({
+      emulator: omics,
+      s3: clients.s3Client(),
+      logs: clients.logsClient(),
+      events: clients.eventsClient(),
+      delays: options.omicsRunDelayMs,
+      onError: (runId, error) => console.error(`local HealthOmics: run ${runId} could not move on: ${error.message}`),
+    });
 
-    return { endpoint: frontDoor.endpoint, dataDir, resources, glacier, omics, lambdas, poller, env, stop };
+    return { endpoint: frontDoor.endpoint, dataDir, resources, glacier, omics, omicsRuns, lambdas, poller, env, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

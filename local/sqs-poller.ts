@@ -2,6 +2,7 @@
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { LambdaHost } from './lambda-host';
+import { asPrincipal } from './call-recorder';
 
 export interface EventSourceMapping {
   queueUrl: string;
@@ -93,6 +94,11 @@ export class SqsPoller {
 
   /** One receive-invoke-settle round; returns how many messages it handled. */
   async pollOnce(mapping: EventSourceMapping): Promise<number> {
+    // Lambda's event source mapping reads and settles the queue with the function's own role.
+    return asPrincipal(mapping.functionName, () => this.receiveInvokeSettle(mapping));
+  }
+
+  private async receiveInvokeSettle(mapping: EventSourceMapping): Promise<number> {
     const { Messages: messages = [] } = await this.options.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: mapping.queueUrl,

@@ -1,11 +1,13 @@
 // Where archived runs live: the snapshot bucket, the Glacier vault and its job-notification topic, the s3-glacier archive bucket.
 import { Duration, RemovalPolicy, Stack, ArnFormat } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { ArchiverConfig } from '../functions/lib/contract';
+import { KEY_READ_ACTIONS, KEY_WRITE_ACTIONS } from './encryption-key';
 import { acknowledgeBucketNotificationsHandler, acknowledgeCustomResourceProvider, acknowledgeWildcardResources } from './nag';
 
 /** Key prefixes in the snapshot bucket: the handlers write there, and grants are scoped to them. */
@@ -20,6 +22,8 @@ export const SNAPSHOT_PREFIXES = {
 
 export interface ArchiveStorageProps {
   readonly config: ArchiverConfig;
+  /** The customer-managed key of the snapshot and archive buckets (stacks/encryption-key.ts); absent: SSE-S3. */
+  readonly encryptionKey?: kms.IKey;
 }
 
 export class ArchiveStorage extends Construct {
@@ -34,12 +38,17 @@ export class ArchiveStorage extends Construct {
    */
   readonly vaultName?: string;
   readonly vaultArn?: string;
-  /** Glacier publishes job completions here: the retrieval function passes it with each InitiateJob (SNSTopic). */
+  /**
+   * Glacier publishes job completions here because the retrieval function names it on each InitiateJob (SNSTopic); no
+   * vault's notification configuration names it, so each job is announced once.
+   */
   readonly vaultNotificationTopic?: sns.Topic;
+  /** The vault this stack made (not an imported one): the only vault whose access policy it sets. */
+  private createdVault?: cr.AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: ArchiveStorageProps) {
     super(scope, id);
-    const { config } = props;
+    const { config, encryptionKey } = props;
     const imports = config.imports;
     const usesS3Glacier = config.tiers.some((tier) => tier.target.type === 's3-glacier');
     const createsBuckets = !imports.snapshotBucketName || (usesS3Glacier && !imports.archiveBucketName);
@@ -56,7 +65,7 @@ export class ArchiveStorage extends Construct {
     this.snapshotBucket = imports.snapshotBucketName
       ? s3.Bucket.fromBucketName(this, 'SnapshotBucket', imports.snapshotBucketName)
       : new s3.Bucket(this, 'SnapshotBucket', {
-          ...securedBucket(),
+          ...securedBucket(encryptionKey),
           versioned: true,
           serverAccessLogsBucket: this.accessLogsBucket,
           serverAccessLogsPrefix: 'snapshot-bucket/',
@@ -69,8 +78,12 @@ export class ArchiveStorage extends Construct {
     if (imports.archiveBucketName) {
       this.archiveBucket = s3.Bucket.fromBucketName(this, 'ArchiveBucket', imports.archiveBucketName);
     } else if (usesS3Glacier) {
+      // Object Lock can be turned on for an existing bucket (CloudFormation updates it without interruption), never off.
+      const retains = config.tiers.some((tier) => tier.target.type === 's3-glacier' && tier.target.retainFor !== undefined);
       this.archiveBucket = new s3.Bucket(this, 'ArchiveBucket', {
-        ...securedBucket(),
+        ...securedBucket(encryptionKey),
+        // No default retention: each verified version gets its tier's (archive-files.ts), after its checksum matched.
+        ...(retains && { objectLockEnabled: true }),
         // The index records each archive's version id, so a later write to the same key never replaces it.
         // No noncurrent-version expiry here: a noncurrent version may still be the recorded archive.
         versioned: true,
@@ -130,15 +143,17 @@ export class ArchiveStorage extends Construct {
         policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.vaultArn] }),
         installLatestAwsSdk: false,
       });
+      // Job notifications come once, through the SNSTopic request-retrieval names on each InitiateJob: Glacier also
+      // publishes to the vault's configured topic, so a vault configured for the same topic announces every job twice.
+      // The per-job topic is the one kept because it works the same for an imported vault, whose configuration is not
+      // ours to change. Stacks before this one configured their vault with SetVaultNotifications; clearing it here (an
+      // update of the same resource) removes that second notification, and does nothing to a vault without one.
       const notifications = {
         service: 'Glacier',
-        action: 'setVaultNotifications',
-        parameters: {
-          accountId: '-',
-          vaultName: this.vaultName,
-          vaultNotificationConfig: { SNSTopic: this.vaultNotificationTopic.topicArn, Events: ['ArchiveRetrievalCompleted', 'InventoryRetrievalCompleted'] },
-        },
+        action: 'deleteVaultNotifications',
+        parameters: { accountId: '-', vaultName: this.vaultName },
         physicalResourceId: cr.PhysicalResourceId.of(`${this.vaultName}-notifications`),
+        ignoreErrorCodesMatching: 'ResourceNotFoundException',
       };
       const vaultNotifications = new cr.AwsCustomResource(this, 'VaultNotifications', {
         resourceType: 'Custom::GlacierVaultNotifications',
@@ -148,6 +163,7 @@ export class ArchiveStorage extends Construct {
         installLatestAwsSdk: false,
       });
       vaultNotifications.node.addDependency(vault);
+      this.createdVault = vault;
       acknowledgeCustomResourceProvider(this);
     }
   }
@@ -235,9 +251,21 @@ export class ArchiveStorage extends Construct {
       grantee,
       this.archiveBucket,
       '*',
-      ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:DeleteObjectVersion'],
+      // GetObject: HeadObject of the archive key finds a copy a crashed attempt made but did not record.
+      [
+        's3:PutObject',
+        's3:PutObjectTagging',
+        's3:AbortMultipartUpload',
+        's3:ListMultipartUploadParts',
+        's3:DeleteObjectVersion',
+        's3:GetObject',
+        // A tier's retainFor: the verified version's Object Lock retention (archive-files.ts). Never BypassGovernanceRetention.
+        's3:PutObjectRetention',
+      ],
       'Archived objects are keyed by run and output path, known only at run time.',
     );
+    // ListBucket: without it S3 answers a HeadObject of a key not there yet with 403, not 404.
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.archiveBucket.bucketArn] });
   }
 
   /** Restores an archived object (a version of it) out of its Glacier storage class. */
@@ -270,6 +298,45 @@ export class ArchiveStorage extends Construct {
     );
   }
 
+  /**
+   * Sets the created vault's access policy: glacier:DeleteArchive denied to every principal, the account's root user
+   * included, except `cleanupRole` (ArchiveFiles, whose duplicate clean-up deletes an archive completed but never
+   * recorded). A Deny on DeleteArchive only: the account can still change or delete the policy itself (no Vault Lock,
+   * which would make it immutable). Nothing is deleted on `cdk destroy`, so the protection outlives the stack. An
+   * imported vault's policy is its owner's and is left alone.
+   */
+  protectVaultArchives(cleanupRole: iam.IRole): void {
+    if (!this.createdVault || !this.vaultName || !this.vaultArn) return;
+    const stack = Stack.of(this);
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'OnlyTheArchiverCleansUpDuplicates',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'glacier:DeleteArchive',
+          Resource: this.vaultArn,
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': cleanupRole.roleArn } },
+        },
+      ],
+    };
+    const setPolicy = {
+      service: 'Glacier',
+      action: 'setVaultAccessPolicy',
+      parameters: { accountId: '-', vaultName: this.vaultName, policy: { Policy: stack.toJsonString(policy) } },
+      physicalResourceId: cr.PhysicalResourceId.of(`${this.vaultName}-access-policy`),
+    };
+    const accessPolicy = new cr.AwsCustomResource(this, 'VaultAccessPolicy', {
+      resourceType: 'Custom::GlacierVaultAccessPolicy',
+      onCreate: setPolicy,
+      onUpdate: setPolicy,
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.vaultArn] }),
+      installLatestAwsSdk: false,
+    });
+    accessPolicy.node.addDependency(this.createdVault);
+  }
+
   private grantVault(grantee: iam.IGrantable, actions: string[]): void {
     if (this.vaultArn) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.vaultArn] });
   }
@@ -280,12 +347,16 @@ function grantObjects(grantee: iam.IGrantable, bucket: s3.IBucket, keyPattern: s
   const resourceArns = [bucket.arnForObjects(keyPattern)];
   iam.Grant.addToPrincipal({ grantee, actions, resourceArns });
   acknowledgeWildcardResources(grantee, resourceArns, reason);
+  // A bucket with the customer-managed key: its objects are read and written through that key.
+  const writes = actions.some((action) => action === 's3:PutObject');
+  const reads = actions.some((action) => action === 's3:GetObject' || action === 's3:GetObjectVersion');
+  if (bucket.encryptionKey && (reads || writes)) bucket.encryptionKey.grant(grantee, ...(writes ? KEY_WRITE_ACTIONS : KEY_READ_ACTIONS));
 }
 
 /** Private, encrypted, TLS-only, and kept when the stack is destroyed. */
-function securedBucket(): s3.BucketProps {
+function securedBucket(encryptionKey?: kms.IKey): s3.BucketProps {
   return {
-    encryption: s3.BucketEncryption.S3_MANAGED,
+    ...(encryptionKey ? { encryption: s3.BucketEncryption.KMS, encryptionKey, bucketKeyEnabled: true } : { encryption: s3.BucketEncryption.S3_MANAGED }),
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     enforceSSL: true,

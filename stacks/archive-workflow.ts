@@ -5,7 +5,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
 import type { ArchiverConfig } from '../functions/lib/contract';
-import { grantBucketListing, grantBucketObjects, grantOmicsRunLogs, grantOmicsRuns } from './external-access';
+import { KMS_READ_ACTIONS, grantBucketListing, grantBucketObjects, grantKmsKeys, grantOmicsRunLogs, grantOmicsRuns } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
 import type { RunIndexTable } from './run-index';
 import { ENV } from '../functions/lib/contract';
@@ -39,11 +39,14 @@ export class ArchiveWorkflow extends Construct {
     });
 
     const environment: FunctionEnvironment = { ...props.environment, [ENV.archiveEventsTopicArn]: this.archiveEventsTopic.topicArn };
-    const make = (key: ArchiveFunctionKey) => new ArchiverFunction(this, { spec: LAMBDAS[key], config, environment });
+    const make = (key: ArchiveFunctionKey, reservedConcurrency?: number) =>
+      new ArchiverFunction(this, { spec: LAMBDAS[key], config, environment, reservedConcurrency });
     this.functions = {
       snapshotRun: make('snapshotRun'),
       planArchive: make('planArchive'),
-      archiveFiles: make('archiveFiles'),
+      // The Distributed Map's items of every run in flight land here: a backfill of thousands of runs would otherwise
+      // take the account's whole concurrency. Throttled items wait (the ASL's long Lambda.TooManyRequestsException retry).
+      archiveFiles: make('archiveFiles', config.reservedConcurrency.archiveFiles),
       finalizeArchive: make('finalizeArchive'),
     };
     const { snapshotRun, planArchive, archiveFiles, finalizeArchive } = this.functions;
@@ -66,6 +69,8 @@ export class ArchiveWorkflow extends Construct {
       ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:DeleteObject', 's3:DeleteObjectVersion'],
       'Archived outputs are read (and, where a tier deletes sources, removed) under run prefixes named at run time.',
     );
+    // SSE-KMS output buckets: reading a source (GetObject, or the server-side copy's read of it) decrypts with its key.
+    for (const fn of [planArchive, archiveFiles]) grantKmsKeys(fn.role, config.kmsKeyArns, KMS_READ_ACTIONS);
     storage.grantVaultUpload(archiveFiles.role);
     storage.grantArchiveWrite(archiveFiles.role);
 
@@ -79,6 +84,8 @@ export class ArchiveWorkflow extends Construct {
       storage,
       archiveEventsTopic: this.archiveEventsTopic,
     });
+    // DescribeExecution: whether the execution that owns a run's archive still runs (a new one stands down if so).
+    this.workflow.grantDescribeExecutions(snapshotRun.role);
   }
 
   get stateMachine(): sfn.StateMachine {

@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { ArchiveStorage } from './archive-storage';
 import { ArchiveWorkflow } from './archive-workflow';
 import { CompletionTrigger } from './completion-trigger';
+import { encryptionKeyOf } from './encryption-key';
 import type { ArchiverConfig } from '../functions/lib/contract';
 import type { FunctionEnvironment } from './lambda';
 import { Monitoring } from './monitoring';
@@ -34,8 +35,9 @@ export class OmicsRunArchiverStack extends Stack {
     const { config } = props;
 
     // The id stays 'RunIndex' (the construct was renamed, its table's logical id must not change).
-    this.runIndex = new RunIndexTable(this, 'RunIndex', { importTableName: config.imports.runIndexTableName });
-    this.storage = new ArchiveStorage(this, 'ArchiveStorage', { config });
+    const encryptionKey = encryptionKeyOf(this, config);
+    this.runIndex = new RunIndexTable(this, 'RunIndex', { importTableName: config.imports.runIndexTableName, encryptionKey });
+    this.storage = new ArchiveStorage(this, 'ArchiveStorage', { config, encryptionKey });
 
     // The workflows have fixed names, so every function can be told their ARNs before they exist.
     const environment: FunctionEnvironment = {
@@ -46,9 +48,11 @@ export class OmicsRunArchiverStack extends Stack {
       [ENV.restoreStateMachineArn]: stateMachineArn(this, stateMachineName(this, 'restoreRun')),
       ...(this.storage.vaultName ? { [ENV.vaultName]: this.storage.vaultName } : {}),
       ...(this.storage.archiveBucket ? { [ENV.archiveBucket]: this.storage.archiveBucket.bucketName } : {}),
+      ...(config.logRunParameters ? { [ENV.logRunParameters]: 'true' } : {}),
     };
 
     this.archive = new ArchiveWorkflow(this, 'ArchiveWorkflow', { config, runIndex: this.runIndex, storage: this.storage, environment });
+    this.storage.protectVaultArchives(this.archive.functions.archiveFiles.role);
     const withTopic: FunctionEnvironment = { ...environment, [ENV.archiveEventsTopicArn]: this.archive.archiveEventsTopic.topicArn };
     this.trigger = new CompletionTrigger(this, 'CompletionTrigger', {
       config,
@@ -96,6 +100,7 @@ export class OmicsRunArchiverStack extends Stack {
     output(STACK_OUTPUTS.archiveStateMachineArn, this.archive.stateMachine.stateMachineArn, 'ArchiveRun state machine');
     output(STACK_OUTPUTS.restoreStateMachineArn, this.restore.stateMachine.stateMachineArn, 'RestoreRun state machine');
     output(STACK_OUTPUTS.archiveEventsTopicArn, this.archive.archiveEventsTopic.topicArn, 'Topic of run archive outcomes');
+    output(STACK_OUTPUTS.restoreEventsTopicArn, this.restore.restoreEventsTopic.topicArn, 'Topic of restore outcomes');
     if (this.storage.vaultNotificationTopic) {
       output(STACK_OUTPUTS.vaultNotificationTopicArn, this.storage.vaultNotificationTopic.topicArn, 'Topic of Glacier job completions');
     }

@@ -3,7 +3,7 @@ import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
-import { OMICS_LOG_GROUP } from '../functions/lib/contract';
+import { OMICS_LOG_GROUP, parseKmsKeyArn, type KmsKeyRef } from '../functions/lib/contract';
 
 /** HealthOmics actions on runs; run ids arrive in events, so the grant covers the account's runs. */
 export function grantOmicsRuns(grantee: iam.IGrantable, actions: string[]): void {
@@ -38,6 +38,60 @@ export function grantBucketObjects(grantee: iam.IGrantable, bucketNames: readonl
   iam.Grant.addToPrincipal({ grantee, actions, resourceArns });
   acknowledgeWildcardResources(grantee, resourceArns, reason);
 }
+
+/** What S3 asks KMS for on the caller's behalf: reading SSE-KMS objects, and writing them. */
+export const KMS_READ_ACTIONS = ['kms:Decrypt'];
+/**
+ * GenerateDataKey for every new object; Decrypt too, since S3 decrypts the parts' data key to complete a multipart
+ * upload (and UploadPartCopy) into an SSE-KMS bucket.
+ */
+export const KMS_WRITE_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
+
+/**
+ * KMS actions on the labs' bucket keys (`kmsKeyArns`), only through S3 (kms:ViaService). IAM names keys only by key
+ * ARN, so an alias ARN becomes the account's keys in its region that carry that alias (kms:ResourceAliases).
+ */
+export function grantKmsKeys(grantee: iam.IGrantable, keyArns: readonly string[], actions: string[]): void {
+  const refs = keyArns.map((arn) => {
+    const ref = parseKmsKeyArn(arn);
+    if (!ref) throw new Error(`not a KMS key or alias ARN: ${arn} (parseConfig should have refused it)`);
+    return ref;
+  });
+  const viaS3 = (regions: readonly string[]) => ({ 'kms:ViaService': oneOrMany([...new Set(regions)].map((region) => `s3.${region}.amazonaws.com`)) });
+  const keys = refs.filter((ref) => ref.kind === 'key');
+  if (keys.length) {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: keys.map(kmsArn),
+      conditions: { StringEquals: viaS3(keys.map((k) => k.region)) },
+    });
+  }
+  const aliasesByScope = new Map<string, KmsKeyRef[]>();
+  for (const ref of refs.filter((r) => r.kind === 'alias')) {
+    const scope = kmsArn({ ...ref, resource: 'key/*' });
+    aliasesByScope.set(scope, [...(aliasesByScope.get(scope) ?? []), ref]);
+  }
+  for (const [scope, aliases] of aliasesByScope) {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: [scope],
+      conditions: {
+        StringEquals: viaS3(aliases.map((a) => a.region)),
+        'ForAnyValue:StringEquals': { 'kms:ResourceAliases': oneOrMany(aliases.map((a) => a.resource)) },
+      },
+    });
+    acknowledgeWildcardResources(
+      grantee,
+      [scope],
+      `kmsKeyArns names ${aliases.map((a) => a.resource).join(', ')}: IAM reaches a key by alias only through kms:ResourceAliases.`,
+    );
+  }
+}
+
+const oneOrMany = (values: string[]) => (values.length === 1 ? values[0] : values);
+const kmsArn = (ref: KmsKeyRef) => `arn:${ref.partition}:kms:${ref.region}:${ref.account}:${ref.resource}`;
 
 function bucketArn(grantee: iam.IGrantable, name: string): string {
   return stackOf(grantee).formatArn({ service: 's3', region: '', account: '', resource: name });

@@ -1,6 +1,6 @@
 // Makes every Lambda function the same way from its wiring LambdaSpec: bundling, runtime, logs, tracing, role, environment.
 import * as path from 'node:path';
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -26,6 +26,28 @@ export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
  */
 export const UNRESOLVED_VALUE_BYTES = 256;
 
+/** Lambda function names are at most 64 characters. */
+export const MAX_FUNCTION_NAME = 64;
+
+/**
+ * The fixed name of a function a state machine invokes, or undefined for the others (CloudFormation names them).
+ * An execution keeps the definition it started with, ARNs included, for as long as it runs: a restore waits up to 90
+ * days for its retrievals. A fixed name keeps the ARN in that definition valid across every redeploy; CloudFormation
+ * cannot replace a named function under the same name, so a change that would need a new function (and a new ARN)
+ * fails the deploy instead of stranding executions in flight. A `live` alias would not help: its ARN contains the
+ * function's name, which a replacement changes just the same.
+ */
+export function fixedFunctionName(stack: Stack, spec: LambdaSpec): string | undefined {
+  if (!spec.substitution) return undefined;
+  const name = `${stack.stackName}-${spec.id}`;
+  if (name.length > MAX_FUNCTION_NAME) {
+    throw new ConfigError('cdk context "stackName"', [
+      `stackName: "${stack.stackName}" makes the function name "${name}" longer than ${MAX_FUNCTION_NAME} characters; choose a shorter stack name`,
+    ]);
+  }
+  return name;
+}
+
 /** The values for the wiring's environment variable names, filled in as the stack creates each resource. */
 export type FunctionEnvironment = Partial<Record<EnvName, string>>;
 
@@ -40,6 +62,8 @@ export interface ArchiverFunctionProps {
   readonly config: ArchiverConfig;
   /** Values for the names in `spec.env`; TIER_POLICY is filled from `config` here. */
   readonly environment: FunctionEnvironment;
+  /** Reserved concurrency (`reservedConcurrency` in the configuration); absent: the function shares the account's pool. */
+  readonly reservedConcurrency?: number;
 }
 
 /** One handler from functions/: its function, its own role (no managed policies) and its own log group. */
@@ -71,6 +95,7 @@ export class ArchiverFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     this.function = new NodejsFunction(this, 'Function', {
+      functionName: fixedFunctionName(Stack.of(this), spec),
       entry: path.join(REPO_ROOT, spec.entry),
       handler: 'handler',
       projectRoot: REPO_ROOT,
@@ -81,6 +106,7 @@ export class ArchiverFunction extends Construct {
       memorySize: spec.memoryMiB,
       timeout: Duration.seconds(spec.timeoutSeconds),
       tracing: lambda.Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
       environment,
@@ -116,6 +142,9 @@ export function functionEnvironment(spec: LambdaSpec, values: FunctionEnvironmen
     }
     variables[name] = value;
   }
+  // Every function logs, so every one is told whether a run's parameters may appear in its logs.
+  const logRunParameters = values[ENV.logRunParameters];
+  if (logRunParameters !== undefined) variables[ENV.logRunParameters] = logRunParameters;
   Object.assign(variables, {
     POWERTOOLS_SERVICE_NAME: POWERTOOLS.serviceName,
     POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS.metricsNamespace,

@@ -14,6 +14,7 @@ export const STACK_OUTPUTS = {
   archiveStateMachineArn: 'ArchiveStateMachineArn',
   restoreStateMachineArn: 'RestoreStateMachineArn',
   archiveEventsTopicArn: 'ArchiveEventsTopicArn',
+  restoreEventsTopicArn: 'RestoreEventsTopicArn',
   vaultNotificationTopicArn: 'VaultNotificationTopicArn',
   alarmTopicArn: 'AlarmTopicArn',
 } as const;

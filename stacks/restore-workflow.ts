@@ -1,16 +1,18 @@
-// The RestoreRun workflow: its functions, its state machine, and the vault notifications and S3 restore events that
-// resume waiting retrievals.
+// The RestoreRun workflow: its functions, its state machine, the vault notifications and S3 restore events that
+// resume waiting retrievals, and the restore-events topic it announces outcomes on.
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ArchiveStorage } from './archive-storage';
-import { s3RestoreCompletedPattern, type ArchiverConfig } from '../functions/lib/contract';
+import { ENV, s3RestoreCompletedPattern, type ArchiverConfig } from '../functions/lib/contract';
 import { toEventPattern } from './completion-trigger';
 import { ConsumerQueue } from './consumer-queue';
-import { grantBucketListing, grantBucketObjects } from './external-access';
+import { KMS_WRITE_ACTIONS, grantBucketListing, grantBucketObjects, grantKmsKeys } from './external-access';
 import { ArchiverFunction, type FunctionEnvironment } from './lambda';
 import type { RunIndexTable } from './run-index';
 import { LAMBDAS, QUEUES, STATE_MACHINES } from './wiring';
@@ -29,6 +31,8 @@ export interface RestoreWorkflowProps {
 export class RestoreWorkflow extends Construct {
   readonly functions: Record<RestoreFunctionKey, ArchiverFunction>;
   readonly workflow: WorkflowStateMachine;
+  /** Restore outcomes (RESTORE_COMPLETED / RESTORE_FAILED, with `event`, `runId`, `runUuid`, `tier`, `retrievalTier` attributes). */
+  readonly restoreEventsTopic: sns.Topic;
   readonly notificationQueue: ConsumerQueue;
   readonly retrievalNotification: ArchiverFunction;
   /** The archive bucket's Object Restore Completed events → the notification queue; absent without an archive bucket. */
@@ -36,16 +40,27 @@ export class RestoreWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: RestoreWorkflowProps) {
     super(scope, id);
-    const { config, runIndex, storage, environment } = props;
+    const { config, runIndex, storage } = props;
+    // Only the finalize function (an IAM principal of this account) publishes, so the AWS managed key suffices, as
+    // for the archive-events topic.
+    this.restoreEventsTopic = new sns.Topic(this, 'RestoreEventsTopic', {
+      displayName: 'Omics run restore outcomes',
+      masterKey: kms.Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    for (const email of config.restoreNotificationEmails) this.restoreEventsTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    const environment: FunctionEnvironment = { ...props.environment, [ENV.restoreEventsTopicArn]: this.restoreEventsTopic.topicArn };
     // A restore writes back to where the files came from, or to a bucket named for restores.
     const destinationBuckets = [...new Set([...config.outputBuckets, ...config.restoreBuckets])];
 
-    const make = (key: RestoreFunctionKey) => new ArchiverFunction(this, { spec: LAMBDAS[key], config, environment });
+    const make = (key: RestoreFunctionKey, reservedConcurrency?: number) =>
+      new ArchiverFunction(this, { spec: LAMBDAS[key], config, environment, reservedConcurrency });
     this.functions = {
       planRestore: make('planRestore'),
       requestRetrieval: make('requestRetrieval'),
       checkRetrieval: make('checkRetrieval'),
-      copyRestoredFile: make('copyRestoredFile'),
+      // Every restore's copies land here once their retrievals finish, possibly thousands at once; see archiveFiles.
+      copyRestoredFile: make('copyRestoredFile', config.reservedConcurrency.copyRestoredFile),
       finalizeRestore: make('finalizeRestore'),
     };
     const { planRestore, requestRetrieval, checkRetrieval, copyRestoredFile, finalizeRestore } = this.functions;
@@ -80,8 +95,13 @@ export class RestoreWorkflow extends Construct {
       ['s3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
       'A restore writes each file back under its original key, or under the prefix the operator chose, both named at run time.',
     );
+    // SSE-KMS destinations: each new object (PutObject, CopyObject, a multipart upload or copy) needs the bucket's key.
+    grantKmsKeys(copyRestoredFile.role, config.kmsKeyArns, KMS_WRITE_ACTIONS);
 
     for (const fn of [planRestore, requestRetrieval, checkRetrieval, copyRestoredFile, finalizeRestore]) runIndex.grantRecords(fn.role);
+    // sns:Publish alone, as the archive workflow's state machine has it: the AWS managed key's own policy lets this
+    // account's principals use it through SNS, and grantPublish would add kms:* on every key (key/*) for an imported alias.
+    iam.Grant.addToPrincipal({ grantee: finalizeRestore.role, actions: ['sns:Publish'], resourceArns: [this.restoreEventsTopic.topicArn] });
 
     this.workflow = new WorkflowStateMachine(this, STATE_MACHINES.restoreRun.id, {
       key: 'restoreRun',

@@ -2,6 +2,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
 import { RUN_INDEX } from '../functions/lib/contract';
@@ -9,6 +10,8 @@ import { RUN_INDEX } from '../functions/lib/contract';
 export interface RunIndexTableProps {
   /** Name of an existing table (`imports.runIndexTableName`) to use instead of creating one. */
   readonly importTableName?: string;
+  /** The customer-managed key to encrypt a created table with (stacks/encryption-key.ts); absent: the AWS managed key. */
+  readonly encryptionKey?: kms.IKey;
 }
 
 export class RunIndexTable extends Construct {
@@ -32,7 +35,9 @@ export class RunIndexTable extends Construct {
       sortKey: { name: RUN_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
       // The index is the only record of where each archive is: `cdk destroy` must not take it.
       removalPolicy: RemovalPolicy.RETAIN,
     });

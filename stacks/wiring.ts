@@ -1,7 +1,7 @@
 // The stack's wiring as plain data, shared by the CDK constructs and the local cloud so both build the same thing.
 // Nothing here imports aws-cdk-lib: local/ reads it without loading the CDK. The names both sides share (environment,
 // events, index keys) are the runtime's contract, in functions/lib/contract.
-import { ENV, type EnvName } from '../functions/lib/contract';
+import { ARCHIVE_FILES_MEMORY_MIB, COPY_RESTORED_FILE_MEMORY_MIB, ENV, type EnvName } from '../functions/lib/contract';
 
 /** One Lambda function: where its code is, what it needs, and the ASL substitution that names it (if a state calls it). */
 export interface LambdaSpec {
@@ -50,7 +50,8 @@ export const LAMBDAS = {
     id: 'ArchiveFiles',
     entry: 'functions/archive-files.ts',
     description: 'Streams one plan item (a file or a group of small files) into Glacier and records each archive',
-    memoryMiB: 1769,
+    // A vault upload holds its parts in flight; the configuration's partSizeMiB is checked against this.
+    memoryMiB: ARCHIVE_FILES_MEMORY_MIB,
     timeoutSeconds: 900,
     substitution: 'ArchiveFilesFunctionArn',
     env: [ENV.runIndexTable, ENV.vaultName, ENV.archiveBucket],
@@ -111,7 +112,8 @@ export const LAMBDAS = {
     id: 'CopyRestoredFile',
     entry: 'functions/copy-restored-file.ts',
     description: 'Copies a retrieved archive to its destination in verified, MiB-aligned ranges',
-    memoryMiB: 1769,
+    // One range in memory, and ranges grow with the archive (jobOutputRangeSize): 4 GiB ones for the largest.
+    memoryMiB: COPY_RESTORED_FILE_MEMORY_MIB,
     timeoutSeconds: 900,
     substitution: 'CopyRestoredFileFunctionArn',
     env: [ENV.runIndexTable, ENV.vaultName],
@@ -119,11 +121,11 @@ export const LAMBDAS = {
   finalizeRestore: spec({
     id: 'FinalizeRestore',
     entry: 'functions/finalize-restore.ts',
-    description: 'Records the outcome of a restore request',
+    description: 'Records the outcome of a restore request and announces it on the restore-events topic',
     memoryMiB: 256,
     timeoutSeconds: 60,
     substitution: 'FinalizeRestoreFunctionArn',
-    env: [ENV.runIndexTable],
+    env: [ENV.runIndexTable, ENV.restoreEventsTopicArn],
   }),
   reconcileRuns: spec({
     id: 'ReconcileRuns',

@@ -1,7 +1,7 @@
 // One Step Functions workflow from its ASL file, the wiring's substitutions, and the permissions its states need.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Fn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -32,6 +32,21 @@ export function stateMachineName(stack: Stack, key: StateMachineKey): string {
 /** The ARN of a state machine by name, without referring to the resource. */
 export function stateMachineArn(stack: Stack, name: string): string {
   return stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+}
+
+/** The log group prefix CloudWatch Logs grants vended-log delivery for without a per-group resource policy statement. */
+export const VENDED_LOGS_PREFIX = '/aws/vendedlogs/states/';
+
+/**
+ * A log group under `/aws/vendedlogs/states/`: for any other name, log delivery adds a statement per group to the
+ * account's CloudWatch Logs resource policy, and past its 5,120-character limit CreateStateMachine fails (Step Functions
+ * guide, "Avoiding CloudWatch Logs resource policy size restrictions"). The stack id's suffix keeps the name unique per
+ * stack instance, so a group retained by an earlier `cdk destroy` does not block the next deploy. The logging ARN must
+ * stay within 256 characters: 80 for the name and 36 for the suffix leave room.
+ */
+export function stateMachineLogGroupName(stack: Stack, stateMachineName: string): string {
+  const stackUuid = Fn.select(2, Fn.split('/', stack.stackId));
+  return `${VENDED_LOGS_PREFIX}${stateMachineName}-${stackUuid}`;
 }
 
 export interface WorkflowStateMachineProps {
@@ -73,7 +88,10 @@ export class WorkflowStateMachine extends Construct {
     }
     const uses = (key: string) => definition.includes(`\${${key}}`);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.config.logRetentionDays as logs.RetentionDays });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: stateMachineLogGroupName(stack, this.stateMachineName),
+      retention: props.config.logRetentionDays as logs.RetentionDays,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       definitionBody: sfn.DefinitionBody.fromFile(definitionFile),
@@ -116,15 +134,23 @@ export class WorkflowStateMachine extends Construct {
   }
 
   /**
-   * Resumes (or fails) a task waiting with .waitForTaskToken in this workflow. The ARN is built from the fixed name,
-   * not taken from the state machine, so a function the workflow invokes may hold this grant without a cycle.
+   * Resumes (or fails) a task waiting with .waitForTaskToken in this workflow. The tokens come from Distributed Map
+   * children, whose state machine ARN is the labelled `stateMachine:<name>/<map label>`, not this one. And the Service
+   * Authorization Reference lists no resource type for SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat: they support
+   * no resource-level permissions, so "*" is the only resource that works. The task token itself is the capability.
    */
   grantTaskResponse(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
+    const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-      resourceArns: [stateMachineArn(Stack.of(this), this.stateMachineName)],
+      resourceArns: ['*'],
     });
+    acknowledgeWildcardResources(
+      grantee,
+      ['*'],
+      'states:SendTaskSuccess/SendTaskFailure support no resource-level permissions (Service Authorization Reference); only the holder of a task token can use them.',
+    );
+    return grant;
   }
 
   private executionArn(resourceName: string): string {

@@ -8,6 +8,8 @@ export interface CommandIO {
   err(text: string): void;
   /** Whether stderr is a terminal that can redraw progress bars. */
   interactive: boolean;
+  /** Where progress bars are drawn when `interactive`; default process.stderr, so stdout keeps only the results. */
+  progress?: NodeJS.WritableStream;
 }
 
 export const processIO: CommandIO = {

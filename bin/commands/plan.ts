@@ -2,10 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GetRunCommand, ResourceNotFoundException, type GetRunCommandOutput } from '@aws-sdk/client-omics';
-import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { classifyOutputs, type ListedObject, type NewerRun } from '../../functions/lib/archive/classify-outputs';
 import { newerRunOf } from '../../functions/lib/archive/plan-archive';
 import { listRunCacheUris, snapshotCacheUris } from '../../functions/lib/archive/run-caches';
+import { listObjects } from '../../functions/lib/s3/listing';
 import { parseS3Uri } from '../../functions/lib/s3/uri';
 import * as clients from '../../functions/lib/runtime/clients';
 import { RunIndex, type FileRecord, type RunRecord } from '../../functions/lib/index/run-index';
@@ -14,12 +14,18 @@ import { matchTier, tierWaits, type RunFacts } from '../../functions/lib/archive
 import { FILE_ACTIONS, sizeBytes, type ArchiverConfig, type FileAction, type Tier } from '../../functions/lib/contract';
 import { checkRunRef, findRun, formatBytes, isRunId, processIO, table, type CommandIO } from './display';
 import { loadPolicy } from './policy';
+import { estimateCost, type CostEstimate } from '../../functions/lib/cost/estimate';
+import { formatCost, loadPrices, namedTier } from './cost-display';
 import { ResourceResolver, type ResolverDeps, type ResourceFlags } from './resources';
 
 export interface PlanOptions extends ResourceFlags {
   /** A cdk.json-like file or a bare `omicsArchiver` object; default ./cdk.json. */
   policy?: string;
   json?: boolean;
+  /** Preview with this tier of the policy instead of the one the run matches (`cost --tier`). */
+  tier?: string;
+  /** A `--prices` JSON file merged onto the built-in price table for the cost estimate. */
+  prices?: string;
   /** The moment ages are measured at (tests pin it). */
   now?: Date;
 }
@@ -74,6 +80,10 @@ export interface RunPlan {
    * no longer has the run): the workflow never archives them, so they are left out of the plan.
    */
   runCacheObjects?: { uris: string[]; files: number; bytes: number };
+  /** What archiving these files to the tier costs (functions/lib/cost/estimate.ts); absent when no tier matches. */
+  cost?: CostEstimate;
+  /** The `--prices` file the estimate used, if any. */
+  pricesFile?: string;
 }
 
 function ruleText(tier: Tier, rule: number): string {
@@ -185,11 +195,7 @@ async function listOutputs(runOutputUri: string): Promise<ListedObject[]> {
   const { bucket, prefix } = parseS3Uri(runOutputUri);
   const objects: ListedObject[] = [];
   try {
-    for await (const page of paginateListObjectsV2({ client: clients.s3Client(), pageSize: 1000 }, { Bucket: bucket, Prefix: prefix })) {
-      for (const object of page.Contents ?? []) {
-        objects.push({ key: object.Key ?? '', size: object.Size ?? 0, etag: object.ETag, lastModified: object.LastModified });
-      }
-    }
+    for await (const object of listObjects(clients.s3Client(), bucket, prefix)) objects.push(object);
   } catch (error) {
     throw new Error(`cannot list the run's outputs at ${runOutputUri}: ${(error as Error).message}`, { cause: error });
   }
@@ -222,7 +228,9 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
   const groupLimits = { maxFiles: config.groupMaxFiles, maxBytes: sizeBytes(config.groupMaxBytes) };
   const totals = Object.fromEntries(FILE_ACTIONS.map((a) => [a, { files: 0, bytes: 0 }])) as RunPlan['totals'];
   const plan: RunPlan = { run: source.run, policyFile, files: [], totals, workItems: [], groupLimits, alreadyArchived: 0 };
-  const tier = matchTier(config, source.facts);
+  const tier = options.tier !== undefined ? namedTier(config, options.tier, policyFile) : matchTier(config, source.facts);
+  // Read before anything is listed, so a bad price file fails at once.
+  const prices = loadPrices(options.prices);
   if (!tier) return plan;
   plan.tier = tier;
   const waits = tierWaits(tier);
@@ -266,6 +274,8 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
   if (classified.newerRunObjects) plan.newerRunObjects = classified.newerRunObjects;
   if (classified.runCacheObjects.files) plan.runCacheObjects = { uris: excludeUris, ...classified.runCacheObjects };
   plan.workItems = classified.workItems.map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
+  plan.cost = estimateCost(plan.files, tier, prices.prices);
+  if (prices.file) plan.pricesFile = prices.file;
   return plan;
 }
 
@@ -338,6 +348,7 @@ export function formatPlan(plan: RunPlan, now = new Date()): string {
   );
   if (plan.alreadyArchived)
     lines.push(`  (${plan.alreadyArchived} file${plan.alreadyArchived === 1 ? ' is' : 's are'} already archived and would not be archived again)`);
+  if (plan.cost) lines.push('', formatCost(plan.cost, plan.pricesFile));
   lines.push('', 'Nothing was changed: this is a preview.');
   return lines.join('\n');
 }

@@ -102,6 +102,8 @@ export interface RestoreResult {
   failure?: { state?: string; error?: string; cause?: string };
   request?: RestoreRequestRecord;
   files?: RestoreFileProgress[];
+  /** With --wait: how long it followed the execution. */
+  waitedSeconds?: number;
   /** False when the execution or any file failed: the CLI then exits non-zero. */
   ok: boolean;
 }
@@ -121,9 +123,19 @@ export function restoreRequest(ref: string, options: RestoreOptions): { input: R
   return { input, name };
 }
 
+/** "45 s", "12m 05s", "3h 07m": how long --wait has been waiting. */
+export function formatWaited(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`;
+}
+
 /**
- * Shows restore progress. In a terminal: an overall bar (files, bytes, the state the execution is in) and one bar per
- * file for up to 20 files. Elsewhere (a pipe, a log): a line per state entered and per file state change. Nothing for --json.
+ * Shows restore progress. In a terminal: an overall bar on stderr (files done of all, bytes, the time waited, the state
+ * the execution is in) and one bar per file for up to 20 files. Elsewhere (a pipe, a log): a line per state entered and
+ * per file state change. Nothing for --json.
  */
 class ProgressView {
   private readonly bars?: cliProgress.MultiBar;
@@ -132,6 +144,7 @@ class ProgressView {
   private readonly lastState = new Map<string, string>();
   private files: RestoreFileProgress[] = [];
   private executionState = 'starting';
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly io: CommandIO,
@@ -140,6 +153,8 @@ class ProgressView {
     if (!quiet && io.interactive) {
       this.bars = new cliProgress.MultiBar(
         {
+          // Bars go to stderr (or the IO's progress stream): stdout keeps the start lines and the final table.
+          stream: io.progress ?? process.stderr,
           format: ' {bar} {percentage}% | {done} / {size} | {what}',
           barsize: 20,
           hideCursor: true,
@@ -187,7 +202,7 @@ class ProgressView {
     const bytesOf = (f: RestoreFileProgress) => (f.state === 'RESTORED' ? (f.size ?? f.bytesDone) : f.bytesDone);
     const done = files.reduce((s, f) => s + bytesOf(f), 0);
     const size = files.reduce((s, f) => s + (f.size ?? 0), 0);
-    const what = `${finished}/${files.length} files | ${this.executionState}`;
+    const what = `${finished}/${files.length} files | waited ${formatWaited(this.waitedMs)} | ${this.executionState}`;
     this.overall ??= this.bars.create(1, 0, { done: '', size: '', what: '' });
     this.overall.setTotal(Math.max(files.length, 1));
     this.overall.update(finished, { done: formatBytes(done), size: formatBytes(size), what });
@@ -207,6 +222,10 @@ class ProgressView {
         what: `${f.state} | ${f.path}${f.failureReason ? `: ${f.failureReason}` : ''}`,
       });
     }
+  }
+
+  get waitedMs(): number {
+    return Date.now() - this.startedAt;
   }
 
   stop(): void {
@@ -344,6 +363,7 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
   const failure = failureOf(await history(sfn, executionArn));
   const files = latest?.files ?? [];
   result.status = described.status;
+  result.waitedSeconds = Math.round(view.waitedMs / 1000);
   result.request = latest?.request;
   result.files = files;
   if (failure) result.failure = { ...failure, cause: causeText(failure.cause) };
@@ -369,6 +389,7 @@ export async function restoreCommand(ref: string, options: RestoreOptions, io: C
     }
     const restored = files.filter((f) => f.state === 'RESTORED').length;
     io.out(`Restore ${name}: execution ${described.status}; ${restored} of ${files.length} files restored, ${failedFiles.length} failed.`);
+    io.out(`Waited ${formatWaited(view.waitedMs)}.`);
   }
   if (!result.ok) {
     if (failure) io.err(`error: the restore failed in "${failure.state ?? '?'}": ${failure.error ?? 'error'}: ${causeText(failure.cause)}`);

@@ -7,6 +7,8 @@ import type { JobRecord, Store, Tier } from './store';
 export interface JobScheduler {
   delayMs(kind: Tier | 'inventory'): number;
   schedule(job: JobRecord): void;
+  /** Whether this Expedited InitiateJob finds no capacity (InsufficientCapacityException); a test control. */
+  refuseExpedited(): boolean;
 }
 
 export interface Ctx {

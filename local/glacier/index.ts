@@ -88,9 +88,28 @@ export class GlacierEmulator {
     this.ctx.store.save();
   }
 
+  /** Test control: the next `count` Expedited archive retrievals fail with InsufficientCapacityException. */
+  refuseExpedited(count: number): void {
+    this.runner.expeditedRefusals = count;
+  }
+
   /** Test control: jobs that complete while paused never publish their notification (lost notifications). */
   pauseNotifications(paused = true): void {
     this.runner.notificationsPaused = paused;
+  }
+
+  /** Test inspection: the archives a vault holds (what an inventory would list), with their descriptions. */
+  archivesIn(vaultName: string): { archiveId: string; description: string; size: number }[] {
+    return Object.values(this.ctx.store.state.archives)
+      .filter((a) => a.vault === vaultName)
+      .map((a) => ({ archiveId: a.id, description: a.description, size: a.size }));
+  }
+
+  /** Test inspection: the multipart uploads still open in a vault (ListMultipartUploads would list them). */
+  openUploads(vaultName: string): string[] {
+    return Object.values(this.ctx.store.state.uploads)
+      .filter((u) => u.vault === vaultName)
+      .map((u) => u.id);
   }
 
   /** Test control: completes the job at once and publishes its notifications. */

@@ -17,6 +17,8 @@ export class JobRunner implements JobScheduler {
   private ctx!: Ctx;
   /** Test control: while set, jobs complete without publishing, as when a notification is lost. */
   notificationsPaused = false;
+  /** Test control: how many more Expedited archive retrievals InitiateJob refuses for want of capacity. */
+  expeditedRefusals = 0;
 
   constructor(
     private readonly delays: JobDelays,
@@ -26,6 +28,12 @@ export class JobRunner implements JobScheduler {
   attach(ctx: Ctx): void {
     this.ctx = ctx;
     for (const job of Object.values(ctx.store.state.jobs)) if (job.statusCode === 'InProgress') this.schedule(job);
+  }
+
+  refuseExpedited(): boolean {
+    if (this.expeditedRefusals <= 0) return false;
+    this.expeditedRefusals -= 1;
+    return true;
   }
 
   delayMs(kind: Tier | 'inventory'): number {

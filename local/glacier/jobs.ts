@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { findArchive } from './archives';
 import { MIB, isNodeOfTree, rangeTreeHash } from './checksums';
 import { page, parseLimit, type Call, type Ctx } from './context';
-import { invalidParameter, missingParameter, notFound } from './errors';
+import { GlacierError, invalidParameter, missingParameter, notFound } from './errors';
 import { header, readJsonBody, sendEmpty, sendJson, validateDescription } from './http';
 import { newFileName, newJobId, type JobRecord, type Tier } from './store';
 
@@ -101,6 +101,10 @@ export async function initiateJob(ctx: Ctx, call: Call): Promise<void> {
     const archive = findArchive(ctx, vault.name, archiveId);
     const tier = (optionalString(params, 'Tier') ?? 'Standard') as Tier;
     if (!TIERS.includes(tier)) throw invalidParameter(`Invalid Tier: ${tier}. Valid tiers are ${TIERS.join(', ')}`);
+    // Glacier's answer when it has no Expedited capacity at the moment (only Expedited requests ever get it).
+    if (tier === 'Expedited' && ctx.jobs.refuseExpedited()) {
+      throw new GlacierError('InsufficientCapacityException', 'There is insufficient capacity to process this expedited request');
+    }
     const requested = optionalString(params, 'RetrievalByteRange');
     const { start, end } = requested ? parseRetrievalRange(requested, archive.size) : { start: 0, end: archive.size };
     const aligned = isNodeOfTree(start, end, archive.size);

@@ -11,7 +11,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { defaultEngineLog, defaultManifestLog, defaultRunLog, deterministicContent, logLineCount, logLines } from './content';
@@ -177,6 +177,18 @@ interface OutputBody {
   metadata?: Record<string, string>;
 }
 
+/** A fixture's outputsFolder must be a folder; checked before the emulator registers the run, so a bad one leaves nothing. */
+async function checkOutputsFolder(folder: string | undefined): Promise<void> {
+  if (folder === undefined) return;
+  let problem: string | undefined;
+  try {
+    if (!(await stat(folder)).isDirectory()) problem = 'not a folder';
+  } catch (error) {
+    problem = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message;
+  }
+  if (problem) throw new FixtureError(`Invalid run fixture: outputsFolder: ${folder}: ${problem}`, [{ path: 'outputsFolder', message: problem }]);
+}
+
 async function folderOutputs(folder: string): Promise<OutputBody[]> {
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
   return entries
@@ -263,11 +275,35 @@ function* linesOf(lines: Iterable<string>): Generator<string> {
  */
 export async function loadRunFixture(fixture: RunFixtureInput | RunFixture, clients: LoadRunFixtureClients): Promise<StoredRun> {
   const parsed = parseRunFixture(fixture);
-  const { emulator, s3, logs, events } = clients;
+  await checkOutputsFolder(parsed.outputsFolder);
+  const run = clients.emulator.addRun(parsed);
+  await writeRunArtifacts(parsed, run, clients.emulator.tasks(run.id), clients);
+  if (clients.publishEvent ?? true) {
+    await publishRunStatusEvent(
+      clients.events,
+      run,
+      parsed.workflowName,
+      new Date(run.stopTime ?? (clients.now ?? (() => new Date()))()),
+      clients.eventBusName,
+    );
+  }
+  return run;
+}
+
+/**
+ * Writes what a run leaves behind: its outputs under `<runOutputUri>/out/` with `logs/engine.log` and
+ * `logs/outputs.json` beside them, and its log streams in `/aws/omics/WorkflowLog` (none when its log level is OFF).
+ * `run` and `tasks` are the run as GetRun and GetRunTask show it once these are written.
+ */
+export async function writeRunArtifacts(
+  parsed: RunFixture,
+  run: StoredRun,
+  tasks: StoredTask[],
+  clients: Omit<LoadRunFixtureClients, 'events' | 'publishEvent' | 'eventBusName'>,
+): Promise<void> {
+  const { emulator, s3, logs } = clients;
   const now = (clients.now ?? (() => new Date()))().getTime();
   const concurrency = clients.concurrency ?? 8;
-  const run = emulator.addRun(parsed);
-  const tasks = emulator.tasks(run.id);
   const { bucket, key: runPrefix } = parseS3Uri(run.runOutputUri);
 
   if (clients.createBucket) {
@@ -278,16 +314,18 @@ export async function loadRunFixture(fixture: RunFixtureInput | RunFixture, clie
     }
   }
 
-  // Outputs: HealthOmics writes a run's files under <outputUri><runId>/out/ and its engine log and outputs.json under logs/.
+  // Outputs: HealthOmics writes a run's files under <outputUri><runId>/out/ (a CWL run's under <outputUri><runId>/<uuid>/out/,
+  // see docs.aws.amazon.com/omics/latest/dev/workflows-run-outputs.html) and its engine log and outputs.json under logs/.
   const outputs = [...outputBodies(parsed), ...(parsed.outputsFolder ? await folderOutputs(parsed.outputsFolder) : [])];
+  const outPrefix = parsed.engine === 'CWL' ? `${runPrefix}/${run.uuid}/out` : `${runPrefix}/out`;
   const put = async (key: string, body: Readable | Buffer, metadata?: Record<string, string>) => {
     await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, Metadata: metadata }, queueSize: 2 }).done();
   };
-  await mapBounded(outputs, concurrency, (file) => put(`${runPrefix}/out/${file.path}`, file.body(), file.metadata));
+  await mapBounded(outputs, concurrency, (file) => put(`${outPrefix}/${file.path}`, file.body(), file.metadata));
   const engineLines = (): Iterable<string> => (parsed.engineLog ? logLines(parsed.engineLog) : defaultEngineLog(run, tasks));
   if (parsed.logLevel !== 'OFF') await put(`${runPrefix}/logs/engine.log`, Readable.from(linesOf(engineLines())));
   if (outputs.length > 0) {
-    const outputsJson = { [`${parsed.workflowName ?? 'workflow'}.outputs`]: outputs.map((o) => `s3://${bucket}/${runPrefix}/out/${o.path}`) };
+    const outputsJson = { [`${parsed.workflowName ?? 'workflow'}.outputs`]: outputs.map((o) => `s3://${bucket}/${outPrefix}/${o.path}`) };
     await put(`${runPrefix}/logs/outputs.json`, Buffer.from(JSON.stringify(outputsJson, null, 2)));
   }
 
@@ -323,36 +361,42 @@ export async function loadRunFixture(fixture: RunFixtureInput | RunFixture, clie
     }
     await mapBounded(streams, concurrency, (s) => writeLogStream(logs, s.name, s.lines(), timestamps(s.count, s.start, s.end, now)));
   }
+}
 
-  if (clients.publishEvent ?? true) {
-    const detail = {
-      omicsVersion: '1.0.0',
-      arn: run.arn,
-      status: run.status,
-      uuid: run.uuid,
-      runId: run.id,
-      runName: run.name,
-      runOutputUri: run.runOutputUri,
-      workflowId: run.workflowId,
-      workflowName: parsed.workflowName ?? `workflow-${run.workflowId}`,
-    };
-    const result = await events.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            Source: 'aws.omics',
-            DetailType: 'Run Status Change',
-            Detail: JSON.stringify(detail),
-            Resources: [run.arn],
-            Time: new Date(run.stopTime ?? now),
-            ...(clients.eventBusName ? { EventBusName: clients.eventBusName } : {}),
-          },
-        ],
-      }),
-    );
-    if (result?.FailedEntryCount) {
-      throw new Error(`EventBridge refused the Run Status Change event: ${JSON.stringify(result.Entries)}`);
-    }
+/** Sends the `Run Status Change` event HealthOmics puts on the default bus for the run's current status. */
+export async function publishRunStatusEvent(
+  events: EventBridgeClient,
+  run: StoredRun,
+  workflowName: string | undefined,
+  time: Date,
+  eventBusName?: string,
+): Promise<void> {
+  const detail = {
+    omicsVersion: '1.0.0',
+    arn: run.arn,
+    status: run.status,
+    uuid: run.uuid,
+    runId: run.id,
+    runName: run.name,
+    runOutputUri: run.runOutputUri,
+    workflowId: run.workflowId,
+    workflowName: workflowName ?? `workflow-${run.workflowId}`,
+  };
+  const result = await events.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          Source: 'aws.omics',
+          DetailType: 'Run Status Change',
+          Detail: JSON.stringify(detail),
+          Resources: [run.arn],
+          Time: time,
+          ...(eventBusName ? { EventBusName: eventBusName } : {}),
+        },
+      ],
+    }),
+  );
+  if (result?.FailedEntryCount) {
+    throw new Error(`EventBridge refused the Run Status Change event: ${JSON.stringify(result.Entries)}`);
   }
-  return run;
 }

@@ -169,6 +169,11 @@ export const RunFixtureSchema = z
     outputs: z.array(OutputFileSchema).default([]),
     /** A local folder uploaded under `out/`, relative paths kept. */
     outputsFolder: z.string().min(1).optional(),
+    /**
+     * The workflow's engine. Not a GetRun field: it decides where outputs go. A CWL run writes them one folder deeper,
+     * under `<runOutputUri>/<uuid>/out/` (WDL and Nextflow: `<runOutputUri>/out/`).
+     */
+    engine: z.enum(['WDL', 'NEXTFLOW', 'CWL']).default('WDL'),
   })
   .strict()
   .superRefine((run, ctx) => {
@@ -311,3 +316,60 @@ export const RUN_LIST_FIELDS = [
   'storageType',
   'workflowVersionName',
 ] as const satisfies readonly (keyof StoredRun)[];
+
+/** Workflow statuses (WorkflowListItem.status). */
+export const WORKFLOW_STATUSES = ['CREATING', 'ACTIVE', 'UPDATING', 'DELETED', 'FAILED', 'INACTIVE'] as const;
+
+/** One input of a workflow's parameter template, as GetWorkflow describes it. */
+export const WorkflowParameterSchema = z.object({ description: z.string().max(256).optional(), optional: z.boolean().default(true) }).strict();
+
+/**
+ * A workflow the emulator can run: what ListWorkflows lists, and what a started run of it does (its tasks, its
+ * synthetic outputs; a run's `outputsFrom` parameter names a local folder to upload instead).
+ */
+export const WorkflowFixtureSchema = z
+  .object({
+    id: numericId.optional(),
+    name: z.string().min(1).max(128),
+    description: z.string().max(256).optional(),
+    status: z.enum(WORKFLOW_STATUSES).default('ACTIVE'),
+    engine: z.enum(['WDL', 'NEXTFLOW', 'CWL']).default('WDL'),
+    /** The inputs StartRun accepts; others are a ValidationException, as the service refuses undeclared parameters. */
+    parameterTemplate: z.record(z.string().min(1), WorkflowParameterSchema).default({}),
+    tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    creationTime: timestamp.optional(),
+    /** The tasks each run of it has (all PENDING at start). */
+    tasks: z.array(TaskFixtureSchema).default([]),
+    /** What each run writes under `out/` unless its `outputsFrom` parameter names a folder. */
+    outputs: z.array(OutputFileSchema).default([]),
+    engineLog: LogLinesSchema.optional(),
+  })
+  .strict();
+export type WorkflowFixtureInput = z.input<typeof WorkflowFixtureSchema>;
+export type WorkflowFixture = z.output<typeof WorkflowFixtureSchema>;
+
+/** Validates a workflow fixture, with the same FixtureError as a run fixture. */
+export function parseWorkflowFixture(input: unknown): WorkflowFixture {
+  const result = WorkflowFixtureSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({ path: issuePath(issue.path) || '(workflow)', message: issue.message }));
+  throw new FixtureError(`Invalid workflow fixture: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
+/** A registered workflow (dates as ISO strings). */
+export interface StoredWorkflow {
+  arn: string;
+  id: string;
+  name: string;
+  description?: string;
+  status: (typeof WORKFLOW_STATUSES)[number];
+  type: 'PRIVATE';
+  engine: string;
+  digest: string;
+  creationTime: string;
+  parameterTemplate: Record<string, { description?: string; optional: boolean }>;
+  tags: Record<string, string>;
+}
+
+/** The fields of a workflow that ListWorkflows returns (WorkflowListItem). */
+export const WORKFLOW_LIST_FIELDS = ['arn', 'id', 'name', 'status', 'type', 'digest', 'creationTime'] as const satisfies readonly (keyof StoredWorkflow)[];

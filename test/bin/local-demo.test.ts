@@ -99,3 +99,37 @@ test('--policy: a tier that keeps everything archives nothing and restores nothi
   expect(report.files).toEqual([expect.objectContaining({ path: 'a.txt', action: 'keep', state: 'KEPT', archiveId: null })]);
   expect(report.restore).toBeUndefined();
 }, 180_000);
+
+test('the default --timeout grows with the number of files and bytes', () => {
+  // Imported here so the file's other tests keep running the CLI as a user does.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { demoTimeoutSeconds } = require('../../bin/commands/local-demo') as typeof import('../../bin/commands/local-demo');
+  expect(demoTimeoutSeconds(0, 0)).toBe(120);
+  expect(demoTimeoutSeconds(2000, 2000 * 1024)).toBeGreaterThanOrEqual(400);
+  expect(demoTimeoutSeconds(10, 8 * 1024 ** 3)).toBeGreaterThan(demoTimeoutSeconds(10, 0) + 1000);
+});
+
+test('--json when it gives up (a tiny --timeout): still one JSON document, with the state reached and an error, and a non-zero exit', () => {
+  const outputs = path.join(work, 'give-up');
+  fs.mkdirSync(outputs, { recursive: true });
+  for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(outputs, `f${i}.txt`), `file ${i}\n`);
+
+  const run = demo(['--outputs', outputs, '--json', '--timeout', '0.2']);
+  expect(run.status).toBe(1);
+  const report = JSON.parse(run.stdout) as DemoReport;
+  expect(report.timeoutSeconds).toBe(0.2);
+  expect(report.error).toMatch(/^archive: execution .* (still RUNNING|never started).* after 0 s$/);
+  expect(report.execution.name).toBe(`run-${report.run.id}-${report.run.uuid}`);
+  // The demo tier waits a second for the run to settle: after 0.2 s the execution is on its way, or not yet started.
+  expect(['RUNNING', 'UNKNOWN']).toContain(report.execution.status);
+  expect(report.files.map((f) => f.path).sort()).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);
+  expect(report.restore).toBeUndefined();
+  expect(run.stderr).toContain(`error: ${report.error}`);
+}, 120_000);
+
+test('--json with a bad --outputs: one JSON document naming the error, nothing started', () => {
+  const run = demo(['--outputs', '/no/such/dir', '--json']);
+  expect(run.status).toBe(1);
+  const report = JSON.parse(run.stdout) as DemoReport;
+  expect(report).toMatchObject({ error: '--outputs /no/such/dir: no such folder', run: { archiveState: 'NOT_STARTED' }, files: [] });
+}, 60_000);

@@ -1,6 +1,13 @@
 // Unit tests for the archive-files handler: validated input, its environment, the Lambda deadline, and both modes.
 import { Readable } from 'node:stream';
-import { GlacierClient, UploadArchiveCommand, type UploadArchiveCommandInput } from '@aws-sdk/client-glacier';
+import {
+  CompleteMultipartUploadCommand,
+  GlacierClient,
+  InitiateMultipartUploadCommand,
+  UploadMultipartPartCommand,
+  type CompleteMultipartUploadCommandInput,
+  type UploadMultipartPartCommandInput,
+} from '@aws-sdk/client-glacier';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, type GetObjectCommandInput } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -54,10 +61,14 @@ beforeEach(() => {
     const [, start, end] = /^bytes=(\d+)-(\d+)$/.exec(input.Range!)!.map(Number);
     return { Body: Readable.from([DATA.subarray(start, end + 1)]) };
   });
-  glacierMock.on(UploadArchiveCommand).callsFake((input: UploadArchiveCommandInput) => ({
-    archiveId: 'archive-1',
+  // Every vault archive goes through a multipart upload (one part for a small file), so it can be completed again.
+  glacierMock.on(InitiateMultipartUploadCommand).resolves({ uploadId: 'upload-1' });
+  glacierMock.on(UploadMultipartPartCommand).callsFake((input: UploadMultipartPartCommandInput) => ({
     checksum: treeHashOf(Buffer.from(input.body as Uint8Array)).toString('hex'),
   }));
+  glacierMock
+    .on(CompleteMultipartUploadCommand)
+    .callsFake((input: CompleteMultipartUploadCommandInput) => ({ archiveId: 'archive-1', checksum: input.checksum }));
   s3Mock.on(HeadObjectCommand).resolves({ ContentLength: DATA.length });
   // S3 reports the copy's CRC64NVME; the archive step compares it with the one it computed for the source.
   s3Mock.on(CopyObjectCommand).callsFake(async () => ({ VersionId: 'v1', CopyObjectResult: { ChecksumCRC64NVME: await crc64nvmeOf(DATA) } }));
@@ -84,7 +95,7 @@ describe('archive-files handler', () => {
     register();
     const result = await handler({ mode: 'archive', runUuid: UUID, item: work, tier: vaultTier }, { getRemainingTimeInMillis: () => 600_000 });
     expect(result).toEqual({ status: 'complete', archived: 1, failed: 0 });
-    expect(glacierMock).toHaveReceivedCommandWith(UploadArchiveCommand, { accountId: '-', vaultName: 'archive-vault' });
+    expect(glacierMock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, { accountId: '-', vaultName: 'archive-vault', uploadId: 'upload-1' });
     expect(record()).toMatchObject({ state: 'ARCHIVED', archiveId: 'archive-1', vaultName: 'archive-vault', partSize: 1024 * 1024 });
     expect(powertools.addMetric).toHaveBeenCalledWith('FilesArchived', 'Count', 1);
     expect(powertools.addMetric).not.toHaveBeenCalledWith('FilesFailed', expect.anything(), expect.anything());

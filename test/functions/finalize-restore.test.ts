@@ -1,18 +1,22 @@
-// Unit tests for the finalize-restore handler: validated input, its environment, a file recorded failed, a restore settled.
+// Unit tests for the finalize-restore handler: validated input, its environment, a file recorded failed, a restore settled and announced.
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/finalize-restore';
-import { restoreFileKey, restoreKey } from '../../functions/lib/index/run-index';
-import { ENV } from '../../functions/lib/contract';
+import { restoreFileKey, restoreKey, runKey } from '../../functions/lib/index/run-index';
+import { ENV, RESTORE_EVENTS } from '../../functions/lib/contract';
+import type { RestoreEvent } from '../../functions/lib/restore/finalize-restore';
 import { RUN_UUID as UUID, quietPowertools, restoreItem, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
 
 const TABLE = 'run-index';
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:restore-events';
 const ddbMock = mockClient(DynamoDBDocumentClient);
+const snsMock = mockClient(SNSClient);
 let table: FakeRunIndexTable;
 const powertools = quietPowertools();
-useEnv({ [ENV.runIndexTable]: TABLE });
+useEnv({ [ENV.runIndexTable]: TABLE, [ENV.restoreEventsTopicArn]: TOPIC });
 
 const item = restoreItem();
 
@@ -22,8 +26,20 @@ function restoreFile(path: string, state: string) {
 
 beforeEach(() => {
   ddbMock.reset();
+  snsMock.reset();
+  snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
-  table.put({ ...restoreKey(UUID, 'r-1'), runUuid: UUID, restoreId: 'r-1', state: 'REQUESTED', fileCount: 2 });
+  table.put({ ...runKey(UUID), runUuid: UUID, runId: '1234567', tier: 'clinical', archiveState: 'ARCHIVED' });
+  table.put({
+    ...restoreKey(UUID, 'r-1'),
+    runUuid: UUID,
+    restoreId: 'r-1',
+    state: 'REQUESTED',
+    fileCount: 2,
+    tier: 'Bulk',
+    destination: 's3://restores/',
+    executionArn: 'arn:aws:states:us-east-1:123456789012:execution:RestoreRun:r-1',
+  });
 });
 
 describe('finalize-restore handler', () => {
@@ -59,6 +75,80 @@ describe('finalize-restore handler', () => {
     expect(outcome).toMatchObject({ restoreId: 'r-1', runUuid: UUID, state: 'FAILED', restored: 1, failed: 1 });
     expect(table.get(restoreKey(UUID, 'r-1').pk, restoreKey(UUID, 'r-1').sk)).toMatchObject({ state: 'FAILED', restored: 1, failed: 1 });
     expect(powertools.addMetric).toHaveBeenCalledWith('FilesRestored', 'Count', 1);
+  });
+
+  const published = () =>
+    snsMock.commandCalls(PublishCommand).map((call) => ({ input: call.args[0].input, event: JSON.parse(call.args[0].input.Message ?? '') as RestoreEvent }));
+
+  it('announces a restore of every file as RESTORE_COMPLETED, with attributes to filter on', async () => {
+    restoreFile('out/a.bam', 'RESTORED');
+    restoreFile('out/b.bam', 'RESTORED');
+    await handler({ mode: 'complete', runUuid: UUID, restoreId: 'r-1' });
+    const [only, ...others] = published();
+    expect(others).toEqual([]);
+    expect(only.input.TopicArn).toBe(TOPIC);
+    expect(only.input.MessageAttributes).toEqual({
+      event: { DataType: 'String', StringValue: RESTORE_EVENTS.completed },
+      runId: { DataType: 'String', StringValue: '1234567' },
+      runUuid: { DataType: 'String', StringValue: UUID },
+      tier: { DataType: 'String', StringValue: 'clinical' },
+      retrievalTier: { DataType: 'String', StringValue: 'Bulk' },
+    });
+    expect(only.input.Subject).toBe('RESTORE_COMPLETED: run 1234567, 2 of 2 files restored');
+    expect(only.event).toMatchObject({
+      event: 'RESTORE_COMPLETED',
+      restoreId: 'r-1',
+      runUuid: UUID,
+      runId: '1234567',
+      state: 'RESTORED',
+      destination: 's3://restores/',
+      fileCount: 2,
+      restored: 2,
+      failed: 0,
+      executionArn: 'arn:aws:states:us-east-1:123456789012:execution:RestoreRun:r-1',
+      files: [
+        { path: 'out/a.bam', state: 'RESTORED', destination: 's3://restores/out/a.bam' },
+        { path: 'out/b.bam', state: 'RESTORED', destination: 's3://restores/out/b.bam' },
+      ],
+    });
+    expect(only.event.filesOmitted).toBeUndefined();
+  });
+
+  it('announces a restore with a failed file as RESTORE_FAILED, the failed file first with its reason', async () => {
+    restoreFile('out/a.bam', 'RESTORED');
+    table.put({
+      ...restoreFileKey(UUID, 'r-1', 'out/b.bam'),
+      runUuid: UUID,
+      restoreId: 'r-1',
+      path: 'out/b.bam',
+      state: 'FAILED',
+      destination: 's3://restores/out/b.bam',
+      failureReason: 'ChecksumMismatch: restored out/b.bam has SHA-256 x',
+    });
+    await handler({ mode: 'complete', runUuid: UUID, restoreId: 'r-1' });
+    const [only] = published();
+    expect(only.input.MessageAttributes?.event).toEqual({ DataType: 'String', StringValue: RESTORE_EVENTS.failed });
+    expect(only.event).toMatchObject({ event: 'RESTORE_FAILED', state: 'FAILED', restored: 1, failed: 1 });
+    expect(only.event.files.map((f) => [f.path, f.failureReason])).toEqual([
+      ['out/b.bam', 'ChecksumMismatch: restored out/b.bam has SHA-256 x'],
+      ['out/a.bam', undefined],
+    ]);
+  });
+
+  it('fails (so the state retries) when the event cannot be published, after the index has the outcome', async () => {
+    restoreFile('out/a.bam', 'RESTORED');
+    restoreFile('out/b.bam', 'RESTORED');
+    snsMock.on(PublishCommand).rejects(new Error('throttled'));
+    await expect(handler({ mode: 'complete', runUuid: UUID, restoreId: 'r-1' })).rejects.toThrow('throttled');
+    expect(table.get(restoreKey(UUID, 'r-1').pk, restoreKey(UUID, 'r-1').sk)).toMatchObject({ state: 'RESTORED', restored: 2 });
+  });
+
+  it('fails naming the topic variable when it is not set', async () => {
+    delete process.env[ENV.restoreEventsTopicArn];
+    await expect(handler({ mode: 'complete', runUuid: UUID, restoreId: 'r-1' })).rejects.toThrow(
+      `environment variable ${ENV.restoreEventsTopicArn} is not set`,
+    );
+    expect(snsMock.calls()).toHaveLength(0);
   });
 
   it('fails naming the table variable when it is not set', async () => {

@@ -14,7 +14,13 @@ const ddbMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
 
-const POLICY = { outputBuckets: ['outputs'], restoreBuckets: ['restores'], archiveConcurrency: 3, tiers: [{ name: 'standard', restoreTier: 'Bulk' }] };
+const POLICY = {
+  outputBuckets: ['outputs'],
+  restoreBuckets: ['restores'],
+  archiveConcurrency: 3,
+  restoreConcurrency: 300,
+  tiers: [{ name: 'standard', restoreTier: 'Bulk' }],
+};
 const event = {
   request: { run: UUID, destination: 's3://restores/back/' },
   restoreId: 'r-1',
@@ -79,7 +85,7 @@ describe('plan-restore handler', () => {
       fileCount: 1,
       itemsBucket: 'snapshots',
       itemsKey: `restores/${UUID}/r-1/items.json`,
-      concurrency: 3,
+      concurrency: 300, // the policy's restoreConcurrency, not its archiveConcurrency
     });
     const put = s3Mock.commandCalls(PutObjectCommand)[0].args[0].input;
     expect(put).toMatchObject({ Bucket: 'snapshots', Key: `restores/${UUID}/r-1/items.json` });

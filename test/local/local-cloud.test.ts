@@ -1,10 +1,11 @@
 // The local cloud's plumbing: moto's ASL interpreter → front door → real handlers, SQS task tokens, routing, errors, stop().
-import { ListVaultsCommand } from '@aws-sdk/client-glacier';
+import { GetVaultNotificationsCommand, InitiateJobCommand, ListVaultsCommand } from '@aws-sdk/client-glacier';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ListRunsCommand } from '@aws-sdk/client-omics';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import * as fs from 'node:fs';
 import * as clients from '../../functions/lib/runtime/clients';
 import type { RestoreItem } from '../../functions/lib/contract';
@@ -197,6 +198,33 @@ describe('local cloud', () => {
     expect((state.s3?.FakeBucket ?? []).map((b) => b.name)).toEqual(expect.arrayContaining([bucket, cloud().resources.snapshotBucket]));
     expect(state.glacier?.Vault ?? []).toEqual([]);
     expect(Object.values(state.omics ?? {}).flat()).toEqual([]);
+  });
+
+  test('the vault announces each job once: it has no notification configuration, the job names the topic', async () => {
+    const { vaultName, vaultJobsTopicArn } = cloud().resources;
+    const glacier = clients.glacierClient();
+    await expect(glacier.send(new GetVaultNotificationsCommand({ accountId: '-', vaultName }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+
+    const sqs = clients.sqsClient();
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'vault-job-notifications-probe' }))).QueueUrl ?? '';
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+    await clients
+      .snsClient()
+      .send(new SubscribeCommand({ TopicArn: vaultJobsTopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn, Attributes: { RawMessageDelivery: 'true' } }));
+    // An inventory job needs no archive; request-retrieval names the topic on its archive retrievals the same way.
+    const { jobId } = await glacier.send(
+      new InitiateJobCommand({ accountId: '-', vaultName, jobParameters: { Type: 'inventory-retrieval', SNSTopic: vaultJobsTopicArn } }),
+    );
+    await cloud().glacier.completeJobNow(jobId ?? '');
+
+    // completeJobNow resolves once every notification is published: whatever is coming is on the queue now.
+    const received: string[] = [];
+    for (let empty = 0; empty < 2;) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      if (Messages.length === 0) empty += 1;
+      for (const message of Messages) received.push(message.Body ?? '');
+    }
+    expect(received.map((body) => (JSON.parse(body) as { JobId?: string }).JobId)).toEqual([jobId]);
   });
 
   test('a handler error keeps its name: Lambda reports it as errorType, and Step Functions Catch matches it', async () => {

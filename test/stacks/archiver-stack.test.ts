@@ -7,7 +7,6 @@ import type { IConstruct } from 'constructs';
 import type { OmicsRunArchiverStack } from '../../stacks/archiver-stack';
 import { ConfigError, parseConfig } from '../../functions/lib/contract';
 import { LAMBDA_RUNTIME } from '../../stacks/lambda';
-import { stateMachineArn } from '../../stacks/workflow-state-machine';
 import { DLQ_URL_OUTPUTS, STACK_OUTPUTS } from '../../stacks/outputs';
 import { ENV, POWERTOOLS, RUN_DELETION_FILTER_POLICY, RUN_INDEX, RUN_TERMINAL_EVENT_PATTERN } from '../../functions/lib/contract';
 import { LAMBDAS, type LambdaKey, QUEUES, STATE_MACHINES } from '../../stacks/wiring';
@@ -195,14 +194,16 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
       expect(vault.Properties.Delete).toBeUndefined();
     });
 
-    it('has its job notifications pointed at the notification topic', () => {
+    it('announces each job once: no vault notification configuration, the job names the topic (an earlier configuration is cleared)', () => {
+      // Glacier sends a job's notification to its SNSTopic and to the vault's configured topic; both set means two.
+      const text = JSON.stringify(s.stack.resolve(templateJson(s.template).Resources));
+      expect(text).not.toMatch(/setVaultNotifications/);
       const [config] = Object.values(s.template.findResources('Custom::GlacierVaultNotifications')) as { Properties: { Create: unknown; Update: unknown } }[];
       for (const call of [config.Properties.Create, config.Properties.Update]) {
-        const text = JSON.stringify(s.stack.resolve(call));
-        expect(text).toMatch(/setVaultNotifications/);
-        expect(text).toMatch(/ArchiveRetrievalCompleted/);
-        expect(text).toContain(s.logicalId(s.stack.storage.vaultNotificationTopic!));
+        expect(JSON.stringify(s.stack.resolve(call))).toMatch(/deleteVaultNotifications/);
       }
+      // The topic reaches Glacier through each InitiateJob instead.
+      expect(s.env('requestRetrieval')[ENV.vaultJobsTopicArn]).toEqual(s.stack.resolve(s.stack.storage.vaultNotificationTopic!.topicArn));
     });
 
     it('is imported by name instead when imports.vaultName names one', () => {
@@ -235,7 +236,8 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
 
   it('encrypts every topic but the vault notification topic, and refuses plain-HTTP publishing to all', () => {
     const topics = resourcesOf(s.template, 'AWS::SNS::Topic');
-    expect(Object.keys(topics)).toHaveLength(3);
+    // Vault notifications, archive events, restore events, alarms.
+    expect(Object.keys(topics)).toHaveLength(4);
     for (const [id, topic] of Object.entries(topics)) {
       if (id !== s.logicalId(s.stack.storage.vaultNotificationTopic!)) expect(topic.Properties.KmsMasterKeyId).toBeDefined();
       s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
@@ -345,6 +347,17 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
       },
     );
 
+    it.each(Object.keys(STATE_MACHINES) as (keyof typeof STATE_MACHINES)[])(
+      '%s logs to a group under /aws/vendedlogs/states/ (no per-group statement in the account log resource policy)',
+      (key) => {
+        const workflow = machines()[key];
+        const name = JSON.stringify(s.resource(workflow.logGroup).Properties.LogGroupName);
+        expect(name).toContain(`/aws/vendedlogs/states/OmicsRunArchiver-${STATE_MACHINES[key].id}-`);
+        // Unique per stack instance: a group retained by an earlier destroy must not collide with the next deploy's.
+        expect(name).toContain('AWS::StackId');
+      },
+    );
+
     it('log execution data too when logExecutionData asks for it', () => {
       const verbose = new Synth(buildStack(exampleWith((c) => (c.logExecutionData = true))).stack);
       for (const workflow of [verbose.stack.archive.workflow, verbose.stack.restore.workflow]) {
@@ -421,6 +434,13 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
       expect(s.resource(fn.logGroup).Properties.RetentionInDays).toBe(config.logRetentionDays);
       // Its role carries no managed policy (AWSLambdaBasicExecutionRole would let it write to any log group).
       expect(s.resource(fn.role).Properties.ManagedPolicyArns).toBeUndefined();
+    });
+
+    it.each(Object.keys(LAMBDAS) as LambdaKey[])('%s has a fixed name exactly when a state machine invokes it (a stable ARN)', (key) => {
+      const name = s.resource(s.fn(key).function).Properties.FunctionName;
+      // An execution keeps the ARNs it started with for up to 90 days of waiting; a generated name would change on replacement.
+      if (LAMBDAS[key].substitution) expect(name).toBe(`OmicsRunArchiver-${LAMBDAS[key].id}`);
+      else expect(name).toBeUndefined();
     });
 
     it.each(Object.keys(LAMBDAS) as LambdaKey[])('%s gets the variables its spec names, and only those', (key) => {
@@ -542,22 +562,16 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
       }
     });
 
-    it('retrieval-notification resumes (or fails) RestoreRun tasks', () => {
-      expect(
-        s.allows(
-          role('retrievalNotification'),
-          ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-          stateMachineArn(s.stack, s.stack.restore.workflow.stateMachineName),
-        ),
-      ).toBe(true);
+    it('retrieval-notification resumes (or fails) RestoreRun tasks, including those of Distributed Map children', () => {
+      // The tokens come from Map children (`stateMachine:<name>/<label>`), and the actions support no resource-level
+      // permissions: a grant on the state machine's own ARN would be refused for every one of them.
+      expect(s.allows(role('retrievalNotification'), ['states:SendTaskSuccess', 'states:SendTaskFailure'], '*')).toBe(true);
       // So does a retried retrieval that finds its job already finished.
-      expect(
-        s.allows(
-          role('requestRetrieval'),
-          ['states:SendTaskSuccess', 'states:SendTaskFailure'],
-          stateMachineArn(s.stack, s.stack.restore.workflow.stateMachineName),
-        ),
-      ).toBe(true);
+      expect(s.allows(role('requestRetrieval'), ['states:SendTaskSuccess', 'states:SendTaskFailure'], '*')).toBe(true);
+      for (const key of ['retrievalNotification', 'requestRetrieval'] as const) {
+        const taskResponses = s.statements(role(key)).filter((st) => st.Action.some((a) => a.startsWith('states:SendTask')));
+        expect(taskResponses.flatMap((st) => st.Resource)).toEqual(['*']);
+      }
     });
 
     it.each(Object.keys(LAMBDAS) as LambdaKey[])('%s reads and writes index items, GSIs included', (key) => {
@@ -713,6 +727,28 @@ describe('other options', () => {
   it('refuses a stack name that makes a state machine name too long', () => {
     expect(() => buildStack(EXAMPLE_CONFIG, { stackName: `S${'x'.repeat(75)}` })).toThrow(ConfigError);
     expect(() => buildStack(EXAMPLE_CONFIG, { stackName: `S${'x'.repeat(75)}` })).toThrow(/stackName: .* longer than 80 characters/);
+  });
+
+  it('reserves no concurrency unless asked: a new account may not have enough to reserve', () => {
+    const s = new Synth(buildStack().stack);
+    for (const key of Object.keys(LAMBDAS) as LambdaKey[]) expect(s.resource(s.fn(key).function).Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('reserves concurrency for the fan-out functions when reservedConcurrency sets it, and for no other', () => {
+    const s = new Synth(buildStack(exampleWith((c) => (c.reservedConcurrency = { archiveFiles: 200, copyRestoredFile: 50 }))).stack);
+    const reserved = (key: LambdaKey) => s.resource(s.fn(key).function).Properties.ReservedConcurrentExecutions;
+    expect(reserved('archiveFiles')).toBe(200);
+    expect(reserved('copyRestoredFile')).toBe(50);
+    for (const key of Object.keys(LAMBDAS) as LambdaKey[]) {
+      if (key !== 'archiveFiles' && key !== 'copyRestoredFile') expect(reserved(key)).toBeUndefined();
+    }
+  });
+
+  it('refuses a stack name that makes a function name longer than Lambda allows', () => {
+    const longest = Math.max(...Object.values(LAMBDAS).map((spec) => ('substitution' in spec ? spec.id.length : 0)));
+    const stackName = `S${'x'.repeat(64 - longest - 1)}`;
+    expect(() => buildStack(EXAMPLE_CONFIG, { stackName })).toThrow(/stackName: .* function name .* longer than 64 characters/);
+    expect(() => buildStack(EXAMPLE_CONFIG, { stackName: stackName.slice(1) })).not.toThrow();
   });
 
   it('takes a policy of many tiers: it is compiled into the bundle, not squeezed into 4 KB of environment', () => {

@@ -34,6 +34,43 @@ const files = fs
   .filter((name) => name.endsWith('.asl.json'))
   .map((name) => `statemachines/${name}`);
 
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+interface AslState {
+  Type: string;
+  Resource?: string;
+  Retry?: Retrier[];
+  ItemProcessor?: { States: Record<string, AslState> };
+}
+
+/** Every state of a definition, Map children included, by name. */
+function statesOf(states: Record<string, AslState>): [string, AslState][] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    [name, state] as [string, AslState],
+    ...(state.ItemProcessor ? statesOf(state.ItemProcessor.States) : []),
+  ]);
+}
+
+/** The longest a retrier waits in all, before jitter takes its share: each delay doubles up to MaxDelaySeconds. */
+function longestWaitSeconds(retrier: Retrier): number {
+  let total = 0;
+  let delay = retrier.IntervalSeconds ?? 1;
+  for (let attempt = 0; attempt < (retrier.MaxAttempts ?? 3); attempt++) {
+    total += Math.min(delay, retrier.MaxDelaySeconds ?? Infinity);
+    delay *= retrier.BackoffRate ?? 2;
+  }
+  return total;
+}
+
+/** Error names the handlers surface when a service throttles them (the SDK's own retries spent). */
+const THROTTLING_ERRORS = ['ThrottlingException', 'TooManyRequestsException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown'];
+
 const machineOf = (file: string) => (Object.keys(STATE_MACHINES) as StateMachineKey[]).find((key) => STATE_MACHINES[key].definitionFile === file);
 
 it('has a definition file for every state machine the stack deploys', () => {
@@ -57,6 +94,37 @@ describe.each(files)('%s', (file) => {
     expect(used.length).toBeGreaterThan(0);
     expect(used.filter((key) => !provided.includes(key))).toEqual([]);
   });
+
+  const lambdaTasks = statesOf((JSON.parse(text) as { States: Record<string, AslState> }).States).filter(
+    ([, state]) => state.Type === 'Task' && state.Resource?.startsWith('arn:aws:states:::lambda:invoke'),
+  );
+
+  it.each(lambdaTasks.map(([name]) => name))(
+    '"%s" backs off for minutes, about an hour in all, when Lambda or a service throttles (a backfill slows down, files do not fail)',
+    (name) => {
+      const retry = lambdaTasks.find(([n]) => n === name)![1].Retry ?? [];
+      const first = (error: string) => retry.findIndex((r) => r.ErrorEquals.includes(error) || r.ErrorEquals.includes('States.ALL'));
+      for (const error of ['Lambda.TooManyRequestsException', ...THROTTLING_ERRORS]) {
+        // Step Functions uses the first retrier that matches: it must be the long one, not a States.ALL after it.
+        const retrier = retry[first(error)];
+        expect([error, retrier?.ErrorEquals.includes(error)]).toEqual([error, true]);
+        expect(retrier.IntervalSeconds).toBeGreaterThanOrEqual(60);
+        expect(retrier.BackoffRate).toBe(2);
+        expect(retrier.JitterStrategy).toBe('FULL');
+        expect(retrier.MaxDelaySeconds).toBeGreaterThanOrEqual(retrier.IntervalSeconds!);
+        // Full jitter waits half the computed delay on average: twice an hour makes about an hour.
+        expect(longestWaitSeconds(retrier)).toBeGreaterThanOrEqual(3600);
+      }
+      // Lambda's own transient errors keep a short retry of their own, separate from throttling.
+      const service = retry[first('Lambda.ServiceException')];
+      expect(service.ErrorEquals.includes('Lambda.TooManyRequestsException')).toBe(false);
+      if (!service.ErrorEquals.includes('States.ALL'))
+        expect(service.ErrorEquals).toEqual(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']);
+      // States.ALL, where present, is the last retrier (Step Functions requires it).
+      const all = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
+      if (all >= 0) expect(all).toBe(retry.length - 1);
+    },
+  );
 
   it('passes asl-validator once substituted', () => {
     const definition = JSON.parse(substitute(text, substitutionsFor(machineOf(file)!))) as unknown;

@@ -92,14 +92,20 @@ export interface PublishedEvent {
 
 /** An SQS queue subscribed to the archive-events topic with no filter: every announcement the workflow makes. */
 export async function observeArchiveEvents(cloud: LocalCloud, name = `observer-${Date.now()}`): Promise<() => Promise<PublishedEvent[]>> {
+  return observeTopic(cloud.resources.archiveEventsTopicArn, name);
+}
+
+/** An SQS queue subscribed to the restore-events topic with no filter: every RESTORE_COMPLETED and RESTORE_FAILED. */
+export async function observeRestoreEvents(cloud: LocalCloud, name = `restore-observer-${Date.now()}`): Promise<() => Promise<PublishedEvent[]>> {
+  return observeTopic(cloud.resources.restoreEventsTopicArn, name);
+}
+
+/** An SQS queue subscribed to a topic with raw delivery (attributes arrive as SQS attributes), as the stack subscribes queues. */
+async function observeTopic(topicArn: string, name: string): Promise<() => Promise<PublishedEvent[]>> {
   const sqs = clients.sqsClient();
   const url = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
-  await clients
-    .snsClient()
-    .send(
-      new SubscribeCommand({ TopicArn: cloud.resources.archiveEventsTopicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }),
-    );
+  await clients.snsClient().send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }));
   const seen: PublishedEvent[] = [];
   return async () => {
     for (;;) {

@@ -27,7 +27,7 @@ interface Scope {
   values: Record<string, unknown>;
 }
 
-const TOKEN = /\s*(\(|\)|,|=|<>|[A-Za-z_][A-Za-z0-9_.]*|#[A-Za-z0-9_]+|:[A-Za-z0-9_]+)/y;
+const TOKEN = /\s*(\(|\)|,|=|<>|<=|>=|<|>|[A-Za-z_][A-Za-z0-9_.]*|#[A-Za-z0-9_]+|:[A-Za-z0-9_]+)/y;
 
 function tokenize(expression: string): string[] {
   const tokens: string[] = [];
@@ -91,6 +91,13 @@ export function evaluateCondition(expression: string, item: Item | undefined, sc
     const op = take();
     if (op === '=') return left === operand(take());
     if (op === '<>') return left !== operand(take());
+    if (op === '<' || op === '<=' || op === '>' || op === '>=') {
+      const right = operand(take());
+      // DynamoDB compares only values of one type; a missing attribute compares false.
+      if (left === undefined || typeof left !== typeof right) return false;
+      const [a, b] = [left as number | string, right as number | string];
+      return op === '<' ? a < b : op === '<=' ? a <= b : op === '>' ? a > b : a >= b;
+    }
     if (op === 'IN') {
       take('(');
       const list = [operand(take())];
@@ -174,7 +181,19 @@ export function applyUpdate(expression: string, item: Item, scope: Scope): Item 
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 const clone = <T>(value: T): T => structuredClone(value);
 const withoutUndefined = (item: Item): Item => Object.fromEntries(Object.entries(item).filter(([, v]) => v !== undefined));
-const keyOf = (key: Item) => `${String(key.pk)}\u0000${String(key.sk)}`;
+/** DynamoDB refuses a key over its limits (partition 2,048 bytes, sort 1,024) with a ValidationException, as the fake does. */
+function checkKeySize(key: Item): void {
+  if (Buffer.byteLength(String(key.pk)) > 2048 || Buffer.byteLength(String(key.sk)) > 1024) {
+    throw Object.assign(new Error('One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes'), {
+      name: 'ValidationException',
+    });
+  }
+}
+
+const keyOf = (key: Item) => {
+  checkKeySize(key);
+  return `${String(key.pk)}\u0000${String(key.sk)}`;
+};
 
 export type WriteListener = (command: 'Put' | 'Update' | 'BatchWrite' | 'Delete', item: Item, input: unknown) => void;
 

@@ -1,15 +1,15 @@
 // Archives one plan item's files: streams each into Glacier (or copies it into an S3 Glacier class), records it, then cleans up.
 import type { GlacierClient } from '@aws-sdk/client-glacier';
-import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
-import { archiveObjectKey, partSizeFor, s3PartSizeFor, sizeBytes, type Tier } from '../contract';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectRetentionCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomUUID } from 'node:crypto';
+import { addDuration, archiveObjectKey, partSizeFor, S3_LIMITS, s3PartSizeFor, sizeBytes, vaultPartsInFlight, type Tier } from '../contract';
 import type { WorkItem } from './plan-archive';
-import { uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
+import { completeAgain, uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
 import { pinnedSource } from '../s3/byte-source';
 import { COPY_CHECKSUM_ALGORITHM, PERMANENT_COPY_ERRORS, verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 import { describeWorkflowError, type WorkflowError } from '../runtime/workflow-error';
-import { StateConflictError, type FileRecord, type RunIndex } from '../index/run-index';
+import { CLAIM_SLACK_MS, FileClaimedError, StateConflictError, type FileRecord, type RunIndex } from '../index/run-index';
 
 /** Time kept back from the Lambda deadline to record progress and return. */
 export const DEADLINE_MARGIN_MS = 30_000;
@@ -26,6 +26,8 @@ export interface ArchiveItemArgs {
   tier: Pick<Tier, 'target' | 'deleteSources' | 'partSizeMiB'>;
   /** Epoch ms by which the invocation must have returned. */
   deadline: number;
+  /** Who claims the item's files (default: a fresh id for this call, so every invocation is its own worker). */
+  claimOwner?: string;
   now?: () => Date;
 }
 
@@ -47,23 +49,44 @@ const PERMANENT_ERRORS = new Set([
   'TreeHashMismatch',
   'SourceChanged',
   'SourceTooLarge',
+  'KeyTooLong',
+  'KeyTooLongError',
   ...PERMANENT_COPY_ERRORS,
 ]);
 
+type ClaimingArgs = ArchiveItemArgs & { claimOwner: string };
+
+/**
+ * Claims the file for this worker and marks it UPLOADING with `fields`, in one conditional write. Returns the record
+ * as it now is (a previous worker may have got further than the record read before), or `archived` when another
+ * worker finished it meanwhile.
+ */
+async function claimForTransfer(args: ClaimingArgs, path: string, fields: Parameters<RunIndex['claimFile']>[3]): Promise<FileRecord | 'archived'> {
+  const claim = { owner: args.claimOwner, expiresAt: args.deadline + CLAIM_SLACK_MS, now: Date.now() };
+  const outcome = await args.index.claimFile(args.runUuid, path, claim, fields);
+  if ('claimed' in outcome) return outcome.claimed;
+  if ('heldBy' in outcome) throw new FileClaimedError(`file ${path}`, outcome.heldBy);
+  if (outcome.settled?.state === 'ARCHIVED') return 'archived';
+  throw new StateConflictError(`file ${path} of run ${args.runUuid} is ${outcome.settled?.state ?? 'not in the index'}, not to be archived`);
+}
+
+/** The fields that end a claim, written with the file's outcome. */
+const CLAIM_ENDED = { claimOwner: null, claimExpiresAt: null } as const;
+
 /** A file-level failure no retry can fix; its name is one of PERMANENT_ERRORS. */
 class PermanentFileError extends Error {
-  constructor(name: 'SourceChanged', message: string) {
+  constructor(name: 'SourceChanged' | 'KeyTooLong', message: string) {
     super(message);
     this.name = name;
   }
 }
 
 /**
- * Parts held in memory at once: two overlap reading and uploading, but parts of 1 GiB and more (files over 10 TiB)
- * go one at a time, so the function's 1,769 MB always holds them.
+ * Parts held in memory at once: two overlap reading and uploading, but parts of 1 GiB and more go one at a time. The
+ * contract says so, because the configuration's partSizeMiB is checked against the memory this takes.
  */
 export function partConcurrency(partSize: number): number {
-  return partSize >= 1024 * 1024 * 1024 ? 1 : 2;
+  return vaultPartsInFlight(partSize);
 }
 
 const NO_VAULT = 'the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one';
@@ -73,17 +96,18 @@ async function recordProgress(args: ArchiveItemArgs, path: string, progress: Upl
   await args.index.updateFile(args.runUuid, path, ['UPLOADING'], progressChanges(progress, { treeHash: false }));
 }
 
-async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
+async function archiveToVault(args: ClaimingArgs, planned: FileRecord): Promise<'done' | 'incomplete'> {
   const vaultName = args.vaultName;
   if (!vaultName) throw new Error(NO_VAULT);
-  const partSize = record.partSize ?? partSizeFor(args.tier, record.size);
-  await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], {
+  const partSize = planned.partSize ?? partSizeFor(args.tier, planned.size);
+  const record = await claimForTransfer(args, planned.path, {
     state: 'UPLOADING',
     target: 'glacier-vault',
     vaultName,
     partSize,
     failureReason: null,
   });
+  if (record === 'archived') return 'done';
   const upload = (resumeUploadId: string | undefined, resumeSha256: { state: string; bytes: number } | undefined) =>
     uploadToVault({
       glacier: args.glacier,
@@ -97,7 +121,42 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
       concurrency: partConcurrency(partSize),
       deadline: args.deadline - DEADLINE_MARGIN_MS,
       onProgress: (progress) => recordProgress(args, record.path, progress),
+      singleRequest: false,
+      // The intent is recorded before the archive exists, so a crash after it never leaves an archive nobody can name.
+      onCompleting: async (intent) => {
+        await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
+          uploadId: intent.uploadId,
+          completingTreeHash: intent.treeHash,
+          completingSha256: intent.sha256,
+        });
+      },
     });
+  const recorded = async (result: { archiveId: string | null; treeHash: string; sha256: string; size: number }) => {
+    await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
+      state: 'ARCHIVED',
+      ...checkpointCleared({ treeHash: false }),
+      ...CLAIM_ENDED,
+      completingTreeHash: null,
+      completingSha256: null,
+      archiveId: result.archiveId ?? undefined,
+      treeHash: result.treeHash,
+      sha256: result.sha256,
+      size: result.size,
+      partSize,
+      archivedAt: (args.now ?? (() => new Date()))().toISOString(),
+    });
+    return 'done' as const;
+  };
+  if (record.uploadId && record.completingTreeHash && record.completingSha256) {
+    // An earlier attempt got as far as completing the upload: complete it again, which names the archive it made.
+    const intent = { uploadId: record.uploadId, treeHash: record.completingTreeHash, sha256: record.completingSha256, size: record.size };
+    try {
+      return await recorded({ ...intent, archiveId: await completeAgain(args.glacier, vaultName, intent) });
+    } catch (error) {
+      // Gone for good (Glacier forgets completed uploads after a while): the upload starts afresh below.
+      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+    }
+  }
   const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
   // The checkpoint belongs to the recorded upload: it goes back only with it (so only with its part size).
   const checkpoint = resumeUploadId ? recordedCheckpoint(record, { treeHash: false }) : undefined;
@@ -115,17 +174,7 @@ async function archiveToVault(args: ArchiveItemArgs, record: FileRecord): Promis
     await recordProgress(args, record.path, result);
     return 'incomplete';
   }
-  await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
-    state: 'ARCHIVED',
-    ...checkpointCleared({ treeHash: false }),
-    archiveId: result.archiveId ?? undefined,
-    treeHash: result.treeHash,
-    sha256: result.sha256,
-    size: result.size,
-    partSize: result.partSize,
-    archivedAt: (args.now ?? (() => new Date()))().toISOString(),
-  });
-  return 'done';
+  return recorded(result);
 }
 
 /** Glacier archive descriptions must be printable ASCII of at most 1,024 characters. */
@@ -138,22 +187,34 @@ export function archiveDescription(runUuid: string, path: string): string {
  * Copies the file into the tier's storage class server-side (functions/lib/s3/verified-copy.ts): one CopyObject
  * up to `multipartAbove`, a resumable multipart copy above it; verified by S3's CRC64NVME before it counts.
  */
-async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Promise<'done' | 'incomplete'> {
+async function archiveToS3Glacier(args: ClaimingArgs, planned: FileRecord): Promise<'done' | 'incomplete'> {
+  let record = planned;
   const target = args.tier.target;
   if (target.type !== 's3-glacier') throw new Error('not an s3-glacier tier');
   if (!args.archiveBucket) throw new Error('the tier targets s3-glacier but the stack has no archive bucket');
+  const archiveKey = archiveObjectKey(args.runUuid, record.path);
+  const keyBytes = Buffer.byteLength(archiveKey);
+  if (keyBytes > S3_LIMITS.maxKeyBytes) {
+    // Said before any copy starts; the source stays where it is and the run ends PARTIAL, naming the file.
+    throw new PermanentFileError(
+      'KeyTooLong',
+      `its archive key in ${args.archiveBucket} (runs/${args.runUuid}/ and the path) would be ${keyBytes} bytes, and S3 keys are at most ` +
+        `${S3_LIMITS.maxKeyBytes}: the source is kept where it is (a glacier-vault tier can take it)`,
+    );
+  }
   const partSize = record.uploadId && record.partSize ? record.partSize : s3PartSizeFor(target, record.size);
-  await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], {
+  const claimed = await claimForTransfer(args, record.path, {
     state: 'UPLOADING',
     target: 's3-glacier',
     partSize,
     failureReason: null,
   });
+  if (claimed === 'archived') return 'done';
+  record = claimed;
   const kept = { crc64: true };
   // Whatever hash states were saved go back with the upload; the copy checks they are the ones it needs.
   const checkpoint =
     record.sha256Bytes !== undefined ? { bytes: record.sha256Bytes, sha256State: record.sha256State, crc64State: record.crc64State } : undefined;
-  const archiveKey = archiveObjectKey(args.runUuid, record.path);
   const result = await verifiedCopy({
     s3: args.s3,
     source: { bucket: record.sourceBucket, key: record.sourceKey, size: record.size, etag: record.etag },
@@ -162,7 +223,18 @@ async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Pr
     partSize,
     sha256: target.sha256,
     removeBadCopy: true,
-    resume: record.uploadId ? { uploadId: record.uploadId, checkpoint } : undefined,
+    resume: record.uploadId
+      ? {
+          uploadId: record.uploadId,
+          checkpoint,
+          ...(record.completingCrc64nvme && { completing: { crc64nvme: record.completingCrc64nvme, sha256: record.completingSha256 } }),
+        }
+      : undefined,
+    // A copy made by an attempt that crashed before recording it is found and recorded, not made twice.
+    adoptExisting: true,
+    onCompleting: async (intent) => {
+      await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], { completingCrc64nvme: intent.crc64nvme, completingSha256: intent.sha256 });
+    },
     deadline: args.deadline - DEADLINE_MARGIN_MS,
     onProgress: (progress) => args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], progressChanges(progress, kept)).then(() => undefined),
   });
@@ -170,22 +242,54 @@ async function archiveToS3Glacier(args: ArchiveItemArgs, record: FileRecord): Pr
     await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], progressChanges(result, kept));
     return 'incomplete';
   }
+  const archivedAt = (args.now ?? (() => new Date()))();
+  const retention = await retainCopy(args, archiveKey, result.versionId, archivedAt);
   await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
+    ...retention,
     state: 'ARCHIVED',
     ...checkpointCleared(kept),
+    ...CLAIM_ENDED,
+    completingCrc64nvme: null,
+    completingSha256: null,
     uploadId: null,
     archiveBucket: args.archiveBucket,
     archiveKey,
-    archiveVersionId: result.versionId,
+    // An unversioned bucket answers "null"; it names no version, so none is recorded.
+    archiveVersionId: result.versionId === 'null' ? undefined : result.versionId,
     storageClass: target.storageClass,
     checksumAlgorithm: COPY_CHECKSUM_ALGORITHM,
     checksum: result.crc64nvme,
     copyMethod: result.method,
     copyParts: result.parts,
     sha256: result.sha256,
-    archivedAt: (args.now ?? (() => new Date()))().toISOString(),
+    archivedAt: archivedAt.toISOString(),
   });
   return 'done';
+}
+
+/**
+ * Puts the tier's Object Lock retention (`retainFor`) on the verified copy's version. Only after verification: a copy
+ * that failed it must stay deletable (removeBadCopy), which a COMPLIANCE retention set with the copy would forbid.
+ */
+async function retainCopy(
+  args: ArchiveItemArgs,
+  archiveKey: string,
+  versionId: string | undefined,
+  archivedAt: Date,
+): Promise<{ retentionMode: 'GOVERNANCE' | 'COMPLIANCE'; retainUntil: string } | undefined> {
+  const target = args.tier.target;
+  if (target.type !== 's3-glacier' || target.retainFor === undefined) return undefined;
+  const mode = target.retentionMode ?? 'GOVERNANCE';
+  const until = addDuration(archivedAt, target.retainFor);
+  await args.s3.send(
+    new PutObjectRetentionCommand({
+      Bucket: args.archiveBucket,
+      Key: archiveKey,
+      VersionId: versionId === 'null' ? undefined : versionId,
+      Retention: { Mode: mode, RetainUntilDate: until },
+    }),
+  );
+  return { retentionMode: mode, retainUntil: until.toISOString() };
 }
 
 /** Deletes the source of an archived file, unless it changed since it was archived. Idempotent. */
@@ -215,7 +319,8 @@ function reasonOf(error: unknown): string {
 }
 
 /** Archives every file of the item that is not archived yet; per-file failures are recorded, not thrown. */
-export async function archiveItem(args: ArchiveItemArgs): Promise<ItemResult> {
+export async function archiveItem(itemArgs: ArchiveItemArgs): Promise<ItemResult> {
+  const args: ClaimingArgs = { ...itemArgs, claimOwner: itemArgs.claimOwner ?? randomUUID() };
   const result: ItemResult = { status: 'complete', archived: 0, failed: 0 };
   if (args.tier.target.type === 'glacier-vault' && !args.vaultName) throw new Error(NO_VAULT);
   for (const planned of args.item.files) {
@@ -227,11 +332,22 @@ export async function archiveItem(args: ArchiveItemArgs): Promise<ItemResult> {
       if (Date.now() > args.deadline - DEADLINE_MARGIN_MS) return { ...result, status: 'incomplete' };
       try {
         const outcome = args.tier.target.type === 'glacier-vault' ? await archiveToVault(args, record) : await archiveToS3Glacier(args, record);
-        if (outcome === 'incomplete') return { ...result, status: 'incomplete' };
+        if (outcome === 'incomplete') {
+          // The next invocation is another worker: it must not wait for this claim to expire.
+          await args.index.releaseFile(args.runUuid, record.path, args.claimOwner);
+          return { ...result, status: 'incomplete' };
+        }
         archived = await args.index.getFile(args.runUuid, planned.path);
       } catch (error) {
-        if (!PERMANENT_ERRORS.has((error as Error).name)) throw error;
-        await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], { state: 'FAILED', failureReason: reasonOf(error) });
+        if (!PERMANENT_ERRORS.has((error as Error).name)) {
+          if (!(error instanceof FileClaimedError)) await args.index.releaseFile(args.runUuid, record.path, args.claimOwner).catch(() => undefined);
+          throw error;
+        }
+        await args.index.updateFile(args.runUuid, record.path, ['PENDING', 'UPLOADING', 'FAILED'], {
+          state: 'FAILED',
+          failureReason: reasonOf(error),
+          ...CLAIM_ENDED,
+        });
         result.failed++;
         continue;
       }
@@ -251,19 +367,10 @@ export async function archiveItem(args: ArchiveItemArgs): Promise<ItemResult> {
 }
 
 /** After the workflow gave up on an item: its unfinished files become FAILED with the workflow's error. */
-export async function recordItemFailure(index: RunIndex, runUuid: string, item: WorkItem, error: WorkflowError): Promise<number> {
+export async function recordItemFailure(index: RunIndex, runUuid: string, item: WorkItem, error: WorkflowError, now = Date.now()): Promise<number> {
   const failureReason = describeWorkflowError(error, 1000);
   let marked = 0;
-  for (const file of item.files) {
-    try {
-      await index.updateFile(runUuid, file.path, ['PENDING', 'UPLOADING', 'FAILED'], {
-        state: 'FAILED',
-        failureReason,
-      });
-      marked++;
-    } catch (e) {
-      if (!(e instanceof StateConflictError)) throw e; // archived or kept files stay as they are
-    }
-  }
+  // Archived or kept files stay as they are, and so do files a live worker still holds: it records their outcome.
+  for (const file of item.files) if (await index.failUnclaimedFile(runUuid, file.path, failureReason, now)) marked++;
   return marked;
 }

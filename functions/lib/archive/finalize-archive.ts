@@ -21,6 +21,25 @@ export interface ArchiveOutcome {
 }
 
 const MAX_FAILED_LISTED = 50;
+/**
+ * The failed files listed on the run record and in the published message take at most this much JSON: a path can
+ * be 1,024 bytes and every control character in it six once escaped, so 50 of them with their reasons could pass
+ * SNS's 256 KiB message limit (and Step Functions' 256 KiB state). `counts.failed` still counts them all, and each
+ * file's record in the index keeps its reason.
+ */
+export const MAX_FAILED_LISTED_BYTES = 32 * 1024;
+
+/** The first failed files, at most MAX_FAILED_LISTED of them and MAX_FAILED_LISTED_BYTES of JSON. */
+export function listedFailures(failedFiles: { path: string; reason: string }[]): { path: string; reason: string }[] {
+  const listed: { path: string; reason: string }[] = [];
+  let bytes = 2;
+  for (const file of failedFiles.slice(0, MAX_FAILED_LISTED)) {
+    bytes += Buffer.byteLength(JSON.stringify(file)) + 1;
+    if (bytes > MAX_FAILED_LISTED_BYTES) break;
+    listed.push(file);
+  }
+  return listed;
+}
 
 /** ARCHIVED when every file meant for the archive is archived; PARTIAL when some are; FAILED when none are. */
 export function settleState(files: FileRecord[]): {
@@ -79,7 +98,7 @@ export async function finalizeArchive(index: RunIndex, runUuid: string, now = ne
   const run = await index.transitionRun(runUuid, ['ARCHIVING'], state, {
     counts,
     bytes: { total: files.reduce((sum, f) => sum + f.size, 0), archived: archivedBytes },
-    failedFiles: failedFiles.slice(0, MAX_FAILED_LISTED),
+    failedFiles: listedFailures(failedFiles),
     ...(state === 'FAILED' ? { failureReason: `none of ${counts.archive} files could be archived` } : {}),
     ...(state === 'ARCHIVED' ? { archivedAt: now.toISOString() } : {}),
   });

@@ -1,9 +1,10 @@
 // Plans a run's archive: lists its outputs, classifies them (classify-outputs.ts), registers them and writes the Map's work items.
 import { GetRunCommand, type GetRunResponse, type OmicsClient } from '@aws-sdk/client-omics';
-import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { sizeBytes, type Tier } from '../contract';
 import type { FileCounts, RunIndex } from '../index/run-index';
+import { listObjects } from '../s3/listing';
 import { parseS3Uri } from '../s3/uri';
 import { classifyOutputs, type LeftOut, type ListedObject, type NewerRun } from './classify-outputs';
 
@@ -72,11 +73,7 @@ export async function planArchive(args: PlanArchiveArgs): Promise<PlanSummary> {
   const newerRun = args.runIdCheck ? await findNewerRun(args.runIdCheck.omics, args.runIdCheck.runId, args.runUuid) : undefined;
   const indexed = await args.index.listFiles(args.runUuid);
   const objects: ListedObject[] = [];
-  for await (const page of paginateListObjectsV2({ client: args.s3, pageSize: 1000 }, { Bucket: output.bucket, Prefix: output.prefix })) {
-    for (const object of page.Contents ?? []) {
-      objects.push({ key: object.Key ?? '', size: object.Size ?? 0, etag: object.ETag, lastModified: object.LastModified });
-    }
-  }
+  for await (const object of listObjects(args.s3, output.bucket, output.prefix)) objects.push(object);
   const plan = classifyOutputs({
     runUuid: args.runUuid,
     runOutputUri: args.runOutputUri,

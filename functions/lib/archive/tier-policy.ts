@@ -1,6 +1,6 @@
 // Applies the tier policy: which tier a run falls in, and what happens to each of its output files.
 import picomatch from 'picomatch';
-import { durationSeconds, sizeBytes, type ArchiverConfig, type FileAction, type FileRule, type Tier } from '../contract';
+import { durationSeconds, layoutPath, sizeBytes, type ArchiverConfig, type FileAction, type FileRule, type Tier } from '../contract';
 
 /** What the policy needs to know of a run to choose its tier. */
 export interface RunFacts {
@@ -47,11 +47,20 @@ interface CompiledRule {
   action: FileAction;
 }
 
+/** A path matcher that also takes a CWL run's `<uuid>/out/…` for the `out/…` the globs are written against. */
+function bothLayouts(match: (path: string) => boolean): (path: string) => boolean {
+  return (path) => {
+    if (match(path)) return true;
+    const layout = layoutPath(path);
+    return layout !== path && match(layout);
+  };
+}
+
 /** Compiles a tier's file rules once, for classifying many files. */
 export function fileClassifier(tier: Pick<Tier, 'files' | 'defaultAction'>): (file: OutputFile, now: Date) => FileDecision {
   const rules: CompiledRule[] = tier.files.map((rule: FileRule) => ({
     // dot: true, because genomics outputs often start with a dot (.bai indexes live beside their BAMs, but also .nextflow.log).
-    matches: picomatch(rule.globs, { dot: true }),
+    matches: bothLayouts(picomatch(rule.globs, { dot: true })),
     minSize: rule.minSize === undefined ? 0 : sizeBytes(rule.minSize),
     minAgeSeconds: rule.minAge === undefined ? 0 : durationSeconds(rule.minAge),
     action: rule.action,

@@ -41,7 +41,9 @@ export function parseRunEvent(body: string): { runId: string; status: string } {
     throw new MalformedEventError(parsed.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; '));
   }
   const { detail } = parsed.data;
-  const runId = detail.runId ?? RUN_ARN.exec(detail.arn ?? '')?.[1] ?? '';
+  // The ARN first: the example event in the HealthOmics guide (docs.aws.amazon.com/omics/latest/dev/eventbridge.html,
+  // "Event message examples") carries a `runId` that differs from the id in its `arn`, and GetRun takes the ARN's.
+  const runId = RUN_ARN.exec(detail.arn ?? '')?.[1] ?? detail.runId ?? '';
   return { runId, status: detail.status };
 }
 

@@ -2,11 +2,53 @@
 import * as tinyduration from 'tinyduration';
 import { z } from 'zod';
 import { TERMINAL_RUN_STATUSES } from './events';
-import { GLACIER_LIMITS, MIB, S3_LIMITS } from './limits';
+import { DISTRIBUTED_MAP_LIMITS, GIB, GLACIER_LIMITS, LAMBDA_CONCURRENCY_LIMITS, LAMBDA_LIMITS, MIB, S3_LIMITS } from './limits';
+
+/**
+ * Memory of the ArchiveFiles function (stacks/wiring.ts), which holds a vault upload's parts in flight: 1,769 MB is
+ * one full vCPU, and what a configured partSizeMiB must fit (with TRANSFER_HEADROOM_MIB).
+ */
+export const ARCHIVE_FILES_MEMORY_MIB = 1769;
+/** What a transfer function needs besides the parts it holds: the runtime, the SDK, hash states, responses being read. */
+export const TRANSFER_HEADROOM_MIB = 512;
+
+/**
+ * Vault parts held in memory at once: two overlap reading and uploading, but parts of 1 GiB and more go one at a
+ * time (vault-upload.ts buffers each part whole: Glacier wants its tree hash before the body).
+ */
+export function vaultPartsInFlight(partSize: number): number {
+  return partSize >= GIB ? 1 : 2;
+}
+
+/** Memory (MiB) a transfer holding `partsInFlight` parts of `partSize` bytes needs, headroom included. */
+export function transferMemoryMiB(partSize: number, partsInFlight = vaultPartsInFlight(partSize)): number {
+  return Math.ceil(partSize / MIB) * partsInFlight + TRANSFER_HEADROOM_MIB;
+}
+
+/** The largest power-of-two partSizeMiB whose parts in flight the ArchiveFiles function holds. */
+export function largestVaultPartSizeMiB(): number {
+  let mib = GLACIER_LIMITS.maxPartSizeMiB;
+  while (mib > 1 && transferMemoryMiB(mib * MIB) > ARCHIVE_FILES_MEMORY_MIB) mib /= 2;
+  return mib;
+}
+
+/**
+ * Range size of copying a vault retrieval job's output into S3, each range one S3 part: the smallest power of two MiB
+ * from 64 MiB that keeps the archive within S3's 10,000 parts. Glacier's ranges must be megabyte-aligned, and tree-hash
+ * aligned (a power of two MiB) for Glacier to send each range's tree hash; 4 GiB ranges hold the largest archive
+ * (10,000 × 4 GiB), and S3 parts may be up to 5 GiB.
+ */
+export function jobOutputRangeSize(archiveSize: number): number {
+  let range = DEFAULT_MIN_PART_SIZE_MIB * MIB;
+  while (Math.ceil(archiveSize / range) > S3_LIMITS.maxParts && range < GLACIER_LIMITS.maxPartSizeMiB * MIB) range *= 2;
+  return range;
+}
 
 /** The cdk context key the whole configuration lives under. */
 export const CONTEXT_KEY = 'omicsArchiver';
 
+/** Restores in flight by default: a request of 1,000 files comes back in one retrieval time. */
+export const DEFAULT_RESTORE_CONCURRENCY = 1000;
 /** Glacier multipart parts are 1 MiB × 2^n, up to 4 GiB. */
 export const MAX_PART_SIZE_MIB = GLACIER_LIMITS.maxPartSizeMiB;
 /** A Standard execution lives at most a year; the waits must leave the archive itself time to finish. */
@@ -17,6 +59,11 @@ export type FileAction = (typeof FILE_ACTIONS)[number];
 export const RESTORE_TIERS = ['Expedited', 'Standard', 'Bulk'] as const;
 export type RestoreTier = (typeof RESTORE_TIERS)[number];
 export const S3_GLACIER_STORAGE_CLASSES = ['DEEP_ARCHIVE', 'GLACIER', 'GLACIER_IR'] as const;
+/** S3 Object Lock retention modes (PutObjectRetention's Mode). */
+export const RETENTION_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+export type RetentionMode = (typeof RETENTION_MODES)[number];
+/** The longest retention a tier may ask for: 100 years, S3's longest default retention period. */
+export const MAX_RETENTION_YEARS = 100;
 /** The retention periods (days) CloudWatch Logs accepts for a log group. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
@@ -26,6 +73,19 @@ export function durationSeconds(iso: string): number {
   const days = (d.years ?? 0) * 365 + (d.months ?? 0) * 30 + (d.weeks ?? 0) * 7 + (d.days ?? 0);
   const seconds = days * 86400 + (d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0);
   return Math.round(d.negative ? -seconds : seconds);
+}
+
+/**
+ * `from` plus an ISO-8601 duration on the calendar (P7Y is seven calendar years, leap days included), never short of it:
+ * what an Object Lock retention must last, where durationSeconds' 365-day years would end it days early.
+ */
+export function addDuration(from: Date, iso: string): Date {
+  const d = tinyduration.parse(iso);
+  if (d.negative) throw new RangeError(`a retention cannot be negative (got "${iso}")`);
+  const to = new Date(from.getTime());
+  to.setUTCFullYear(to.getUTCFullYear() + (d.years ?? 0), to.getUTCMonth() + (d.months ?? 0));
+  const seconds = ((d.weeks ?? 0) * 7 + (d.days ?? 0)) * 86400 + (d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0);
+  return new Date(to.getTime() + Math.ceil(seconds * 1000));
 }
 
 const isoDuration = z.string().superRefine((value, ctx) => {
@@ -54,6 +114,34 @@ const size = z.union([z.number().int().nonnegative(), z.string()]).superRefine((
 });
 
 const nonEmptyStrings = z.array(z.string().min(1)).min(1);
+
+/** A KMS key named by its key ARN or an alias ARN, as `kmsKeyArns` takes them. */
+export interface KmsKeyRef {
+  partition: string;
+  region: string;
+  account: string;
+  /** `key/<id>` or `alias/<name>`. */
+  resource: string;
+  kind: 'key' | 'alias';
+}
+
+const KMS_KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):((key)\/[A-Za-z0-9-]+|(alias)\/[A-Za-z0-9/_-]+)$/;
+
+/** The parts of a KMS key or alias ARN; undefined for anything else (a bare key id or alias name, another service). */
+export function parseKmsKeyArn(arn: string): KmsKeyRef | undefined {
+  const match = KMS_KEY_ARN.exec(arn);
+  if (!match) return undefined;
+  return { partition: match[1], region: match[2], account: match[3], resource: match[4], kind: match[5] ? 'key' : 'alias' };
+}
+
+const kmsKeyArn = z.string().superRefine((value, ctx) => {
+  if (!parseKmsKeyArn(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>) or alias ARN (arn:aws:kms:<region>:<account>:alias/<name>) (got ${JSON.stringify(value)})`,
+    });
+  }
+});
 
 export const FileRuleSchema = z
   .object({
@@ -98,6 +186,13 @@ export const S3GlacierTargetSchema = z
     partSize: s3PartSize.optional(),
     /** Record each file's SHA-256 (Lambda reads every byte once); false: only S3's CRC64NVME, and no byte passes through Lambda. */
     sha256: z.boolean().default(true),
+    /**
+     * Keep each archived version under S3 Object Lock this long after it is archived (ISO-8601, e.g. P7Y): the bucket
+     * is then made with Object Lock on. Absent: versioning only.
+     */
+    retainFor: isoDuration.optional(),
+    /** COMPLIANCE: nobody can shorten or lift the retention, not even the root user; GOVERNANCE (the default): only with s3:BypassGovernanceRetention. */
+    retentionMode: z.enum(RETENTION_MODES).optional(),
   })
   .strict();
 
@@ -147,8 +242,35 @@ export const TierSchema = z
         message: `settleWait + archiveAfter is ${Math.round(total / 86400)} days; it must stay within 330 days so the archive finishes inside the one-year Step Functions execution limit`,
       });
     }
+    if (tier.target.type === 's3-glacier' && tier.target.retainFor !== undefined) {
+      let seconds: number | undefined;
+      try {
+        seconds = durationSeconds(tier.target.retainFor);
+      } catch {
+        // reported on its own key
+      }
+      if (seconds !== undefined && (seconds <= 0 || seconds > MAX_RETENTION_YEARS * 365 * 86400)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target', 'retainFor'],
+          message: `must be longer than zero and at most ${MAX_RETENTION_YEARS} years (got "${tier.target.retainFor}")`,
+        });
+      }
+    }
+    if (tier.target.type === 's3-glacier' && tier.target.retentionMode !== undefined && tier.target.retainFor === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['target', 'retentionMode'], message: 'applies only with retainFor (how long to retain)' });
+    }
     if (tier.target.type === 's3-glacier' && tier.partSizeMiB !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['partSizeMiB'], message: 'applies only to the glacier-vault target' });
+    } else if (tier.partSizeMiB !== undefined && transferMemoryMiB(tier.partSizeMiB * MIB) > ARCHIVE_FILES_MEMORY_MIB) {
+      const inFlight = vaultPartsInFlight(tier.partSizeMiB * MIB);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['partSizeMiB'],
+        message:
+          `${tier.partSizeMiB} MiB parts (${inFlight} in memory at once) need about ${transferMemoryMiB(tier.partSizeMiB * MIB)} MiB, ` +
+          `more than the ArchiveFiles function's ${ARCHIVE_FILES_MEMORY_MIB} MB: use at most ${largestVaultPartSizeMiB()}`,
+      });
     }
   });
 
@@ -162,21 +284,51 @@ export const ImportsSchema = z
   })
   .strict();
 
+const reservation = z.number().int().min(1, 'must be at least 1 (0 would stop the function from running at all)');
+
+/** Reserved concurrency of the fan-out functions, checked against what Lambda lets an account reserve. */
+export const ReservedConcurrencySchema = z
+  .object({
+    /** Caps ArchiveRun's per-item function (all runs together), so a backfill cannot take the account's whole pool. */
+    archiveFiles: reservation.optional(),
+    /** Caps RestoreRun's copy-back function (all restores together). */
+    copyRestoredFile: reservation.optional(),
+    /** The account's Regional concurrent-executions quota (Service Quotas); reservations must leave 100 of it unreserved. */
+    accountLimit: z.number().int().min(LAMBDA_CONCURRENCY_LIMITS.minUnreserved).default(LAMBDA_CONCURRENCY_LIMITS.defaultAccountLimit),
+  })
+  .strict();
+
 export const ArchiverConfigSchema = z
   .object({
     /** Buckets HealthOmics writes run outputs to: the archiver reads (and, where a tier says so, deletes) there. */
     outputBuckets: nonEmptyStrings,
     /** Further buckets a restore may write to; a restore to the original location needs nothing here. */
     restoreBuckets: z.array(z.string().min(3)).default([]),
+    /**
+     * The KMS keys of SSE-KMS output and restore buckets: the functions that read outputs may Decrypt with them, and
+     * those that write restores may also GenerateDataKey. Buckets with SSE-S3 need nothing here.
+     */
+    kmsKeyArns: z.array(kmsKeyArn).default([]),
     imports: ImportsSchema.default({}),
     tiers: z.array(TierSchema).min(1),
     /** Distributed Map concurrency for archiving one run's files. */
     archiveConcurrency: z.number().int().min(1).max(1000).default(10),
+    /**
+     * Distributed Map concurrency for restoring one request's files: an item mostly waits for its retrieval (hours,
+     * at no cost), so this bounds how many retrievals run at once. At most 10,000, Distributed Map's own limit.
+     */
+    restoreConcurrency: z.number().int().min(1).max(DISTRIBUTED_MAP_LIMITS.maxConcurrency).default(DEFAULT_RESTORE_CONCURRENCY),
     /** Small files are grouped into one Map item up to this many files and bytes. */
     groupMaxFiles: z.number().int().min(1).max(10000).default(100),
     groupMaxBytes: size.default('256 MiB'),
     /** Where alarms go; absent: the alarm topic has no subscription. */
     alarmEmail: z.email().optional(),
+    /** Email addresses subscribed to the restore-events topic (each confirms by email); none by default. */
+    restoreNotificationEmails: z
+      .array(z.email({ message: 'must be an email address' }))
+      .max(100, 'at most 100 addresses (subscribe a list or a queue for more)')
+      .refine((emails) => new Set(emails.map((e) => e.toLowerCase())).size === emails.length, { message: 'lists an address twice' })
+      .default([]),
     /** Days every log group keeps its events; CloudWatch Logs accepts only the values in LOG_RETENTION_DAYS. */
     logRetentionDays: z
       .number()
@@ -187,11 +339,41 @@ export const ArchiverConfigSchema = z
       .default(365),
     /** Log each state's input and output with the workflows' events (run metadata, paths, task tokens): off by default. */
     logExecutionData: z.boolean().default(false),
+    /**
+     * Log a HealthOmics run's `parameters` (its inputs: sample names, reference paths) where the functions log a run;
+     * off by default, when they log as "[redacted]". The snapshot in S3 and the index keep them whole either way.
+     */
+    logRunParameters: z.boolean().default(false),
+    /**
+     * A customer-managed KMS key (its key ARN) for the run index and the snapshot and archive buckets the stack
+     * creates; absent: AWS-owned/managed keys (SSE-S3, DynamoDB's own). Not with customerManagedKey.
+     */
+    encryptionKeyArn: kmsKeyArn
+      .refine((arn) => parseKmsKeyArn(arn)?.kind !== 'alias', { message: 'must be a key ARN (arn:aws:kms:<region>:<account>:key/<key id>), not an alias ARN' })
+      .optional(),
+    /** The stack creates a customer-managed KMS key (rotated yearly, kept on destroy) for the same resources. */
+    customerManagedKey: z.boolean().default(false),
     /** The daily sweep for runs that no event announced looks back this many days (older ones: the backfill command). */
     reconcileLookbackDays: z.number().int().min(1).max(365).default(7),
+    /** Reserved concurrency for the functions Distributed Maps fan out to; absent: none (they share the account's pool). */
+    reservedConcurrency: ReservedConcurrencySchema.default({ accountLimit: LAMBDA_CONCURRENCY_LIMITS.defaultAccountLimit }),
   })
   .strict()
   .superRefine((config, ctx) => {
+    const { accountLimit, archiveFiles = 0, copyRestoredFile = 0 } = config.reservedConcurrency;
+    const allowed = accountLimit - LAMBDA_CONCURRENCY_LIMITS.minUnreserved;
+    if (archiveFiles + copyRestoredFile > allowed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reservedConcurrency'],
+        message:
+          `archiveFiles + copyRestoredFile is ${archiveFiles + copyRestoredFile}; Lambda keeps ${LAMBDA_CONCURRENCY_LIMITS.minUnreserved} of the ` +
+          `account's ${accountLimit} concurrent executions unreserved, so at most ${allowed} may be reserved (set accountLimit if the account's quota is higher)`,
+      });
+    }
+    if (config.customerManagedKey && config.encryptionKeyArn !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['customerManagedKey'], message: 'set either customerManagedKey or encryptionKeyArn, not both' });
+    }
     const seen = new Set<string>();
     config.tiers.forEach((tier, i) => {
       if (seen.has(tier.name)) ctx.addIssue({ code: 'custom', path: ['tiers', i, 'name'], message: `duplicate tier name "${tier.name}"` });
@@ -303,3 +485,6 @@ export function s3PartSizeFor(target: Pick<S3GlacierTarget, 'partSize'>, fileSiz
   while (Math.ceil(fileSize / part) > S3_LIMITS.maxParts && part * 2 <= S3_LIMITS.maxPartBytes) part *= 2;
   return Math.ceil(fileSize / part) > S3_LIMITS.maxParts ? S3_LIMITS.maxPartBytes : part;
 }
+
+/** The memory the CopyRestoredFile function needs to copy the largest archive: it holds one range at a time. */
+export const COPY_RESTORED_FILE_MEMORY_MIB = Math.min(LAMBDA_LIMITS.maxMemoryMiB, transferMemoryMiB(jobOutputRangeSize(GLACIER_LIMITS.maxArchiveBytes), 1));

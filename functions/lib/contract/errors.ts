@@ -13,6 +13,10 @@ export const ERROR_NAMES = {
   sourceTooLarge: 'SourceTooLarge',
   malformedEvent: 'MalformedEvent',
   runNotDeletable: 'RunNotDeletable',
+  /** Another execution, still running, archives this run: this one stands down (Succeeds without archiving). */
+  archiveInProgress: 'ArchiveInProgress',
+  /** Another worker holds a live claim on a file (or restore file): retried until it finishes or its claim expires. */
+  fileClaimed: 'FileClaimed',
 } as const;
 
 /** Why a restore request is refused before anything is retrieved; the execution fails with this name. */

@@ -1,4 +1,4 @@
-// What the archiver hears and says: HealthOmics run statuses and events, the archive-events topic's attributes.
+// What the archiver hears and says: HealthOmics run statuses and events, the archive- and restore-events topics' attributes.
 
 /** The statuses after which a HealthOmics run never changes again (DELETED aside). */
 export const TERMINAL_RUN_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED'] as const;
@@ -34,6 +34,25 @@ export const ARCHIVE_EVENTS = {
   partial: 'RUN_ARCHIVE_PARTIAL',
   failed: 'RUN_ARCHIVE_FAILED',
 } as const;
+
+/**
+ * SNS message attribute values the restore workflow publishes with, on the restore-events topic: RESTORE_COMPLETED
+ * when every file came back, RESTORE_FAILED otherwise (some or all files not restored).
+ */
+export const RESTORE_EVENTS = {
+  completed: 'RESTORE_COMPLETED',
+  failed: 'RESTORE_FAILED',
+} as const;
+export type RestoreEventName = (typeof RESTORE_EVENTS)[keyof typeof RESTORE_EVENTS];
+
+/** The message attributes of a restore event, so a subscription's filter policy can choose by any of them. */
+export const RESTORE_EVENT_ATTRIBUTES = ['event', 'runId', 'runUuid', 'tier', 'retrievalTier'] as const;
+
+/**
+ * A restore event's message stays under this many bytes: SNS takes at most 256 KiB (262,144 bytes) for the message and
+ * its attributes together; beyond it the file list is cut and the message points at the index for the rest.
+ */
+export const RESTORE_EVENT_MAX_BYTES = 200 * 1024;
 
 /** The run-deletion queue takes only archived runs whose tier deletes the HealthOmics run. */
 export const RUN_DELETION_FILTER_POLICY = { event: [ARCHIVE_EVENTS.archived], deleteRun: ['true'] } as const;

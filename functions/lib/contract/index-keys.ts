@@ -27,7 +27,33 @@ export const RESTORE_PREFIX = 'RESTORE#';
 
 export const runPartition = (runUuid: string) => `${RUN_PREFIX}${runUuid}`;
 export const runKey = (runUuid: string) => ({ pk: runPartition(runUuid), sk: 'META' as const });
-export const fileKey = (runUuid: string, path: string) => ({ pk: runPartition(runUuid), sk: `${FILE_PREFIX}${path}` });
+export const fileKey = (runUuid: string, path: string) => ({ pk: runPartition(runUuid), sk: fileSortKey(path) });
+
+/** DynamoDB refuses a sort key value over 1,024 bytes (of UTF-8, for a string): a write naming one fails whole. */
+export const MAX_SORT_KEY_BYTES = 1024;
+
+/**
+ * A file's sort key: `FILE#<path>`, or, when that would pass DynamoDB's 1,024 bytes (an S3 key is up to 1,024 bytes
+ * itself, and the path comes after the prefix), as much of the path as fits, cut on a character, then `#~<sha256 of
+ * the whole path>`. The item keeps the whole path in `path`, and every lookup derives the key from the path, so such
+ * a file is found like any other.
+ */
+export function fileSortKey(path: string): string {
+  const sortKey = `${FILE_PREFIX}${path}`;
+  if (Buffer.byteLength(sortKey) <= MAX_SORT_KEY_BYTES) return sortKey;
+  const suffix = `#~${createHash('sha256').update(path).digest('hex')}`;
+  return `${FILE_PREFIX}${utf8Prefix(path, MAX_SORT_KEY_BYTES - FILE_PREFIX.length - suffix.length)}${suffix}`;
+}
+
+/** The longest prefix of `text` of at most `maxBytes` bytes of UTF-8, never splitting a character. */
+export function utf8Prefix(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  // Back off continuation bytes (10xxxxxx) so the cut falls before a character's first byte.
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
 export const restoreKey = (runUuid: string, restoreId: string) => ({ pk: runPartition(runUuid), sk: `${RESTORE_PREFIX}${restoreId}` });
 /** A short, ASCII-only key for one file of a restore: it rides in the Glacier job description, which must be ASCII. */
 export const restoreFileKeyOf = (path: string) => createHash('sha256').update(path).digest('hex').slice(0, 24);

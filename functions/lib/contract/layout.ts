@@ -20,3 +20,15 @@ export function parseArchiveObjectKey(key: string): { runUuid: string; path: str
   const match = /^runs\/([^/]+)\/(.+)$/s.exec(key);
   return match ? { runUuid: match[1], path: match[2] } : undefined;
 }
+
+const CWL_OUTPUT_PATH = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/(out\/.*)$/is;
+
+/**
+ * A path in the run's output folder as the WDL and Nextflow layout has it (`out/…`). CWL runs write their outputs one
+ * folder deeper, under `<runOutputUri>/<uuid>/out/…` (HealthOmics guide, "HealthOmics run outputs":
+ * docs.aws.amazon.com/omics/latest/dev/workflows-run-outputs.html), so `<uuid>/out/x.bam` reads as `out/x.bam`; any
+ * other path is itself. Globs match either form; the index keeps the real path.
+ */
+export function layoutPath(path: string): string {
+  return CWL_OUTPUT_PATH.exec(path)?.[1] ?? path;
+}

@@ -21,4 +21,22 @@ export const S3_LIMITS = {
   maxParts: 10_000,
   maxSingleCopyBytes: 5 * GIB,
   maxObjectBytes: 10_000 * 5 * GIB,
+  /** An object key is at most 1,024 bytes of UTF-8. */
+  maxKeyBytes: 1024,
+} as const;
+
+/** Step Functions Distributed Map: at most 10,000 child executions at once (MaxConcurrency). */
+export const DISTRIBUTED_MAP_LIMITS = {
+  maxConcurrency: 10_000,
+} as const;
+
+/** Lambda concurrency: reservations must leave this much of the account's Regional limit unreserved; 1,000 is the default limit. */
+export const LAMBDA_CONCURRENCY_LIMITS = {
+  minUnreserved: 100,
+  defaultAccountLimit: 1000,
+} as const;
+
+/** Lambda: a function has 128 MB to 10,240 MB of memory (Lambda's MB are MiB). */
+export const LAMBDA_LIMITS = {
+  maxMemoryMiB: 10_240,
 } as const;

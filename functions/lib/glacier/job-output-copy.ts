@@ -10,6 +10,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { GLACIER_LIMITS, S3_LIMITS, jobOutputRangeSize } from '../contract';
 import { listUploadedParts, type StoredPart } from '../s3/multipart';
 import { loadFileSha256, newFileSha256, type FileSha256 } from '../transfer/file-sha256';
 import { checkpointProgress } from '../transfer/progress';
@@ -18,9 +19,15 @@ import { ChecksumMismatchError, EMPTY_SHA256, MIB, SubtreeStack, TreeHash, TreeH
 
 export { ChecksumMismatchError, TreeHashMismatchError } from './tree-hash';
 
-export const DEFAULT_RANGE_SIZE = 64 * MIB;
 /** Ranges double as S3 parts (at least 5 MiB) and must be powers of two MiB to stay tree-hash aligned. */
 export const MIN_RANGE_SIZE = 8 * MIB;
+/** 10,000 ranges of 4 GiB hold the largest archive a vault takes; S3 parts may be up to 5 GiB. */
+export const MAX_RANGE_SIZE = GLACIER_LIMITS.maxPartSizeMiB * MIB;
+/**
+ * The full-object checksum the S3 upload asks for. Without one, the SDK would still add its default CRC32 to each
+ * part of an upload created with no algorithm; S3 wants every part's algorithm to be the upload's.
+ */
+const UPLOAD_CHECKSUM = { ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' } as const;
 
 export interface CopyProgress {
   uploadId: string;
@@ -61,7 +68,11 @@ export interface CopyArgs {
   s3: S3Client;
   bucket: string;
   key: string;
-  /** Bytes per GetJobOutput call and S3 part: a power-of-two MiB, at least 8 MiB (default 64 MiB). */
+  /**
+   * Bytes per GetJobOutput call and S3 part: a power-of-two MiB from 8 MiB to 4 GiB that keeps the archive within
+   * 10,000 parts (default jobOutputRangeSize: 64 MiB, doubled for archives over 625 GiB). A resumed copy must use
+   * the size its upload started with.
+   */
   rangeSize?: number;
   /** An S3 multipart upload a previous call started; its parts are checked and kept where they match. */
   resumeUploadId?: string;
@@ -151,8 +162,13 @@ async function resumePoint(args: CopyArgs, rangeSize: number, stored: Map<number
 
 export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
   const { s3, bucket, key, archiveSize: size } = args;
-  const rangeSize = args.rangeSize ?? DEFAULT_RANGE_SIZE;
-  if (!isPowerOfTwoMiB(rangeSize) || rangeSize < MIN_RANGE_SIZE) throw new RangeError(`Range size ${rangeSize} is not a power-of-two MiB of at least 8 MiB`);
+  const rangeSize = args.rangeSize ?? jobOutputRangeSize(size);
+  if (!isPowerOfTwoMiB(rangeSize) || rangeSize < MIN_RANGE_SIZE || rangeSize > MAX_RANGE_SIZE) {
+    throw new RangeError(`Range size ${rangeSize} is not a power-of-two MiB from 8 MiB to 4 GiB`);
+  }
+  if (Math.ceil(size / rangeSize) > S3_LIMITS.maxParts) {
+    throw new RangeError(`${size} bytes in ranges of ${rangeSize} would need more than ${S3_LIMITS.maxParts} S3 parts`);
+  }
 
   if (size <= rangeSize) {
     // One range: verify it all, then PutObject, so a bad byte never becomes an object.
@@ -165,14 +181,18 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
     return { status: 'complete', size, treeHash: treeHash.toString('hex'), sha256: sha256.toString('hex'), versionId: put.VersionId, etag: put.ETag };
   }
 
-  const uploadId = args.resumeUploadId ?? (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId!;
+  const uploadId = args.resumeUploadId ?? (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...UPLOAD_CHECKSUM }))).UploadId!;
   try {
     const stored = args.resumeUploadId ? await listUploadedParts(s3, { bucket, key, uploadId }) : new Map<number, StoredPart>();
     const rangeLevel = Math.log2(rangeSize / MIB);
     const resumed = await resumePoint(args, rangeSize, stored);
     const { sha256: fileSha256, treeHash: archiveTreeHash } = resumed;
     const parts: CompletedPart[] = [];
-    for (let partNumber = 1; partNumber <= resumed.ranges; partNumber++) parts.push({ PartNumber: partNumber, ETag: stored.get(partNumber)!.etag });
+    const storedPart = (partNumber: number): CompletedPart => {
+      const part = stored.get(partNumber)!;
+      return { PartNumber: partNumber, ETag: part.etag, ...(part.checksumCrc64Nvme && { ChecksumCRC64NVME: part.checksumCrc64Nvme }) };
+    };
+    for (let partNumber = 1; partNumber <= resumed.ranges; partNumber++) parts.push(storedPart(partNumber));
     const progressOf = (moved: RangeProgress): CopyProgress => ({ uploadId, bytesDone: moved.bytesDone, ...checkpointProgress(moved.checkpoint) });
     const moved = await moveRanges({
       size,
@@ -192,15 +212,24 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
         const partNumber = index + 1;
         const previous = stored.get(partNumber);
         if (partHolds(previous, bytes)) {
-          parts[index] = { PartNumber: partNumber, ETag: previous!.etag };
+          parts[index] = storedPart(partNumber);
           return {};
         }
         return {
           send: async () => {
+            // The SDK computes the part's CRC64NVME (the upload's algorithm) and S3 checks it on receipt.
             const sent = await s3.send(
-              new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId,
+                PartNumber: partNumber,
+                Body: bytes,
+                ContentLength: bytes.length,
+                ChecksumAlgorithm: UPLOAD_CHECKSUM.ChecksumAlgorithm,
+              }),
             );
-            parts[index] = { PartNumber: partNumber, ETag: sent.ETag! };
+            parts[index] = { PartNumber: partNumber, ETag: sent.ETag!, ...(sent.ChecksumCRC64NVME && { ChecksumCRC64NVME: sent.ChecksumCRC64NVME }) };
           },
         };
       },
@@ -210,7 +239,15 @@ export async function copyJobOutputToS3(args: CopyArgs): Promise<CopyResult> {
     const treeHash = archiveTreeHash.digest().toString('hex');
     const sha256 = fileSha256.digestHex();
     checkWholeFile(args, treeHash, sha256);
-    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+        ChecksumType: UPLOAD_CHECKSUM.ChecksumType,
+      }),
+    );
     return { status: 'complete', size, treeHash, sha256, versionId: done.VersionId, etag: done.ETag };
   } catch (error) {
     // Bad bytes must never become an object: drop the upload. Other failures leave it for a resumed call.

@@ -84,8 +84,39 @@ export interface UploadArgs {
    */
   deadline?: number;
   onProgress?: (progress: UploadProgress) => Promise<void>;
+  /**
+   * Send files that fit one part in one UploadArchive (default). The archiver turns it off: an UploadArchive whose
+   * answer is lost leaves an archive nobody can name, while a multipart upload recorded with `onCompleting` can be
+   * completed again by its id and answers with the same archive.
+   */
+  singleRequest?: boolean;
+  /** Called with everything CompleteMultipartUpload needs, before it is sent: record it, and `completeAgain` can finish the job. */
+  onCompleting?: (intent: CompletionIntent) => Promise<void>;
   /** Clock, for tests. */
   now?: () => number;
+}
+
+/** A multipart upload about to complete: enough to complete it again, and to record the archive it makes. */
+export interface CompletionIntent {
+  uploadId: string;
+  treeHash: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Completes a recorded upload again, after a crash lost the answer to the first CompleteMultipartUpload (or it was
+ * never sent). Glacier documents CompleteMultipartUpload as idempotent for a while after it succeeded: it answers
+ * with the same archive id instead of making a second archive. ResourceNotFoundException: the upload is long gone.
+ */
+export async function completeAgain(glacier: GlacierClient, vaultName: string, intent: CompletionIntent): Promise<string> {
+  const result = await glacier.send(
+    new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId: intent.uploadId, archiveSize: String(intent.size), checksum: intent.treeHash }),
+  );
+  if (result.checksum !== undefined && result.checksum !== intent.treeHash) {
+    throw new TreeHashMismatchError(`Glacier completed the archive with tree hash ${result.checksum}, the file has ${intent.treeHash}`);
+  }
+  return result.archiveId!;
 }
 
 const hex = (digest: Buffer) => digest.toString('hex');
@@ -195,7 +226,7 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
     return { status: 'complete', archiveId: null, treeHash: empty, sha256: empty, size, partSize };
   }
 
-  if (size <= partSize && !args.resumeUploadId) {
+  if (size <= partSize && !args.resumeUploadId && args.singleRequest !== false) {
     const fileSha256 = await newFileSha256(size);
     const { bytes, treeHash } = await readPart(source, 0, size - 1, fileSha256, false);
     const sha256 = fileSha256.digestHex();
@@ -264,10 +295,8 @@ export async function uploadToVault(args: UploadArgs): Promise<UploadResult> {
   });
   if (!moved.complete) return { status: 'incomplete', ...progressOf(moved) };
 
-  const treeHash = hex(combinePartTreeHashes(treeHashes));
-  const result = await glacier.send(new CompleteMultipartUploadCommand({ accountId: '-', vaultName, uploadId, archiveSize: String(size), checksum: treeHash }));
-  if (result.checksum !== undefined && result.checksum !== treeHash) {
-    throw new TreeHashMismatchError(`Glacier completed the archive with tree hash ${result.checksum}, the file has ${treeHash}`);
-  }
-  return { status: 'complete', archiveId: result.archiveId!, treeHash, sha256: fileSha256.digestHex(), size, partSize };
+  const intent: CompletionIntent = { uploadId, treeHash: hex(combinePartTreeHashes(treeHashes)), sha256: fileSha256.digestHex(), size };
+  await args.onCompleting?.(intent);
+  const archiveId = await completeAgain(glacier, vaultName, intent);
+  return { status: 'complete', archiveId, treeHash: intent.treeHash, sha256: intent.sha256, size, partSize };
 }

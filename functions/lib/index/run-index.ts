@@ -11,6 +11,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  ERROR_NAMES,
   FILE_PREFIX,
   RESTORE_PREFIX,
   RUN_INDEX,
@@ -85,6 +86,8 @@ export interface RunRecord {
   archivedAt?: string;
   runDeletedAt?: string;
   runDeletionNote?: string;
+  /** While DELETING: the epoch ms until which one deletion attempt has the run to itself (delete-run.ts). */
+  deletionClaimExpiresAt?: number;
   updatedAt: string;
 }
 
@@ -119,6 +122,9 @@ export interface FileRecord {
   /** How the s3-glacier copy was made: one CopyObject, or a multipart copy of `copyParts` parts. */
   copyMethod?: 'single' | 'multipart';
   copyParts?: number;
+  /** The archived version's S3 Object Lock retention (its tier's `retainFor`): mode and the instant it ends. */
+  retentionMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  retainUntil?: string;
   partSize?: number;
   uploadId?: string;
   partsDone?: number;
@@ -136,6 +142,14 @@ export interface FileRecord {
   failureReason?: string;
   attempts?: number;
   archivedAt?: string;
+  /** Recorded just before a vault upload is completed, so an attempt after a crash can complete it again (vault-upload.ts). */
+  completingTreeHash?: string;
+  completingSha256?: string;
+  /** The same for a multipart copy into an S3 Glacier class: the copy's checksum, so a resume can adopt it (verified-copy.ts). */
+  completingCrc64nvme?: string;
+  /** The worker uploading or copying the file now (archive-files.ts), until `claimExpiresAt` (epoch ms) at the latest. */
+  claimOwner?: string;
+  claimExpiresAt?: number;
   updatedAt: string;
 }
 
@@ -189,6 +203,9 @@ export interface RestoreFileRecord {
   createdAt: string;
   updatedAt: string;
   restoredAt?: string;
+  /** The worker copying the file now, until `claimExpiresAt` (epoch ms) at the latest. */
+  claimOwner?: string;
+  claimExpiresAt?: number;
 }
 
 /**
@@ -218,13 +235,52 @@ export class StateConflictError extends Error {
   }
 }
 
+/** Another execution owns the run's archive and is still at it: this one stands down, archiving nothing. */
+export class ArchiveInProgressError extends Error {
+  constructor(
+    readonly runUuid: string,
+    readonly ownerExecutionArn: string | undefined,
+  ) {
+    super(`run ${runUuid} is being archived by ${ownerExecutionArn ?? 'another execution'}; this execution stands down`);
+    this.name = ERROR_NAMES.archiveInProgress;
+  }
+}
+
+/** Another worker holds a live claim on a file (or a restored file's copy): retried until it finishes or the claim expires. */
+export class FileClaimedError extends Error {
+  constructor(what: string, holder: { owner: string; expiresAt: number }) {
+    super(`${what} is being worked on by another worker (${holder.owner}, claim expires ${new Date(holder.expiresAt).toISOString()})`);
+    this.name = ERROR_NAMES.fileClaimed;
+  }
+}
+
+/**
+ * A claim lasts until its worker's invocation deadline plus this. Lambda ends an invocation at its deadline, so the
+ * claim outlives its worker only by clock skew between hosts and a request still in flight, never while it could
+ * write; a crashed worker's file waits at most this long past that deadline for the next one.
+ */
+export const CLAIM_SLACK_MS = 15_000;
+
+/** A claim on a file or restore file: who holds it, until when (epoch ms), and the time to compare expiries with. */
+export interface Claim {
+  owner: string;
+  expiresAt: number;
+  now: number;
+}
+
+/** States in which a run's archive is under way, owned by the execution its record names. */
+export const IN_PROGRESS_STATES = ['INDEXED', 'ARCHIVING'] as const satisfies readonly ArchiveState[];
+
 const now = () => new Date().toISOString();
+
+/** DynamoDB refused a write because its condition did not hold (the SDK's class, or its name after a re-wrap). */
+const isConditionFailed = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
 async function conditional<T>(write: () => Promise<T>, conflict: string): Promise<T> {
   try {
     return await write();
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
+    if (isConditionFailed(error)) {
       throw new StateConflictError(conflict);
     }
     throw error;
@@ -302,23 +358,42 @@ export class RunIndex {
   }
 
   /**
-   * Records a snapshotted run as INDEXED. Holds only if the run is new, still INDEXED, or its archive FAILED or was
-   * PARTIAL (an operator re-runs it); a run already archiving or further along is left alone.
+   * Records a snapshotted run as INDEXED, owned by its `executionArn`. Holds for a new run, for a retry of the
+   * execution that owns it, and for a run whose archive FAILED or was PARTIAL (an operator re-runs it). A run INDEXED
+   * or ARCHIVING under another execution is taken over only when `takeOverFrom` names that owner, which the caller
+   * found no longer running (`null`: a record from before owners were kept). Anything else is left alone: a run
+   * archived or further along (StateConflict), or one another execution now owns (ArchiveInProgress).
    */
-  async indexRun(record: Omit<RunRecord, 'pk' | 'sk' | 'schemaVersion' | 'archiveState' | 'updatedAt'>): Promise<RunRecord> {
+  async indexRun(
+    record: Omit<RunRecord, 'pk' | 'sk' | 'schemaVersion' | 'archiveState' | 'updatedAt'>,
+    options: { takeOverFrom?: string | null } = {},
+  ): Promise<RunRecord> {
     const item: RunRecord = { ...record, ...runKey(record.runUuid), schemaVersion: SCHEMA_VERSION, archiveState: 'INDEXED', updatedAt: now() };
-    await conditional(
-      () =>
-        this.db.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk) OR archiveState IN (:indexed, :failed, :partial)',
-            ExpressionAttributeValues: { ':indexed': 'INDEXED', ':failed': 'FAILED', ':partial': 'PARTIAL' },
-          }),
-        ),
-      `run ${record.runUuid} is already archiving or archived`,
-    );
+    const values: Record<string, unknown> = { ':indexed': 'INDEXED', ':archiving': 'ARCHIVING', ':failed': 'FAILED', ':partial': 'PARTIAL' };
+    const allowed = ['attribute_not_exists(pk)', 'archiveState IN (:failed, :partial)'];
+    if (record.executionArn) {
+      values[':me'] = record.executionArn;
+      allowed.push('(archiveState = :indexed AND executionArn = :me)');
+    } else {
+      allowed.push('archiveState = :indexed'); // no owner to compare: as before owners were kept
+    }
+    if (options.takeOverFrom === null) allowed.push('(archiveState IN (:indexed, :archiving) AND attribute_not_exists(executionArn))');
+    if (typeof options.takeOverFrom === 'string') {
+      values[':previous'] = options.takeOverFrom;
+      allowed.push('(archiveState IN (:indexed, :archiving) AND executionArn = :previous)');
+    }
+    try {
+      await this.db.send(
+        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: allowed.join(' OR '), ExpressionAttributeValues: values }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.getRun(record.runUuid);
+      if (current && (IN_PROGRESS_STATES as readonly string[]).includes(current.archiveState)) {
+        throw new ArchiveInProgressError(record.runUuid, current.executionArn);
+      }
+      throw new StateConflictError(`run ${record.runUuid} is already ${current?.archiveState ?? 'archived'}`);
+    }
     return item;
   }
 
@@ -331,6 +406,36 @@ export class RunIndex {
       { ...fields, archiveState: to },
       `run ${runUuid} is not in ${from.join(' or ')}, so it cannot become ${to}`,
     );
+  }
+
+  /**
+   * Claims the deletion of a run left DELETING by an earlier attempt, until `expiresAt`: holds only when no other
+   * attempt holds a live claim, so twin messages never both call DeleteRun. `expiresAt: null` gives a claim up.
+   */
+  async claimDeletion(runUuid: string, claim: { expiresAt: number | null; now: number }): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(runUuid),
+          UpdateExpression:
+            claim.expiresAt === null ? 'SET updatedAt = :stamp REMOVE deletionClaimExpiresAt' : 'SET deletionClaimExpiresAt = :until, updatedAt = :stamp',
+          ConditionExpression:
+            claim.expiresAt === null
+              ? 'archiveState = :deleting'
+              : 'archiveState = :deleting AND (attribute_not_exists(deletionClaimExpiresAt) OR deletionClaimExpiresAt < :now)',
+          ExpressionAttributeValues: {
+            ':deleting': 'DELETING',
+            ':stamp': now(),
+            ...(claim.expiresAt !== null && { ':until': claim.expiresAt, ':now': claim.now }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
   }
 
   /** One conditional update: the item must exist with `stateField` in one of `from`; otherwise StateConflictError. */
@@ -424,6 +529,98 @@ export class RunIndex {
     return this.updateInState<FileRecord>(fileKey(runUuid, path), 'state', from, fields, `file ${path} of run ${runUuid} is not in ${from.join(' or ')}`);
   }
 
+  /**
+   * Claims a file for one worker and moves it to `fields` (its UPLOADING state) in the same write: holds only while the
+   * file is still to be archived and nobody else holds a live claim on it. Otherwise says why: another worker has it
+   * (`claimed`, with its owner and expiry), or it is no longer to be archived (`settled`, with the record as it is).
+   */
+  async claimFile(
+    runUuid: string,
+    path: string,
+    claim: Claim,
+    fields: Changes<FileRecord>,
+  ): Promise<{ claimed: FileRecord } | { heldBy: { owner: string; expiresAt: number } } | { settled: FileRecord | undefined }> {
+    const set = setExpression({ ...fields, claimOwner: claim.owner, claimExpiresAt: claim.expiresAt, updatedAt: now() });
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: fileKey(runUuid, path),
+          UpdateExpression: set.expression,
+          ConditionExpression:
+            'attribute_exists(pk) AND #state IN (:pending, :uploading, :failed) AND ' +
+            '(attribute_not_exists(claimOwner) OR claimOwner = :owner OR claimExpiresAt < :now)',
+          ExpressionAttributeNames: { ...set.names, '#state': 'state' },
+          ExpressionAttributeValues: {
+            ...set.values,
+            ':pending': 'PENDING',
+            ':uploading': 'UPLOADING',
+            ':failed': 'FAILED',
+            ':owner': claim.owner,
+            ':now': claim.now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { claimed: result.Attributes as FileRecord };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.getFile(runUuid, path);
+      if (current && ['PENDING', 'UPLOADING', 'FAILED'].includes(current.state) && current.claimOwner) {
+        return { heldBy: { owner: current.claimOwner, expiresAt: current.claimExpiresAt ?? 0 } };
+      }
+      return { settled: current };
+    }
+  }
+
+  /** Gives up a claim this worker holds (its transfer stopped for the deadline or an error); a no-op otherwise. */
+  async releaseFile(runUuid: string, path: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: fileKey(runUuid, path),
+          UpdateExpression: 'SET updatedAt = :now REMOVE claimOwner, claimExpiresAt',
+          ConditionExpression: 'claimOwner = :owner',
+          ExpressionAttributeValues: { ':owner': owner, ':now': now() },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
+  /**
+   * Marks a file FAILED after its item was given up, unless it is settled or a worker still holds a live claim on it
+   * (that worker records the outcome; marking it now would orphan the archive it is about to complete).
+   */
+  async failUnclaimedFile(runUuid: string, path: string, failureReason: string, at: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: fileKey(runUuid, path),
+          UpdateExpression: 'SET #state = :failed, failureReason = :reason, updatedAt = :stamp REMOVE claimOwner, claimExpiresAt',
+          ConditionExpression:
+            'attribute_exists(pk) AND #state IN (:pending, :uploading, :failed) AND (attribute_not_exists(claimOwner) OR claimExpiresAt < :now)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':failed': 'FAILED',
+            ':pending': 'PENDING',
+            ':uploading': 'UPLOADING',
+            ':reason': failureReason,
+            ':stamp': now(),
+            ':now': at,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
   /** Marks a file's source deleted; holds only once its archive is recorded (or it is empty). */
   async markSourceDeleted(runUuid: string, path: string): Promise<void> {
     await conditional(
@@ -510,6 +707,63 @@ export class RunIndex {
       }),
     );
     return result.Attributes as RestoreFileRecord;
+  }
+
+  /**
+   * Claims a restored file's copy for one worker and marks it COPYING, in one conditional write: holds unless the file
+   * is RESTORED or another worker holds a live claim on it.
+   */
+  async claimRestoreFile(
+    runUuid: string,
+    restoreId: string,
+    path: string,
+    claim: Claim,
+  ): Promise<{ claimed: RestoreFileRecord } | { heldBy: { owner: string; expiresAt: number } } | { settled: RestoreFileRecord | undefined }> {
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: restoreFileKey(runUuid, restoreId, path),
+          UpdateExpression: 'SET #state = :copying, claimOwner = :owner, claimExpiresAt = :until, updatedAt = :stamp',
+          ConditionExpression:
+            'attribute_exists(pk) AND #state <> :restored AND (attribute_not_exists(claimOwner) OR claimOwner = :owner OR claimExpiresAt < :now)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':copying': 'COPYING',
+            ':restored': 'RESTORED',
+            ':owner': claim.owner,
+            ':until': claim.expiresAt,
+            ':now': claim.now,
+            ':stamp': now(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { claimed: result.Attributes as RestoreFileRecord };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.getRestoreFile(runUuid, restoreId, path);
+      if (current && current.state !== 'RESTORED' && current.claimOwner)
+        return { heldBy: { owner: current.claimOwner, expiresAt: current.claimExpiresAt ?? 0 } };
+      return { settled: current };
+    }
+  }
+
+  /** Gives up a restored file's claim this worker holds; a no-op otherwise. */
+  async releaseRestoreFile(runUuid: string, restoreId: string, path: string, owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: restoreFileKey(runUuid, restoreId, path),
+          UpdateExpression: 'SET updatedAt = :now REMOVE claimOwner, claimExpiresAt',
+          ConditionExpression: 'claimOwner = :owner',
+          ExpressionAttributeValues: { ':owner': owner, ':now': now() },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
   }
 
   /** Parks a restore on the archive object it waits for; a retried request overwrites its own waiter. */

@@ -1,10 +1,10 @@
 // The last step of a file's restore: its retrieved bytes copied to the destination, verified, and the file marked RESTORED.
 import type { GlacierClient } from '@aws-sdk/client-glacier';
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
-import { ERROR_NAMES, S3_LIMITS, s3PartSizeFor, type RestoreItem, type Retrieval } from '../contract';
+import { createHash, randomUUID } from 'node:crypto';
+import { ERROR_NAMES, s3PartSizeFor, type RestoreItem, type Retrieval } from '../contract';
 import { copyJobOutputToS3 } from '../glacier/job-output-copy';
-import type { RestoreFileRecord, RunIndex } from '../index/run-index';
+import { CLAIM_SLACK_MS, FileClaimedError, type RestoreFileRecord, type RunIndex } from '../index/run-index';
 import { copySource } from '../s3/uri';
 import { verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
@@ -17,6 +17,8 @@ export interface CopyRestoredFileArgs {
   index: RunIndex;
   item: RestoreItem;
   deadline: number;
+  /** Who claims the copy (default: a fresh id for this call). */
+  claimOwner?: string;
 }
 
 /** The archived bytes are not the recorded ones; nothing is written to the destination. */
@@ -79,13 +81,17 @@ const copyArchivedObject: Copier = async ({ s3, index, item, deadline }, record)
     await s3.send(new PutObjectCommand({ Bucket: item.destinationBucket, Key: item.destinationKey, Body: new Uint8Array(0) }));
     return { status: 'complete', size: 0, sha256: createHash('sha256').digest('hex') };
   }
-  // Up to CopyObject's 5 GiB the restore reads the SHA-256 and copies as before; the CRC64NVME-verified copy is for
-  // the larger files only (see docs/aws-assumptions.md: a restore of a few local-cloud keys through it still fails).
-  if (!item.crc64nvme || item.size <= S3_LIMITS.maxSingleCopyBytes) return copyBySha256(s3, item);
+  // Every file archived with a CRC64NVME is copied and verified by S3's checksums, so no byte passes through Lambda.
+  if (!item.crc64nvme) return copyBySha256(s3, item);
   const kept = { crc64: true };
   const result = await verifiedCopy({
     s3,
-    source: { bucket: item.archiveBucket ?? '', key: item.archiveKey ?? '', size: item.size, versionId: item.archiveVersionId },
+    source: {
+      bucket: item.archiveBucket ?? '',
+      key: item.archiveKey ?? '',
+      size: item.size,
+      versionId: item.archiveVersionId === 'null' ? undefined : item.archiveVersionId,
+    },
     destination: { bucket: item.destinationBucket, key: item.destinationKey, storageClass: 'STANDARD' },
     multipartAbove: RESTORE_MULTIPART_ABOVE,
     partSize: s3PartSizeFor({}, item.size),
@@ -131,16 +137,36 @@ const COPIERS: Record<Retrieval, Copier> = { 'vault-job': copyJobOutput, 's3-res
 /** Copies one retrieved file to its destination, verified; resumable for vault jobs. Marks it RESTORED when done. */
 export async function copyRestoredFile(args: CopyRestoredFileArgs): Promise<CopyOutcome> {
   const { item, index } = args;
-  const record = await index.getRestoreFile(item.runUuid, item.restoreId, item.path);
-  if (record?.state === 'RESTORED') return { status: 'complete', size: item.size, sha256: item.sha256 ?? '' };
-  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'COPYING' });
-  const outcome = await COPIERS[item.retrieval](args, record);
-  if (outcome.status === 'incomplete') return outcome;
+  const done: CopyOutcome = { status: 'complete', size: item.size, sha256: item.sha256 ?? '' };
+  const found = await index.getRestoreFile(item.runUuid, item.restoreId, item.path);
+  if (found?.state === 'RESTORED') return done;
+  // One worker copies a file at a time (a retry may overlap an invocation still running): the claim lasts until this
+  // invocation's deadline and a little, after which Lambda has ended it.
+  const owner = args.claimOwner ?? randomUUID();
+  const claim = await index.claimRestoreFile(item.runUuid, item.restoreId, item.path, { owner, expiresAt: args.deadline + CLAIM_SLACK_MS, now: Date.now() });
+  if ('heldBy' in claim) throw new FileClaimedError(`the copy of ${item.path}`, claim.heldBy);
+  if ('settled' in claim) {
+    if (claim.settled?.state === 'RESTORED') return done;
+    throw new Error(`restore file ${item.path} of ${item.restoreId} is not in the index`);
+  }
+  let outcome: CopyOutcome;
+  try {
+    outcome = await COPIERS[item.retrieval](args, claim.claimed);
+  } catch (error) {
+    await index.releaseRestoreFile(item.runUuid, item.restoreId, item.path, owner).catch(() => undefined);
+    throw error;
+  }
+  if (outcome.status === 'incomplete') {
+    await index.releaseRestoreFile(item.runUuid, item.restoreId, item.path, owner);
+    return outcome;
+  }
   await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, {
     state: 'RESTORED',
     bytesDone: outcome.size,
     restoredAt: new Date().toISOString(),
     taskToken: null,
+    claimOwner: null,
+    claimExpiresAt: null,
     ...checkpointCleared({ treeHash: true, crc64: true }),
   });
   return outcome;

@@ -4,7 +4,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import picomatch from 'picomatch';
 import {
   RestoreRequestSchema,
+  layoutPath,
   restoreItemsKey,
+  S3_LIMITS,
   type ArchiverConfig,
   type RestoreItem,
   type RestoreRequestErrorName,
@@ -12,6 +14,7 @@ import {
   type Retrieval,
 } from '../contract';
 import { StateConflictError, type FileRecord, type RunIndex, type RunRecord } from '../index/run-index';
+import { mapBounded } from '../runtime/bounded';
 import { parseS3Uri } from '../s3/uri';
 
 /** A request the workflow cannot act on; the execution fails at once with this error's name and message. */
@@ -41,6 +44,12 @@ export interface RestorePlan {
   concurrency: number;
 }
 
+/**
+ * HeadObject calls in flight while checking that no destination is taken: 10,000 files one at a time (about 20 ms
+ * each) would take most of the step's five minutes; 32 at a time take seconds and stay far below S3's request rates.
+ */
+export const DESTINATION_CHECK_CONCURRENCY = 32;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ARCHIVED_STATES = ['ARCHIVED', 'PARTIAL', 'DELETING', 'RUN_DELETED'];
 
@@ -63,11 +72,17 @@ export async function resolveRun(index: RunIndex, ref: string): Promise<RunRecor
   );
 }
 
-/** Matches globs against the index path (`out/...`) and the path inside the outputs folder, as users know it. */
+/**
+ * Matches globs against the index path (`out/...`, or a CWL run's `<uuid>/out/...`), the same path in the WDL layout,
+ * and the path inside the outputs folder, as users know it.
+ */
 function pathMatcher(globs: string[] | undefined): (path: string) => boolean {
   if (!globs) return () => true;
   const match = picomatch(globs, { dot: true });
-  return (path) => match(path) || (path.startsWith('out/') && match(path.slice(4)));
+  return (path) => {
+    const layout = layoutPath(path);
+    return match(path) || match(layout) || (layout.startsWith('out/') && match(layout.slice(4)));
+  };
 }
 
 /** How a file comes back, from how it was archived. */
@@ -80,7 +95,7 @@ export function retrievalOf(file: FileRecord): Retrieval {
 export interface PlanRestoreArgs {
   index: RunIndex;
   s3: S3Client;
-  config: Pick<ArchiverConfig, 'tiers' | 'outputBuckets' | 'restoreBuckets' | 'archiveConcurrency'>;
+  config: Pick<ArchiverConfig, 'tiers' | 'outputBuckets' | 'restoreBuckets' | 'restoreConcurrency'>;
   request: unknown;
   restoreId: string;
   executionArn?: string;
@@ -140,16 +155,30 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
       `cannot restore into ${forbidden.join(', ')}: allowed buckets are ${[...allowed].join(', ')} (outputBuckets and restoreBuckets in the configuration)`,
     );
   }
-  const occupied: string[] = [];
-  for (const t of targets) {
+  // Keys are joined literally (S3 has no folders, so a `..` in a path is two dots, never a way out of the prefix);
+  // one past S3's 1,024 bytes would fail only at the copy, after a paid retrieval, so it is refused here.
+  const tooLong = targets.filter((t) => Buffer.byteLength(t.key) > S3_LIMITS.maxKeyBytes);
+  if (tooLong.length) {
+    throw new RestoreRequestError(
+      'BadDestination',
+      `${tooLong.length} file(s) would get keys over S3's ${S3_LIMITS.maxKeyBytes} bytes under ${request.destination ?? 'their original location'}: ` +
+        `${tooLong
+          .slice(0, 3)
+          .map((t) => `${t.file.path.slice(0, 100)}... (${Buffer.byteLength(t.key)} bytes)`)
+          .join(', ')}; choose a shorter destination prefix`,
+    );
+  }
+  const taken = await mapBounded(targets, DESTINATION_CHECK_CONCURRENCY, async (t) => {
     try {
       await args.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }));
-      occupied.push(`s3://${t.bucket}/${t.key}`);
+      return `s3://${t.bucket}/${t.key}`;
     } catch (error) {
       const name = (error as Error).name;
       if (name !== 'NotFound' && name !== 'NoSuchKey') throw error;
+      return undefined;
     }
-  }
+  });
+  const occupied = taken.filter((uri): uri is string => uri !== undefined);
   if (occupied.length) {
     throw new RestoreRequestError(
       'BadDestination',
@@ -228,6 +257,7 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     fileCount: items.length,
     itemsBucket: args.itemsBucket,
     itemsKey,
-    concurrency: args.config.archiveConcurrency,
+    // Not archiveConcurrency: a restore's items mostly wait hours for their retrieval, which costs nothing.
+    concurrency: args.config.restoreConcurrency,
   };
 }

@@ -6,6 +6,8 @@ import { ENV, ERROR_NAMES, restoreFileKeyOf, type RestoreItem, type RestoreTier,
 import type { RunIndex } from '../index/run-index';
 
 export interface RequestRetrievalArgs {
+  /** Waits between attempts at an Expedited retrieval that found no capacity; tests pass one that returns at once. */
+  sleep?: (ms: number) => Promise<void>;
   glacier: GlacierClient;
   s3: S3Client;
   index: RunIndex;
@@ -65,6 +67,43 @@ export function parseJobDescription(description: string | undefined): { runUuid:
   }
 }
 
+/**
+ * Expedited retrievals run on capacity AWS may not have at the moment: Glacier answers InitiateJob with
+ * InsufficientCapacityException, S3 answers RestoreObject with GlacierExpeditedRetrievalNotAvailable (503). Each is
+ * tried this many times in all (the SDK's own retries come on top), then the file is retrieved at Standard.
+ */
+export const EXPEDITED_ATTEMPTS = 3;
+/** The wait before the second attempt; each further wait doubles. Small: the whole request step has 60 seconds. */
+export const EXPEDITED_RETRY_BASE_MS = 2000;
+
+/** The error each service answers an Expedited request with when it has no capacity for it. */
+const NO_EXPEDITED_CAPACITY = new Set(['InsufficientCapacityException', 'GlacierExpeditedRetrievalNotAvailable']);
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts a retrieval at the item's tier; an Expedited one without capacity is retried a few times with backoff, then
+ * started at Standard, and `tierFallback` says why (as for a storage class that has no Expedited tier).
+ */
+async function withExpeditedFallback<T>(
+  tier: RestoreTier,
+  sleep: (ms: number) => Promise<void>,
+  start: (tier: RestoreTier) => Promise<T>,
+): Promise<{ result: T; tier: RestoreTier; tierFallback?: string }> {
+  if (tier !== 'Expedited') return { result: await start(tier), tier };
+  let lastError = '';
+  for (let attempt = 1; attempt <= EXPEDITED_ATTEMPTS; attempt++) {
+    try {
+      return { result: await start(tier), tier };
+    } catch (error) {
+      if (!NO_EXPEDITED_CAPACITY.has((error as Error).name)) throw error;
+      lastError = (error as Error).name;
+      if (attempt < EXPEDITED_ATTEMPTS) await sleep(EXPEDITED_RETRY_BASE_MS * 2 ** (attempt - 1));
+    }
+  }
+  return { result: await start('Standard'), tier: 'Standard', tierFallback: `no Expedited capacity (${lastError} ${EXPEDITED_ATTEMPTS} times)` };
+}
+
 /** A vault archive: an archive-retrieval job, whose completion the vault announces (the task token waits for it). */
 const vaultJob: RetrievalStrategy = {
   /** Reuses a job already started for this file, so a retried step never pays twice. */
@@ -88,24 +127,29 @@ const vaultJob: RetrievalStrategy = {
         jobId = undefined; // expired: jobs live about a day after they finish
       }
     }
+    // A reused job keeps the tier (and any fallback) recorded when it was started.
+    let tierRecord: { retrievalTier?: RestoreTier; tierFallback?: string } = {};
     if (!jobId) {
       reused = false;
-      const started = await args.glacier.send(
-        new InitiateJobCommand({
-          accountId: '-',
-          vaultName: item.vaultName,
-          jobParameters: {
-            Type: 'archive-retrieval',
-            ArchiveId: item.archiveId,
-            Tier: item.tier,
-            SNSTopic: args.vaultJobsTopicArn,
-            Description: jobDescription(item),
-          },
-        }),
+      const started = await withExpeditedFallback(item.tier, args.sleep ?? realSleep, (tier) =>
+        args.glacier.send(
+          new InitiateJobCommand({
+            accountId: '-',
+            vaultName: item.vaultName,
+            jobParameters: {
+              Type: 'archive-retrieval',
+              ArchiveId: item.archiveId,
+              Tier: tier,
+              SNSTopic: args.vaultJobsTopicArn,
+              Description: jobDescription(item),
+            },
+          }),
+        ),
       );
-      jobId = started.jobId;
+      jobId = started.result.jobId;
+      tierRecord = { retrievalTier: started.tier, ...(started.tierFallback ? { tierFallback: started.tierFallback } : {}) };
     }
-    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RETRIEVING', jobId, taskToken: args.taskToken, retrievalTier: item.tier });
+    await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { state: 'RETRIEVING', jobId, taskToken: args.taskToken, ...tierRecord });
     if (jobId && finished && args.taskToken && args.sfn) {
       await args.sfn.send(new SendTaskSuccessCommand({ taskToken: args.taskToken, output: JSON.stringify({ jobId, statusCode: 'Succeeded' }) }));
     }
@@ -170,16 +214,21 @@ const s3Restore: RetrievalStrategy = {
     }
     let restored: boolean;
     try {
-      const answer = await args.s3.send(
-        new RestoreObjectCommand({
-          Bucket: item.archiveBucket,
-          Key: item.archiveKey,
-          VersionId: item.archiveVersionId,
-          RestoreRequest: { Days: S3_RESTORE_DAYS, GlacierJobParameters: { Tier: tier } },
-        }),
+      const started = await withExpeditedFallback(tier, args.sleep ?? realSleep, (attemptTier) =>
+        args.s3.send(
+          new RestoreObjectCommand({
+            Bucket: item.archiveBucket,
+            Key: item.archiveKey,
+            VersionId: item.archiveVersionId,
+            RestoreRequest: { Days: S3_RESTORE_DAYS, GlacierJobParameters: { Tier: attemptTier } },
+          }),
+        ),
       );
+      if (started.tierFallback) {
+        await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { retrievalTier: started.tier, tierFallback: started.tierFallback });
+      }
       // 202: the restore has begun. 200: a restored copy is already there (S3 only moved its expiry), and no event will come.
-      restored = answer.$metadata?.httpStatusCode === 200;
+      restored = started.result.$metadata?.httpStatusCode === 200;
     } catch (error) {
       if ((error as Error).name !== 'RestoreAlreadyInProgress') throw error;
       // Under way already (an earlier attempt of this step, or another restore of the same object); it may just have finished.

@@ -3,11 +3,24 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { POWERTOOLS } from '../contract';
+import { ENV, POWERTOOLS } from '../contract';
 
 export { MetricUnit };
 
-export const logger = new Logger({ serviceName: POWERTOOLS.serviceName });
+/** The placeholder a run's `parameters` are logged as unless `logRunParameters` is set. */
+export const REDACTED = '[redacted]';
+
+/**
+ * A HealthOmics run's `parameters` (GetRun's and StartRun's inputs: sample names, patient-derived paths) may be
+ * sensitive: wherever a log line carries one, at any depth, it is written as "[redacted]" unless the stack sets
+ * LOG_RUN_PARAMETERS=true (config logRunParameters). Read per line, so a test or the local cloud can switch it.
+ */
+export function redactRunParameters(key: string, value: unknown): unknown {
+  if (key !== 'parameters' || value === null || typeof value !== 'object') return value;
+  return process.env[ENV.logRunParameters] === 'true' ? value : REDACTED;
+}
+
+export const logger = new Logger({ serviceName: POWERTOOLS.serviceName, jsonReplacerFn: redactRunParameters });
 export const metrics = new Metrics({ namespace: POWERTOOLS.metricsNamespace, serviceName: POWERTOOLS.serviceName });
 /**
  * X-Ray through Powertools: on in deployed functions, off outside Lambda. Powertools turns it off itself when

@@ -58,11 +58,48 @@ export interface VerifiedCopyArgs {
   /** Parts copied at once (default 8): they move inside S3, so Lambda holds none of their bytes. */
   concurrency?: number;
   /** A multipart copy a previous call started, with the checkpoint it reported. */
-  resume?: { uploadId: string; checkpoint?: RangeCheckpoint };
+  resume?: { uploadId: string; checkpoint?: RangeCheckpoint; completing?: CopyCompletionIntent };
+  /**
+   * Look for a copy an earlier attempt made but did not live to record (a crash after CopyObject or after
+   * CompleteMultipartUpload): one at the destination with the expected checksum and metadata is taken as the copy.
+   */
+  adoptExisting?: boolean;
+  /** Called before CompleteMultipartUpload with what identifies the copy it makes: record it, and resume can adopt it. */
+  onCompleting?: (intent: CopyCompletionIntent) => Promise<void>;
   /** Epoch ms by which to return. */
   deadline?: number;
   onProgress?: (progress: TransferProgress) => Promise<void>;
   now?: () => number;
+}
+
+/** What a multipart copy about to complete will be: its checksum, and the SHA-256 read on the way (if any). */
+export interface CopyCompletionIntent {
+  crc64nvme: string;
+  sha256?: string;
+}
+
+/**
+ * The copy already at the destination, when it is this one: the expected full-object CRC64NVME, the metadata this copy
+ * would carry, and the expected SHA-256 where one is recorded. Anything else (nothing there, or another object) is not.
+ */
+async function existingCopy(
+  args: VerifiedCopyArgs,
+  expected: string,
+  sha256: string | undefined,
+): Promise<{ versionId?: string; sha256?: string } | undefined> {
+  let head;
+  try {
+    head = await args.s3.send(new HeadObjectCommand({ Bucket: args.destination.bucket, Key: args.destination.key, ChecksumMode: 'ENABLED' }));
+  } catch (error) {
+    if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+  if (head.ChecksumCRC64NVME !== expected || head.ChecksumType === 'COMPOSITE') return undefined;
+  if (head.StorageClass !== undefined && head.StorageClass !== args.destination.storageClass) return undefined;
+  for (const [name, value] of Object.entries(args.destination.metadata ?? {})) if (head.Metadata?.[name] !== value) return undefined;
+  const recorded = head.Metadata?.sha256 ?? sha256;
+  if (args.sha256 && (recorded === undefined || (sha256 !== undefined && recorded !== sha256))) return undefined;
+  return { versionId: head.VersionId, sha256: args.sha256 ? recorded : undefined };
 }
 
 export type VerifiedCopyResult =
@@ -76,6 +113,8 @@ export type VerifiedCopyResult =
       sha256?: string;
       method: 'single' | 'multipart';
       parts: number;
+      /** The copy an earlier attempt made and did not record, found at the destination and taken as it is. */
+      adopted?: boolean;
       /** Bytes of the file read through Lambda (0 when S3 had the checksum and no SHA-256 is asked for). */
       bytesRead: number;
     }
@@ -146,6 +185,20 @@ async function copyWhole(args: VerifiedCopyArgs, fromS3: string | undefined): Pr
   if ((reader.sha256 || reader.crc64) && args.source.size > 0) await feed(reader, pinned(args), 0, args.source.size - 1);
   const sha256 = reader.sha256?.digestHex();
   const expected = expectedChecksum(args, fromS3, reader);
+  const adopted = args.adoptExisting ? await existingCopy(args, expected, sha256) : undefined;
+  if (adopted) {
+    return {
+      status: 'complete',
+      versionId: adopted.versionId,
+      crc64nvme: expected,
+      sourceChecksum: fromS3 ? 's3' : 'computed',
+      ...(adopted.sha256 && { sha256: adopted.sha256 }),
+      method: 'single',
+      parts: 1,
+      bytesRead: reader.bytesRead,
+      adopted: true,
+    };
+  }
   const copied = await args.s3.send(
     new CopyObjectCommand({
       Bucket: args.destination.bucket,
@@ -215,8 +268,24 @@ async function copyInParts(args: VerifiedCopyArgs, fromS3: string | undefined): 
     try {
       stored = await listUploadedParts(s3, { bucket: destination.bucket, key: destination.key, uploadId });
     } catch (error) {
-      // The recorded upload is gone (aborted, or cleaned up by the bucket's lifecycle): start afresh.
+      // The recorded upload is gone: completed by an attempt that crashed before recording it (adopt the copy it made),
+      // or aborted, or cleaned up by the bucket's lifecycle (start afresh).
       if ((error as Error).name !== 'NoSuchUpload') throw error;
+      const intent = args.resume?.completing;
+      const adopted = intent && args.adoptExisting ? await existingCopy(args, intent.crc64nvme, intent.sha256) : undefined;
+      if (adopted && intent) {
+        return {
+          status: 'complete',
+          versionId: adopted.versionId,
+          crc64nvme: intent.crc64nvme,
+          sourceChecksum: fromS3 ? 's3' : 'computed',
+          ...(adopted.sha256 && { sha256: adopted.sha256 }),
+          method: 'multipart',
+          parts: rangeCount(source.size, partSize),
+          bytesRead: 0,
+          adopted: true,
+        };
+      }
       uploadId = undefined;
     }
   }
@@ -289,6 +358,7 @@ async function copyInParts(args: VerifiedCopyArgs, fromS3: string | undefined): 
     if (!moved.complete) return { status: 'incomplete', ...progressOf(moved) };
     const sha256 = reader.sha256?.digestHex();
     const expected = expectedChecksum(args, fromS3, reader);
+    await args.onCompleting?.({ crc64nvme: expected, ...(sha256 && { sha256 }) });
     const done = await s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: upload.bucket,

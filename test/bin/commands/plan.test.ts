@@ -8,6 +8,8 @@ import { CommanderError } from 'commander';
 import * as clients from '../../../functions/lib/runtime/clients';
 import { bufferIO } from '../../../bin/commands/display';
 import { formatPlan, planCommand, planPolicy, planRun } from '../../../bin/commands/plan';
+import type { CostReport } from '../../../bin/commands/cost';
+import { formatCost } from '../../../bin/commands/cost-display';
 import { DEMO_OUTPUT_BUCKET, DEMO_POLICY } from '../../../bin/commands/policy';
 import { loadRunFixture, syntheticRun } from '../../../local/omics';
 import type { StoredRun } from '../../../local/omics';
@@ -226,5 +228,28 @@ describe('plan', () => {
     expect(formatPlan(plan)).toContain(`Left out: 2 objects (20 B) under the run cache ${cacheUri}`);
     // A run without caches says nothing about them.
     expect((await planRun(live.id, { policy: policies.demo }, noEnv)).runCacheObjects).toBeUndefined();
+  });
+});
+
+describe('cost <run>', () => {
+  it('prices the files plan would archive, and plan prints the same estimate', async () => {
+    const plan = await planRun(live.id, { policy: policies.keepBams }, noEnv);
+    const run = await runCli(['cost', live.id, '--policy', policies.keepBams, '--json']);
+    expect(run.error).toBeUndefined();
+    const report = JSON.parse(run.stdout) as CostReport;
+    expect(report.estimate).toEqual(plan.cost);
+    // The kept BAMs stay in S3 Standard; the rest is archived.
+    expect(report.estimate.files).toMatchObject({
+      archived: plan.totals.archive.files,
+      archivedBytes: plan.totals.archive.bytes,
+      remainingBytes: plan.totals.keep.bytes,
+    });
+    expect(report.estimate.archiveClass).toBe('DEEP_ARCHIVE');
+    expect(formatPlan(plan)).toContain(formatCost(report.estimate));
+    // --tier prices another tier of the policy over the same listing (the bare tier skips the QC files).
+    const bare = await runCli(['cost', live.id, '--policy', policies.bare, '--tier', 'bare', '--json']);
+    expect((JSON.parse(bare.stdout) as CostReport).estimate).toMatchObject({ tier: 'bare', files: { remaining: 5 } });
+    const none = await runCli(['cost', live.id, '--policy', policies.noMatch]);
+    expect(none.error?.message).toMatch(/no tier of .* matches run \d+, so the archiver would leave it alone; pass --tier/);
   });
 });

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { CommanderError, InvalidArgumentError } from 'commander';
 import * as clients from '../../../functions/lib/runtime/clients';
@@ -235,5 +236,36 @@ describe('restore on the local cloud', () => {
       /^error: the restore failed in "Find files to restore": BadDestination: restoring would overwrite 2 existing object\(s\): s3:\/\/omics-demo-restores\/bams\/out\/aligned\/sample-1\.bam, .*; choose another destination$/m,
     );
     expect(run.stderr).not.toContain('"trace"');
+  });
+
+  whenRestoreLanded('in a terminal: a progress bar on stderr (files, bytes, time waited), the final table on stdout', async () => {
+    // A stand-in terminal: cli-progress draws only on a TTY stream, and this one keeps what it was sent.
+    const drawn: string[] = [];
+    const terminal = new PassThrough() as PassThrough & { isTTY: boolean; columns: number };
+    terminal.isTTY = true;
+    terminal.columns = 200;
+    terminal.on('data', (chunk: Buffer) => drawn.push(chunk.toString()));
+    const io = { ...bufferIO(), interactive: true, progress: terminal };
+    const result = await restoreCommand(
+      demo.report.run.id,
+      { restoreStateMachine: stateMachine, table, files: ['aligned/*.bam'], to: `s3://${DEMO_RESTORE_BUCKET}/bars/`, wait: true, poll: 0.2 },
+      io,
+      { env: {} },
+    );
+    expect(result.ok).toBe(true);
+    expect(result.waitedSeconds).toEqual(expect.any(Number));
+    const bars = drawn.join('');
+    expect(bars).toMatch(/2\/2 files \| waited \d+ s \| /);
+    expect(bars).toContain('9.0 MiB / 9.0 MiB');
+    expect(bars).toContain('out/aligned/sample-1.bam');
+    // The bars went to the terminal only: stdout has the start lines, the table and the summary; nothing on stderr.
+    const text = io.stdout.join('\n');
+    expect(text).not.toContain('→ ');
+    expect(text).toMatch(
+      /│ out\/aligned\/sample-1\.bam\s+│ RESTORED\s+│ [\d.]+ MiB \/ [\d.]+ MiB\s+│ s3:\/\/omics-demo-restores\/bars\/out\/aligned\/sample-1\.bam/,
+    );
+    expect(text).toContain(`Restore ${result.executionName}: execution SUCCEEDED; 2 of 2 files restored, 0 failed.`);
+    expect(text).toMatch(/Waited \d+ s\./);
+    expect(io.stderr).toEqual([]);
   });
 });

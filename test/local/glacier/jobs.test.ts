@@ -159,6 +159,19 @@ describe('archive retrieval', () => {
   });
 });
 
+describe('Expedited capacity', () => {
+  it('refuses the next Expedited retrievals with InsufficientCapacityException when told to, and never Standard or Bulk ones', async () => {
+    g.emulator.refuseExpedited(2);
+    await expectGlacierError(startJob({ Tier: 'Expedited' }), 'InsufficientCapacityException', /insufficient capacity/);
+    // Only Expedited requests are refused: the Standard one in between does not use up a refusal.
+    const standard = await startJob({ Tier: 'Standard' });
+    expect((await g.glacier.send(new DescribeJobCommand({ ...base, jobId: standard }))).Tier).toBe('Standard');
+    await expectGlacierError(startJob({ Tier: 'Expedited' }), 'InsufficientCapacityException');
+    const expedited = await startJob({ Tier: 'Expedited' });
+    expect((await g.glacier.send(new DescribeJobCommand({ ...base, jobId: expedited }))).Tier).toBe('Expedited');
+  });
+});
+
 describe('job timing and notifications', () => {
   it('completes after the tier delay and publishes to the vault topic and the job topic', async () => {
     const quick = await startLocalGlacier({ jobDelayMs: { Expedited: 30, Bulk: 60_000 } });

@@ -221,6 +221,13 @@ describe('loadRunFixture', () => {
     }
   });
 
+  it("writes a CWL run's outputs one folder deeper, under <runOutputUri>/<uuid>/out/, and lists them so in outputs.json", async () => {
+    const run = await load({ name: 'cwl', workflowId: '1', outputUri: 's3://bucket/c/', engine: 'CWL', outputs: [{ path: 'calls.vcf', content: 'v' }] });
+    expect(objects.get(`c/${run.id}/${run.uuid}/out/calls.vcf`)!.toString()).toBe('v');
+    expect(objects.has(`c/${run.id}/out/calls.vcf`)).toBe(false);
+    expect(objects.get(`c/${run.id}/logs/outputs.json`)!.toString()).toContain(`s3://bucket/c/${run.id}/${run.uuid}/out/calls.vcf`);
+  });
+
   it('tolerates a log group and streams that already exist, and can skip the event', async () => {
     logsMock.on(CreateLogGroupCommand).rejects(new ResourceAlreadyExistsException({ message: 'exists', $metadata: {} }));
     logsMock.on(CreateLogStreamCommand).rejects(new ResourceAlreadyExistsException({ message: 'exists', $metadata: {} }));

@@ -13,6 +13,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListPartsCommand as S3ListPartsCommand,
+  PutObjectRetentionCommand,
   NoSuchKey,
   NotFound,
   S3Client,
@@ -40,7 +41,7 @@ import {
 } from '../../../../functions/lib/archive/archive-files';
 import type { WorkItem } from '../../../../functions/lib/archive/plan-archive';
 import { pinnedSource } from '../../../../functions/lib/s3/byte-source';
-import { RunIndex, SCHEMA_VERSION, fileKey, type FileRecord } from '../../../../functions/lib/index/run-index';
+import { CLAIM_SLACK_MS, RunIndex, SCHEMA_VERSION, fileKey, type FileRecord } from '../../../../functions/lib/index/run-index';
 import { treeHashOf } from '../../../../functions/lib/glacier/tree-hash';
 import { GlacierError, sendError } from '../../../../local/glacier/errors';
 import { FakeRunIndexTable } from '../../../support/run-index-table';
@@ -309,9 +310,12 @@ describe('archiveItem to a Glacier vault', () => {
     const result = await archive(work);
 
     expect(result).toEqual({ status: 'complete', archived: 2, failed: 0 });
-    // One request for the small file, a multipart upload (initiate, three parts, complete) for the large one.
+    // Each file is a multipart upload (initiate, its parts, complete), even the small one in one part: a multipart
+    // upload can be completed again after a crash, an UploadArchive cannot be named again.
     expect(glacierRequests.filter((r) => r.startsWith('POST') || r.startsWith('PUT'))).toEqual([
-      `POST /-/vaults/${vaultName}/archives`,
+      `POST /-/vaults/${vaultName}/multipart-uploads`,
+      expect.stringMatching(new RegExp(`^PUT /-/vaults/${vaultName}/multipart-uploads/`)),
+      expect.stringMatching(new RegExp(`^POST /-/vaults/${vaultName}/multipart-uploads/.+`)),
       `POST /-/vaults/${vaultName}/multipart-uploads`,
       ...Array<string>(3).fill(expect.stringMatching(new RegExp(`^PUT /-/vaults/${vaultName}/multipart-uploads/`)) as string),
       expect.stringMatching(new RegExp(`^POST /-/vaults/${vaultName}/multipart-uploads/.+`)),
@@ -684,7 +688,9 @@ describe('archiveItem to a Glacier vault', () => {
       const work = item(plannedFile('out/ordered.bam', testBytes(100, 23)));
       await archive(work);
       expect(events).toEqual([
-        'ddb out/ordered.bam UPLOADING',
+        'ddb out/ordered.bam UPLOADING', // claimed
+        'ddb out/ordered.bam UPLOADING', // its one part
+        'ddb out/ordered.bam UPLOADING', // about to complete: the intent
         'ddb out/ordered.bam ARCHIVED',
         `s3 DeleteObject ${work.files[0].key}`,
         'ddb out/ordered.bam SOURCE_DELETED',
@@ -753,6 +759,43 @@ describe('archiveItem to an S3 Glacier storage class', () => {
     expect(glacierRequests).toEqual([]);
     expect(events.indexOf(`s3 CopyObject runs/${UUID}/${path}`)).toBeLessThan(events.indexOf(`ddb ${path} ARCHIVED`));
     expect(events.indexOf(`ddb ${path} ARCHIVED`)).toBeLessThan(events.indexOf(`s3 DeleteObject ${work.files[0].key}`));
+  });
+
+  it("puts the tier's Object Lock retention on the verified version, then records it (retainFor, retentionMode)", async () => {
+    const path = 'out/kept.bam';
+    const work = item(plannedFile(path, testBytes(3000, 33), { target: 's3-glacier' }));
+    s3Mock.on(PutObjectRetentionCommand).callsFake((input: { Key: string }) => {
+      events.push(`s3 PutObjectRetention ${input.Key}`);
+      return {};
+    });
+    const tier = { ...s3Tier, target: { ...s3Tier.target, retainFor: 'P7Y', retentionMode: 'COMPLIANCE' as const } };
+
+    expect(await s3Archive(work, { tier })).toEqual({ status: 'complete', archived: 1, failed: 0 });
+
+    const until = '2032-06-02T10:00:00.000Z'; // seven calendar years, leap days included
+    const [call] = s3Mock.commandCalls(PutObjectRetentionCommand);
+    expect(call.args[0].input).toEqual({
+      Bucket: ARCHIVE_BUCKET,
+      Key: `runs/${UUID}/${path}`,
+      VersionId: 'copy-v1',
+      Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(until) },
+    });
+    expect(fileRecord(path)).toMatchObject({ state: 'ARCHIVED', retentionMode: 'COMPLIANCE', retainUntil: until });
+    expect(events.indexOf(`s3 CopyObject runs/${UUID}/${path}`)).toBeLessThan(events.indexOf(`s3 PutObjectRetention runs/${UUID}/${path}`));
+    expect(events.indexOf(`s3 PutObjectRetention runs/${UUID}/${path}`)).toBeLessThan(events.indexOf(`ddb ${path} ARCHIVED`));
+  });
+
+  it('puts no retention without retainFor, and GOVERNANCE when retainFor names no mode', async () => {
+    s3Mock.on(PutObjectRetentionCommand).resolves({});
+    await s3Archive(item(plannedFile('out/plain.bam', testBytes(100, 34), { target: 's3-glacier' })));
+    expect(s3Mock.commandCalls(PutObjectRetentionCommand)).toHaveLength(0);
+    expect(fileRecord('out/plain.bam')).not.toHaveProperty('retainUntil');
+    const tier = { ...s3Tier, target: { ...s3Tier.target, retainFor: 'P30D' } };
+    await s3Archive(item(plannedFile('out/governed.bam', testBytes(100, 35), { target: 's3-glacier' })), { tier });
+    expect(s3Mock.commandCalls(PutObjectRetentionCommand)[0].args[0].input.Retention).toEqual({
+      Mode: 'GOVERNANCE',
+      RetainUntilDate: new Date('2025-07-02T10:00:00.000Z'),
+    });
   });
 
   it('records FAILED when the object changes between hashing and copying', async () => {
@@ -996,6 +1039,80 @@ describe('archiveItem of a 100 GB file to an S3 Glacier storage class (no bytes 
     expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(1);
     expect(s3Mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
     expect(fileRecord('out/genome.bam')).toMatchObject({ state: 'ARCHIVED', checksum: SOURCE_CRC, archiveVersionId: 'v-genome', copyParts: 1491 });
+  });
+});
+
+describe('archiveItem claims each file: one worker at a time, across executions and retries', () => {
+  it('two workers on one item at once leave one archive per file; the loser waits (FileClaimed) or finds the file done', async () => {
+    const files = [testBytes(2.5 * MIB, 20), testBytes(300 * 1024, 21), testBytes(1.5 * MIB, 22)];
+    const work = item(...files.map((data, i) => plannedFile(`out/claimed-${i}.bam`, data)));
+
+    const outcomes = await Promise.allSettled([archive(work, { claimOwner: 'worker-a' }), archive(work, { claimOwner: 'worker-b' })]);
+
+    const uploads = glacierRequests.filter((r) => r === `POST /-/vaults/${vaultName}/multipart-uploads`);
+    expect(uploads).toHaveLength(files.length);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ name: 'FileClaimed' });
+    }
+    expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+    // The loser, retried (as the workflow retries FileClaimed), finds everything archived and uploads nothing.
+    const retry = await archive(work, { claimOwner: 'worker-b' });
+    expect(retry).toEqual({ status: 'complete', archived: files.length, failed: 0 });
+    expect(glacierRequests.filter((r) => r.startsWith('POST'))).toHaveLength(2 * uploads.length); // and their completions
+    for (let i = 0; i < files.length; i++) {
+      const record = fileRecord(`out/claimed-${i}.bam`)!;
+      expect(record).toMatchObject({ state: 'ARCHIVED' });
+      expect(record.claimOwner).toBeUndefined();
+      expect((await archiveBytes(record.archiveId!)).equals(files[i])).toBe(true);
+    }
+  });
+
+  it('a live claim stops another worker before any upload; once it expires the file is taken over and resumed', async () => {
+    const data = testBytes(2.5 * MIB, 23);
+    const work = item(plannedFile('out/held.bam', data, { claimOwner: 'crashed-worker', claimExpiresAt: Date.now() + 60_000 }));
+
+    await expect(archive(work)).rejects.toMatchObject({ name: 'FileClaimed', message: expect.stringContaining('crashed-worker') as string });
+    expect(glacierRequests.filter((r) => r.startsWith('POST') || r.startsWith('PUT'))).toEqual([]);
+    expect(fileRecord('out/held.bam')).toMatchObject({ state: 'PENDING', claimOwner: 'crashed-worker' });
+
+    table.put({ ...fileRecord('out/held.bam')!, claimExpiresAt: Date.now() - 1 });
+    expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(fileRecord('out/held.bam')).toMatchObject({ state: 'ARCHIVED' });
+    expect(fileRecord('out/held.bam')!.claimOwner).toBeUndefined();
+  });
+
+  it('a claim lasts to the invocation deadline and a little more, and is given up when the deadline stops the upload', async () => {
+    const data = testBytes(3 * MIB, 24);
+    const work = item(plannedFile('out/slow.bam', data));
+    const deadline = Date.now() + 10 * 60_000;
+    const claims: unknown[] = [];
+    table.onWrite = (_command, written) => {
+      if (written.claimOwner) claims.push({ owner: written.claimOwner, expiresAt: written.claimExpiresAt });
+    };
+    const clock = skewedClock();
+    let parts = 0;
+    glacierFault = (method) => {
+      if (method === 'PUT' && ++parts === 1) clock.skew = 10 * 60_000; // after the first part, the deadline is near
+      return undefined;
+    };
+    expect(await archive(work, { deadline, claimOwner: 'worker-a' })).toMatchObject({ status: 'incomplete' });
+    expect(claims[0]).toEqual({ owner: 'worker-a', expiresAt: deadline + CLAIM_SLACK_MS });
+    const record = fileRecord('out/slow.bam')!;
+    expect(record).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String) as string });
+    expect(record.claimOwner).toBeUndefined();
+  });
+
+  it('recordItemFailure leaves a file a live worker still holds (that worker records it), and fails the unheld ones', async () => {
+    const work = item(
+      plannedFile('out/held.bam', testBytes(1000, 25), { state: 'UPLOADING', claimOwner: 'live', claimExpiresAt: Date.now() + 60_000 }),
+      plannedFile('out/stale.bam', testBytes(1000, 26), { state: 'UPLOADING', claimOwner: 'dead', claimExpiresAt: Date.now() - 1 }),
+      plannedFile('out/free.bam', testBytes(1000, 27)),
+    );
+    expect(await recordItemFailure(index, UUID, work, { Error: 'States.Timeout' })).toBe(2);
+    expect(fileRecord('out/held.bam')).toMatchObject({ state: 'UPLOADING', claimOwner: 'live' });
+    expect(fileRecord('out/stale.bam')).toMatchObject({ state: 'FAILED' });
+    expect(fileRecord('out/stale.bam')!.claimOwner).toBeUndefined();
+    expect(fileRecord('out/free.bam')).toMatchObject({ state: 'FAILED' });
   });
 });
 

@@ -1,10 +1,11 @@
 // Unit tests for deleting an archived run from HealthOmics: the whole decision table, and that DeleteRun is never misaimed.
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConflictException, DeleteRunCommand, GetRunCommand, OmicsClient, ResourceNotFoundException } from '@aws-sdk/client-omics';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RunNotDeletableError, deleteArchivedRun } from '../../../../functions/lib/archive/delete-run';
 import { RunIndex, runKey, type ArchiveState, type RunRecord } from '../../../../functions/lib/index/run-index';
+import { FakeRunIndexTable } from '../../../support/run-index-table';
 
 const TABLE = 'run-index';
 const RUN_ID = '7830534';
@@ -17,37 +18,24 @@ const omicsMock = mockClient(OmicsClient);
 const omics = new OmicsClient({ region: 'us-east-1' });
 const index = new RunIndex(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), TABLE);
 
-/** The run record as the table holds it; conditional updates are applied to it as DynamoDB would. */
+/** The run record as the table holds it (the fake table applies RunIndex's conditional writes as DynamoDB would). */
+let table: FakeRunIndexTable;
 let stored: Partial<RunRecord> | undefined;
 /** Every state the record passed through. */
 let history: ArchiveState[];
 
 function serveRecord(record: Partial<RunRecord> | undefined) {
-  stored = record && {
-    ...runKey(UUID),
-    runUuid: UUID,
-    runId: RUN_ID,
-    tier: 'genomics',
-    deleteRun: true,
-    snapshotLocation: `s3://snap/runs/${UUID}/`,
-    ...record,
+  table = new FakeRunIndexTable().attach(ddbMock);
+  history = record?.archiveState ? [record.archiveState] : [];
+  stored = undefined;
+  if (record) {
+    table.put({ ...runKey(UUID), runUuid: UUID, runId: RUN_ID, tier: 'genomics', deleteRun: true, snapshotLocation: `s3://snap/runs/${UUID}/`, ...record });
+  }
+  stored = table.get(runKey(UUID).pk, runKey(UUID).sk);
+  table.onWrite = (_command, written) => {
+    stored = written;
+    if (written.archiveState !== history.at(-1)) history.push(written.archiveState as ArchiveState);
   };
-  history = stored?.archiveState ? [stored.archiveState] : [];
-  ddbMock.on(GetCommand).callsFake(() => ({ Item: stored && { ...stored } }));
-  ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
-    const names = input.ExpressionAttributeNames ?? {};
-    const values = input.ExpressionAttributeValues ?? {};
-    const allowed = (/IN \(([^)]*)\)/.exec(input.ConditionExpression ?? '')?.[1] ?? '').split(', ').map((p): unknown => values[p]);
-    if (!stored || !allowed.includes(stored.archiveState)) {
-      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
-    }
-    for (const part of input.UpdateExpression!.replace(/^SET /, '').split(', ')) {
-      const [name, value] = part.split(' = ');
-      (stored as Record<string, unknown>)[names[name]] = values[value];
-    }
-    history.push(stored.archiveState!);
-    return { Attributes: { ...stored } };
-  });
 }
 
 function omicsRun(run: { uuid?: string; status?: string } | 'gone') {
@@ -201,8 +189,40 @@ describe('twins', () => {
     serveRecord({ archiveState: 'ARCHIVED' });
     // The twin moved the run on between this message's read and its conditional write.
     ddbMock.on(GetCommand).resolves({ Item: { ...stored } });
-    stored!.archiveState = 'DELETING';
+    table.put({ ...stored, archiveState: 'DELETING', deletionClaimExpiresAt: NOW.getTime() + 60_000 });
     expect(await remove()).toEqual({ outcome: 'already-deleted' });
     expect(omicsMock.calls()).toHaveLength(0);
+  });
+
+  it('two twin messages at once: one DeleteRun', async () => {
+    serveRecord({ archiveState: 'ARCHIVED' });
+    const outcomes = await Promise.all([remove(), remove()]);
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['already-deleted', 'deleted']);
+    expect(omicsMock).toHaveReceivedCommandTimes(DeleteRunCommand, 1);
+    expect(stored).toMatchObject({ archiveState: 'RUN_DELETED' });
+    expect(stored?.deletionClaimExpiresAt).toBeUndefined();
+  });
+
+  it('a run left DELETING that another attempt holds: in-progress, no GetRun, no DeleteRun', async () => {
+    serveRecord({ archiveState: 'DELETING', deletionClaimExpiresAt: NOW.getTime() + 60_000 });
+    expect(await remove()).toEqual({ outcome: 'in-progress' });
+    expect(omicsMock.calls()).toHaveLength(0);
+    expect(stored).toMatchObject({ archiveState: 'DELETING' });
+  });
+
+  it('a claim that expired (its attempt crashed) is taken over', async () => {
+    serveRecord({ archiveState: 'DELETING', deletionClaimExpiresAt: NOW.getTime() - 1 });
+    expect(await remove()).toEqual({ outcome: 'deleted' });
+    expect(omicsMock).toHaveReceivedCommandTimes(DeleteRunCommand, 1);
+  });
+
+  it('an attempt that fails gives its claim up, so the retried message goes on at once', async () => {
+    serveRecord({ archiveState: 'ARCHIVED' });
+    omicsRun({ status: 'RUNNING' });
+    await expect(remove()).rejects.toMatchObject({ name: 'RunNotDeletable' });
+    expect(stored).toMatchObject({ archiveState: 'DELETING' });
+    expect(stored?.deletionClaimExpiresAt).toBeUndefined();
+    omicsRun({ status: 'COMPLETED' });
+    expect(await remove()).toEqual({ outcome: 'deleted' });
   });
 });

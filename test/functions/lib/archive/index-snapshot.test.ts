@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { RunIndex, SCHEMA_VERSION, StateConflictError, runKey } from '../../../../functions/lib/index/run-index';
 import type { RunSnapshot } from '../../../../functions/lib/archive/snapshot-run';
-import { indexSnapshot, runOutputUriOf } from '../../../../functions/lib/archive/index-snapshot';
+import { INDEXED_RUN_BUDGET_BYTES, indexSnapshot, indexedRun, runOutputUriOf } from '../../../../functions/lib/archive/index-snapshot';
 import { FakeRunIndexTable } from '../../../support/run-index-table';
 
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
@@ -98,11 +98,23 @@ describe('indexSnapshot', () => {
     });
   });
 
-  it('writes conditionally: a run already archiving is left alone', async () => {
-    table.put({ ...runKey(UUID), runUuid: UUID, runId: RUN_ID, archiveState: 'ARCHIVING', stopTime: 'x' });
-    await expect(indexSnapshot(index, snapshot(), { tier, archiveAfterSeconds: 0 })).rejects.toBeInstanceOf(StateConflictError);
-    expect(runRecord()).toMatchObject({ archiveState: 'ARCHIVING' });
+  it('writes conditionally: a run already archiving is left alone (ArchiveInProgress), one archived too (StateConflict)', async () => {
+    table.put({ ...runKey(UUID), runUuid: UUID, runId: RUN_ID, archiveState: 'ARCHIVING', stopTime: 'x', executionArn: 'arn:owner' });
+    await expect(indexSnapshot(index, snapshot(), { tier, archiveAfterSeconds: 0, executionArn: 'arn:me' })).rejects.toMatchObject({
+      name: 'ArchiveInProgress',
+    });
+    expect(runRecord()).toMatchObject({ archiveState: 'ARCHIVING', executionArn: 'arn:owner' });
     expect(ddbMock.commandCalls(PutCommand)[0].args[0].input.ConditionExpression).toContain('attribute_not_exists(pk)');
+
+    table.put({ ...runKey(UUID), runUuid: UUID, runId: RUN_ID, archiveState: 'ARCHIVED', stopTime: 'x', executionArn: 'arn:me' });
+    await expect(indexSnapshot(index, snapshot(), { tier, archiveAfterSeconds: 0, executionArn: 'arn:me' })).rejects.toBeInstanceOf(StateConflictError);
+    expect(runRecord()).toMatchObject({ archiveState: 'ARCHIVED' });
+  });
+
+  it('takes over an archive whose owner stopped, and only that one', async () => {
+    table.put({ ...runKey(UUID), runUuid: UUID, runId: RUN_ID, archiveState: 'ARCHIVING', stopTime: 'x', executionArn: 'arn:stopped' });
+    await indexSnapshot(index, snapshot(), { tier, archiveAfterSeconds: 0, executionArn: 'arn:me', takeOverFrom: 'arn:stopped' });
+    expect(runRecord()).toMatchObject({ archiveState: 'INDEXED', executionArn: 'arn:me' });
   });
 
   it('indexes a run whose earlier archive FAILED again', async () => {
@@ -155,6 +167,37 @@ describe('indexSnapshot', () => {
   it('passes run caches through as URIs never to archive', async () => {
     const result = await indexSnapshot(index, snapshot({}, { cacheUris: [] }), { tier, archiveAfterSeconds: 0 });
     expect(result.excludeUris).toEqual([]);
+  });
+});
+
+describe('a GetRun too large for one DynamoDB item (400 KB)', () => {
+  // A cohort run: 20,000 sample URIs in its parameters, about 1.5 MB of GetRun JSON.
+  const parameters = { samples: Array.from({ length: 20_000 }, (_, i) => `s3://cohort-inputs/batch-7/sample-${String(i).padStart(5, '0')}/reads.cram`) };
+
+  it('keeps a bounded summary in the index, without the parameters, naming the snapshot run.json that has them all', async () => {
+    const snap = snapshot({ parameters, tags: { project: 'cohort' } });
+    await indexSnapshot(index, snap, { tier, archiveAfterSeconds: 0, now: new Date('2025-06-01T09:00:00.000Z') });
+    const record = runRecord() as { run: Record<string, unknown> };
+    expect(Buffer.byteLength(JSON.stringify(record))).toBeLessThan(INDEXED_RUN_BUDGET_BYTES + 4096);
+    expect(record.run).toEqual({
+      ...snap.run,
+      parameters: undefined,
+      omittedFromIndex: { fields: ['parameters'], bytes: Buffer.byteLength(JSON.stringify(snap.run)), fullRun: `s3://snapshots/runs/${UUID}/run.json` },
+    });
+    expect(record.run).not.toHaveProperty('parameters');
+  });
+
+  it('drops the largest other fields next, never those identifying the run', () => {
+    const run = { id: RUN_ID, uuid: UUID, arn: 'arn', status: 'COMPLETED', statusMessage: 'x'.repeat(50_000), tags: { a: 'y'.repeat(20_000) }, priority: 1 };
+    const bounded = indexedRun(run, 's3://snapshots/run.json', 40_000);
+    expect(bounded).toMatchObject({ id: RUN_ID, uuid: UUID, arn: 'arn', status: 'COMPLETED', tags: run.tags, priority: 1 });
+    expect(bounded.omittedFromIndex).toMatchObject({ fields: ['statusMessage'] });
+    expect(Buffer.byteLength(JSON.stringify(bounded))).toBeLessThanOrEqual(40_000);
+  });
+
+  it('leaves a GetRun within the budget whole, with no note', () => {
+    const run = snapshot().run as Record<string, unknown>;
+    expect(indexedRun(run, 's3://x/run.json')).toBe(run);
   });
 });
 

@@ -134,6 +134,19 @@ describe('fileClassifier', () => {
     expect(inFolder(file('vcf/bam/y.bam'), NOW).action).toBe('keep');
   });
 
+  it("matches a CWL run's `<uuid>/out/…` paths with globs written for `out/…`, and only that folder", () => {
+    const uuid = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
+    const outBams = fileClassifier(tier('t', {}, { files: [{ globs: ['out/**/*.bam'], action: 'archive' }] }));
+    expect(outBams(file(`${uuid}/out/aligned/reads.bam`), NOW).action).toBe('archive');
+    expect(outBams(file('out/aligned/reads.bam'), NOW).action).toBe('archive');
+    // Only a uuid-named folder directly holding out/ is the CWL layout.
+    expect(outBams(file('sample-1/out/aligned/reads.bam'), NOW).action).toBe('keep');
+    expect(outBams(file(`${uuid}/logs/reads.bam`), NOW).action).toBe('keep');
+    // A glob that names the uuid folder still matches the real path.
+    const literal = fileClassifier(tier('t', {}, { files: [{ globs: [`${uuid}/out/*.vcf`], action: 'skip' }] }));
+    expect(literal(file(`${uuid}/out/calls.vcf`), NOW).action).toBe('skip');
+  });
+
   it('matches dotfiles and files inside dot folders', () => {
     expect(classify(file('.nextflow.log'), NOW).action).toBe('skip');
     expect(classify(file('work/.nextflow.pid'), NOW).action).toBe('skip');

@@ -76,9 +76,13 @@ describe('parseRunEvent', () => {
     expect(parseRunEvent(event({ arn: RUN_ARN, status: 'COMPLETED' }))).toEqual({ runId: RUN_ID, status: 'COMPLETED' });
   });
 
-  it('takes the run id from detail.runId, which wins over the arn', () => {
+  it('takes the run id from detail.runId when the event has no arn', () => {
     expect(parseRunEvent(event({ runId: '42', status: 'FAILED' }))).toEqual({ runId: '42', status: 'FAILED' });
-    expect(parseRunEvent(event({ runId: '42', arn: RUN_ARN, status: 'FAILED' }))).toEqual({ runId: '42', status: 'FAILED' });
+  });
+
+  it('takes the run id from detail.arn over a detail.runId that differs, as in the documented example event', () => {
+    // The HealthOmics guide's example Run Status Change event has a runId that is not the id in its ARN.
+    expect(parseRunEvent(event({ runId: '42', arn: RUN_ARN, status: 'FAILED' }))).toEqual({ runId: RUN_ID, status: 'FAILED' });
   });
 
   it('accepts run ARNs of other partitions', () => {

@@ -108,6 +108,17 @@ describe('parseConfig rejects bad configuration, naming the key and what is allo
       says: /power of two from 1 to 4096/,
     },
     {
+      name: 'a vault part size the ArchiveFiles function cannot hold',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].target = { type: 'glacier-vault' };
+        c.tiers[0].partSizeMiB = 2048;
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].partSizeMiB',
+      says: /2048 MiB parts \(1 in memory at once\) need about 2560 MiB, more than the ArchiveFiles function's 1769 MB: use at most 1024/,
+    },
+    {
       name: 'an unknown target type',
       raw: () => {
         const c = valid();
@@ -234,6 +245,24 @@ describe('parseConfig rejects bad configuration, naming the key and what is allo
       says: /must be one of "COMPLETED", "FAILED", "CANCELLED"/,
     },
     {
+      name: 'a restore notification email that is not an address',
+      raw: () => ({ ...valid(), restoreNotificationEmails: ['lab@example.org', 'oncall'] }),
+      key: 'omicsArchiver.restoreNotificationEmails[1]',
+      says: /must be an email address/,
+    },
+    {
+      name: 'restore notification emails that are not a list',
+      raw: () => ({ ...valid(), restoreNotificationEmails: 'lab@example.org' }),
+      key: 'omicsArchiver.restoreNotificationEmails',
+      says: /must be an array \(got string\)/,
+    },
+    {
+      name: 'a restore notification email listed twice',
+      raw: () => ({ ...valid(), restoreNotificationEmails: ['lab@example.org', 'Lab@example.org'] }),
+      key: 'omicsArchiver.restoreNotificationEmails',
+      says: /lists an address twice/,
+    },
+    {
       name: 'an alarm email that is not an address',
       raw: () => ({ ...valid(), alarmEmail: 'oncall' }),
       key: 'omicsArchiver.alarmEmail',
@@ -250,6 +279,48 @@ describe('parseConfig rejects bad configuration, naming the key and what is allo
       raw: () => ({ ...valid(), archiveConcurrency: 0 }),
       key: 'omicsArchiver.archiveConcurrency',
       says: /must be at least 1/,
+    },
+    {
+      name: 'a restore concurrency of zero',
+      raw: () => ({ ...valid(), restoreConcurrency: 0 }),
+      key: 'omicsArchiver.restoreConcurrency',
+      says: /must be at least 1/,
+    },
+    {
+      name: 'a restore concurrency beyond what a Distributed Map runs',
+      raw: () => ({ ...valid(), restoreConcurrency: 10_001 }),
+      key: 'omicsArchiver.restoreConcurrency',
+      says: /must be at most 10000/,
+    },
+    {
+      name: 'a reserved concurrency of zero (the function would never run)',
+      raw: () => ({ ...valid(), reservedConcurrency: { archiveFiles: 0 } }),
+      key: 'omicsArchiver.reservedConcurrency.archiveFiles',
+      says: /must be at least 1/,
+    },
+    {
+      name: 'reservations that leave less than 100 of the account limit unreserved',
+      raw: () => ({ ...valid(), reservedConcurrency: { archiveFiles: 500, copyRestoredFile: 401 } }),
+      key: 'omicsArchiver.reservedConcurrency',
+      says: /is 901; Lambda keeps 100 of the account's 1000 concurrent executions unreserved, so at most 900/,
+    },
+    {
+      name: 'reservations beyond a raised account limit',
+      raw: () => ({ ...valid(), reservedConcurrency: { archiveFiles: 2000, copyRestoredFile: 950, accountLimit: 3000 } }),
+      key: 'omicsArchiver.reservedConcurrency',
+      says: /at most 2900 may be reserved/,
+    },
+    {
+      name: 'an unknown reservedConcurrency key',
+      raw: () => ({ ...valid(), reservedConcurrency: { snapshotRun: 10 } }),
+      key: 'omicsArchiver.reservedConcurrency.snapshotRun',
+      says: /unknown key/,
+    },
+    {
+      name: 'a KMS key given by id rather than ARN',
+      raw: () => ({ ...valid(), kmsKeyArns: ['1234abcd-12ab-34cd-56ef-1234567890ab'] }),
+      key: 'omicsArchiver.kmsKeyArns[0]',
+      says: /must be a KMS key ARN/,
     },
     {
       name: 'a tag value that is not a string',
@@ -403,11 +474,20 @@ describe('parseConfig defaults', () => {
         },
       ],
       archiveConcurrency: 10,
+      // Not archiveConcurrency: a restore item mostly waits hours for its retrieval, at no cost.
+      restoreConcurrency: 1000,
+      kmsKeyArns: [],
       groupMaxFiles: 100,
       groupMaxBytes: '256 MiB',
       logRetentionDays: 365,
       logExecutionData: false,
+      logRunParameters: false,
+      customerManagedKey: false,
       reconcileLookbackDays: 7,
+      // No one is emailed about restores unless named.
+      restoreNotificationEmails: [],
+      // No reservation: a new account may have less concurrency than any reservation would take (see configuration.md).
+      reservedConcurrency: { accountLimit: 1000 },
     });
   });
 
@@ -425,6 +505,13 @@ describe('parseConfig defaults', () => {
       storageClass: 'DEEP_ARCHIVE',
       sha256: true,
     });
+  });
+
+  it('takes reservations that leave exactly 100 of the account limit unreserved', () => {
+    const config = parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'a' }], reservedConcurrency: { archiveFiles: 600, copyRestoredFile: 300 } });
+    expect(config.reservedConcurrency).toEqual({ archiveFiles: 600, copyRestoredFile: 300, accountLimit: 1000 });
+    const raised = { archiveFiles: 2500, accountLimit: 5000 };
+    expect(parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'a' }], reservedConcurrency: raised }).reservedConcurrency).toEqual(raised);
   });
 
   it('accepts waits that add up to exactly 330 days', () => {

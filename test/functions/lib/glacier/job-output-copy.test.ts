@@ -17,6 +17,8 @@ import { uploadToVault } from '../../../../functions/lib/glacier/vault-upload';
 import { treeHashOf } from '../../../../functions/lib/glacier/tree-hash';
 import { MIB, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../../local/glacier/helpers';
 import { useSha256Checkpoints } from '../../../support/sha256-checkpoints';
+import { crc64nvmeOf } from '../../../support/crc64nvme';
+import { jobOutputRangeSize } from '../../../../functions/lib/contract';
 
 useSha256Checkpoints();
 
@@ -28,6 +30,8 @@ const s3 = new S3Client({ region: 'us-east-1' });
 /** What the mocked bucket holds: finished objects and the parts of open uploads. */
 let objects: Map<string, Buffer>;
 let uploads: Map<string, Map<number, Buffer>>;
+/** Each open upload's checksum settings, as CreateMultipartUpload asked for them. */
+let uploadChecksums: Map<string, { algorithm?: string; type?: string }>;
 let uploadCounter = 0;
 const md5 = (data: Uint8Array) => `"${createHash('md5').update(data).digest('hex')}"`;
 
@@ -42,29 +46,33 @@ afterAll(async () => {
 beforeEach(() => {
   objects = new Map();
   uploads = new Map();
+  uploadChecksums = new Map();
   s3Mock.reset();
   s3Mock.on(PutObjectCommand).callsFake((input: { Key: string; Body: Buffer; ChecksumSHA256: string }) => {
     expect(input.ChecksumSHA256).toBe(createHash('sha256').update(input.Body).digest('base64'));
     objects.set(input.Key, Buffer.from(input.Body));
     return Promise.resolve({ ETag: md5(input.Body), VersionId: 'v-put' });
   });
-  s3Mock.on(CreateMultipartUploadCommand).callsFake(() => {
+  s3Mock.on(CreateMultipartUploadCommand).callsFake((input: { ChecksumAlgorithm?: string; ChecksumType?: string }) => {
     const id = `upload-${++uploadCounter}`;
     uploads.set(id, new Map());
-    return Promise.resolve({ UploadId: id });
+    uploadChecksums.set(id, { algorithm: input.ChecksumAlgorithm, type: input.ChecksumType });
+    return Promise.resolve({ UploadId: id, ChecksumAlgorithm: input.ChecksumAlgorithm, ChecksumType: input.ChecksumType });
   });
-  s3Mock.on(UploadPartCommand).callsFake((input: { UploadId: string; PartNumber: number; Body: Buffer }) => {
+  s3Mock.on(UploadPartCommand).callsFake(async (input: { UploadId: string; PartNumber: number; Body: Buffer; ChecksumAlgorithm?: string }) => {
+    // S3: a part's checksum algorithm must be its upload's (the SDK computes the part's checksum for the algorithm named).
+    expect(input.ChecksumAlgorithm).toBe(uploadChecksums.get(input.UploadId)?.algorithm);
     uploads.get(input.UploadId)!.set(input.PartNumber, Buffer.from(input.Body));
-    return Promise.resolve({ ETag: md5(input.Body) });
+    return { ETag: md5(input.Body), ChecksumCRC64NVME: await crc64nvmeOf(input.Body) };
   });
-  s3Mock.on(ListPartsCommand).callsFake((input: { UploadId: string; PartNumberMarker?: string }) => {
+  s3Mock.on(ListPartsCommand).callsFake(async (input: { UploadId: string; PartNumberMarker?: string }) => {
     // One part per page, to exercise pagination.
     const parts = [...uploads.get(input.UploadId)!.entries()].sort(([a], [b]) => a - b).filter(([n]) => n > Number(input.PartNumberMarker ?? 0));
     const [first] = parts;
     return Promise.resolve(
       first
         ? {
-            Parts: [{ PartNumber: first[0], ETag: md5(first[1]), Size: first[1].length }],
+            Parts: [{ PartNumber: first[0], ETag: md5(first[1]), Size: first[1].length, ChecksumCRC64NVME: await crc64nvmeOf(first[1]) }],
             IsTruncated: parts.length > 1,
             NextPartNumberMarker: String(first[0]),
           }
@@ -73,18 +81,28 @@ beforeEach(() => {
   });
   s3Mock
     .on(CompleteMultipartUploadCommand)
-    .callsFake((input: { Key: string; UploadId: string; MultipartUpload: { Parts: { PartNumber: number; ETag: string }[] } }) => {
-      const stored = uploads.get(input.UploadId)!;
-      const body = Buffer.concat(
-        input.MultipartUpload.Parts.map((p) => {
-          expect(p.ETag).toBe(md5(stored.get(p.PartNumber)!));
-          return stored.get(p.PartNumber)!;
-        }),
-      );
-      objects.set(input.Key, body);
-      uploads.delete(input.UploadId);
-      return Promise.resolve({ ETag: '"multipart-etag"', VersionId: 'v-mpu' });
-    });
+    .callsFake(
+      async (input: {
+        Key: string;
+        UploadId: string;
+        ChecksumType?: string;
+        MultipartUpload: { Parts: { PartNumber: number; ETag: string; ChecksumCRC64NVME?: string }[] };
+      }) => {
+        const stored = uploads.get(input.UploadId)!;
+        // S3 answers BadDigest when the checksum type differs from the upload's, or a part's checksum from what it received.
+        expect(input.ChecksumType).toBe(uploadChecksums.get(input.UploadId)?.type);
+        for (const p of input.MultipartUpload.Parts) expect(p.ChecksumCRC64NVME).toBe(await crc64nvmeOf(stored.get(p.PartNumber)!));
+        const body = Buffer.concat(
+          input.MultipartUpload.Parts.map((p) => {
+            expect(p.ETag).toBe(md5(stored.get(p.PartNumber)!));
+            return stored.get(p.PartNumber)!;
+          }),
+        );
+        objects.set(input.Key, body);
+        uploads.delete(input.UploadId);
+        return { ETag: '"multipart-etag"', VersionId: 'v-mpu' };
+      },
+    );
   s3Mock.on(AbortMultipartUploadCommand).callsFake((input: { UploadId: string }) => {
     uploads.delete(input.UploadId);
     return Promise.resolve({});
@@ -128,19 +146,19 @@ async function archive(data: Buffer) {
   return { archiveId: archived.archiveId, treeHash: archived.treeHash, sha256: archived.sha256 };
 }
 
+const copyArgs = (job: { jobId: string; treeHash: string; sha256: string }): CopyArgs => ({
+  glacier: g.glacier,
+  vaultName,
+  jobId: job.jobId,
+  archiveSize: 0,
+  expectedTreeHash: job.treeHash,
+  expectedSha256: job.sha256,
+  s3,
+  bucket: 'restored',
+  key: 'runs/1/out.bam',
+});
 const copy = (data: Buffer, job: { jobId: string; treeHash: string; sha256: string }, extra: Partial<CopyArgs> = {}) =>
-  copyJobOutputToS3({
-    glacier: g.glacier,
-    vaultName,
-    jobId: job.jobId,
-    archiveSize: data.length,
-    expectedTreeHash: job.treeHash,
-    expectedSha256: job.sha256,
-    s3,
-    bucket: 'restored',
-    key: 'runs/1/out.bam',
-    ...extra,
-  });
+  copyJobOutputToS3({ ...copyArgs(job), archiveSize: data.length, ...extra });
 
 describe('copyJobOutputToS3', () => {
   it('writes a zero-byte file without a Glacier job (Glacier holds no empty archives)', async () => {
@@ -413,6 +431,24 @@ describe('copyJobOutputToS3', () => {
     await expect(copy(testBytes(10), job, { rangeSize: 24 * MIB })).rejects.toThrow(RangeError);
   });
 
+  it('refuses ranges over 4 GiB, and ranges that would need more than 10,000 S3 parts, before any request', async () => {
+    const job = { jobId: 'x', treeHash: 'x', sha256: 'x' };
+    await expect(copy(testBytes(10), job, { rangeSize: 8192 * MIB })).rejects.toThrow(/from 8 MiB to 4 GiB/);
+    // A 1 TiB archive in 64 MiB ranges: 16,384 parts.
+    await expect(copyJobOutputToS3({ ...copyArgs(job), archiveSize: 1024 * 1024 * MIB, rangeSize: 64 * MIB })).rejects.toThrow(/more than 10000 S3 parts/);
+    expect(s3Mock.calls()).toHaveLength(0);
+  });
+
+  it('asks S3 for a full-object CRC64NVME: on the upload, on each part, and on completing it', async () => {
+    const job = await bigJob();
+    await copy(big, job, { rangeSize: 8 * MIB });
+    expect(s3Mock).toHaveReceivedCommandWith(CreateMultipartUploadCommand, { ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' });
+    for (const call of s3Mock.commandCalls(UploadPartCommand)) expect(call.args[0].input.ChecksumAlgorithm).toBe('CRC64NVME');
+    const [complete] = s3Mock.commandCalls(CompleteMultipartUploadCommand);
+    expect(complete.args[0].input.ChecksumType).toBe('FULL_OBJECT');
+    expect(complete.args[0].input.MultipartUpload!.Parts!.map((p) => typeof p.ChecksumCRC64NVME)).toEqual(['string', 'string', 'string']);
+  });
+
   it('leaves the S3 upload open when Glacier fails for other reasons (the job is not done yet)', async () => {
     const data = big;
     const archived = bigArchive;
@@ -424,5 +460,31 @@ describe('copyJobOutputToS3', () => {
     });
     expect(s3Mock).not.toHaveReceivedCommand(AbortMultipartUploadCommand);
     expect(uploads.size).toBe(1);
+  });
+});
+
+describe('jobOutputRangeSize (each range one S3 part: at most 10,000 of them)', () => {
+  const GIB = 1024 * MIB;
+  it('is 64 MiB up to 10,000 × 64 MiB (625 GiB)', () => {
+    expect(jobOutputRangeSize(1)).toBe(64 * MIB);
+    expect(jobOutputRangeSize(10_000 * 64 * MIB)).toBe(64 * MIB);
+  });
+
+  it('doubles beyond it, so the 640 GiB that 64 MiB ranges once capped is no ceiling', () => {
+    expect(jobOutputRangeSize(10_000 * 64 * MIB + 1)).toBe(128 * MIB);
+    expect(jobOutputRangeSize(640 * GIB)).toBe(128 * MIB);
+    expect(jobOutputRangeSize(10 * 1024 * GIB)).toBe(2 * GIB);
+  });
+
+  it('fits the largest archive a vault takes (10,000 × 4 GiB) in 4 GiB ranges, below the 5 GiB parts S3 takes', () => {
+    expect(jobOutputRangeSize(10_000 * 4 * GIB)).toBe(4 * GIB);
+  });
+
+  it('keeps every archive size within 10,000 power-of-two MiB ranges', () => {
+    for (let size = 1; size <= 10_000 * 4 * GIB; size = Math.ceil(size * 1.7)) {
+      const range = jobOutputRangeSize(size);
+      expect(Math.ceil(size / range)).toBeLessThanOrEqual(10_000);
+      expect(Math.log2(range / MIB) % 1).toBe(0);
+    }
   });
 });

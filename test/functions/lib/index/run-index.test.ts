@@ -13,6 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   ARCHIVE_STATES,
+  ArchiveInProgressError,
   RunIndex,
   SCHEMA_VERSION,
   StateConflictError,
@@ -24,6 +25,7 @@ import {
   type RunRecord,
 } from '../../../../functions/lib/index/run-index';
 import { RUN_INDEX } from '../../../../functions/lib/contract';
+import { evaluateCondition } from '../../../support/run-index-table';
 
 const TABLE = 'run-index';
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
@@ -101,17 +103,68 @@ describe('indexRun', () => {
     expect(input.TableName).toBe(TABLE);
     expect(input.Item).toEqual(item);
     expect(input.ConditionExpression).toMatch(/^attribute_not_exists\(pk\) OR archiveState IN \(/);
-    const allowed = inList(input.ConditionExpression!, input.ExpressionAttributeValues!);
-    expect([...allowed].sort()).toEqual(['FAILED', 'INDEXED', 'PARTIAL']);
+    // Without an owner to compare (a record written before owners were kept), INDEXED stays open as it was.
+    const holds = (existing?: Partial<RunRecord>) =>
+      evaluateCondition(input.ConditionExpression!, existing && { ...runKey(UUID), ...existing }, {
+        names: input.ExpressionAttributeNames ?? {},
+        values: input.ExpressionAttributeValues!,
+      });
+    expect(holds(undefined)).toBe(true);
+    for (const state of ['INDEXED', 'FAILED', 'PARTIAL'] as const) expect(holds({ archiveState: state })).toBe(true);
     // Everything further along than INDEXED (other than an operator's re-run of FAILED or PARTIAL) is protected.
-    for (const state of ARCHIVE_STATES.filter((s) => !['INDEXED', 'FAILED', 'PARTIAL'].includes(s))) expect(allowed).not.toContain(state);
+    for (const state of ARCHIVE_STATES.filter((s) => !['INDEXED', 'FAILED', 'PARTIAL'].includes(s))) expect(holds({ archiveState: state })).toBe(false);
   });
 
-  it('maps a failed condition to StateConflictError', async () => {
+  describe('with an owner execution', () => {
+    const ME = 'arn:aws:states:us-east-1:123456789012:execution:archive:me';
+    const OTHER = 'arn:aws:states:us-east-1:123456789012:execution:archive:other';
+    async function conditionFor(options: Parameters<RunIndex['indexRun']>[1] = {}) {
+      ddbMock.on(PutCommand).resolves({});
+      await index.indexRun(runRecord({ executionArn: ME }), options);
+      const input = ddbMock.commandCalls(PutCommand).at(-1)!.args[0].input;
+      return (existing?: Partial<RunRecord>) =>
+        evaluateCondition(input.ConditionExpression!, existing && { ...runKey(UUID), ...existing }, {
+          names: input.ExpressionAttributeNames ?? {},
+          values: input.ExpressionAttributeValues!,
+        });
+    }
+
+    it('holds for a new run, its own retry, and a re-run of an archive that ended; never over another owner', async () => {
+      const holds = await conditionFor();
+      expect(holds(undefined)).toBe(true);
+      expect(holds({ archiveState: 'INDEXED', executionArn: ME })).toBe(true);
+      expect(holds({ archiveState: 'FAILED', executionArn: OTHER })).toBe(true);
+      expect(holds({ archiveState: 'PARTIAL', executionArn: OTHER })).toBe(true);
+      expect(holds({ archiveState: 'INDEXED', executionArn: OTHER })).toBe(false);
+      expect(holds({ archiveState: 'INDEXED' })).toBe(false);
+      expect(holds({ archiveState: 'ARCHIVING', executionArn: OTHER })).toBe(false);
+      for (const state of ['ARCHIVED', 'DELETING', 'RUN_DELETED'] as const) expect(holds({ archiveState: state, executionArn: ME })).toBe(false);
+    });
+
+    it('takes over an archive under way only from the owner the caller found stopped', async () => {
+      const holds = await conditionFor({ takeOverFrom: OTHER });
+      expect(holds({ archiveState: 'INDEXED', executionArn: OTHER })).toBe(true);
+      expect(holds({ archiveState: 'ARCHIVING', executionArn: OTHER })).toBe(true);
+      expect(holds({ archiveState: 'ARCHIVING', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:archive:third' })).toBe(false);
+      expect(holds({ archiveState: 'ARCHIVED', executionArn: OTHER })).toBe(false);
+      const legacy = await conditionFor({ takeOverFrom: null });
+      expect(legacy({ archiveState: 'ARCHIVING' })).toBe(true);
+      expect(legacy({ archiveState: 'ARCHIVING', executionArn: OTHER })).toBe(false);
+    });
+  });
+
+  it('maps a failed condition to StateConflict for a run further along, ArchiveInProgress for one another execution owns', async () => {
     ddbMock.on(PutCommand).rejects(conditionFailed());
+    ddbMock.on(GetCommand).resolvesOnce({ Item: { ...runKey(UUID), archiveState: 'ARCHIVED' } });
     const attempt = index.indexRun(runRecord());
     await expect(attempt).rejects.toBeInstanceOf(StateConflictError);
-    await expect(attempt).rejects.toThrow(`run ${UUID} is already archiving or archived`);
+    await expect(attempt).rejects.toThrow(`run ${UUID} is already ARCHIVED`);
+
+    const owner = 'arn:aws:states:us-east-1:123456789012:execution:archive:other';
+    ddbMock.on(GetCommand).resolves({ Item: { ...runKey(UUID), archiveState: 'ARCHIVING', executionArn: owner } });
+    const standDown = index.indexRun(runRecord());
+    await expect(standDown).rejects.toBeInstanceOf(ArchiveInProgressError);
+    await expect(standDown).rejects.toMatchObject({ name: 'ArchiveInProgress', message: expect.stringContaining(owner) as string });
   });
 
   it('passes other errors through unchanged', async () => {

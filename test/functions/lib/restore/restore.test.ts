@@ -33,7 +33,7 @@ import { uploadToVault } from '../../../../functions/lib/glacier/vault-upload';
 import { RestoreItemSchema, RestoreRequestSchema, type RestoreItem } from '../../../../functions/lib/contract';
 import { copyRestoredFile } from '../../../../functions/lib/restore/copy-restored-file';
 import { finalizeRestore, recordRestoreFileFailure } from '../../../../functions/lib/restore/finalize-restore';
-import { RestoreRequestError, TIER_TIMING, planRestore, resolveRun } from '../../../../functions/lib/restore/plan-restore';
+import { DESTINATION_CHECK_CONCURRENCY, RestoreRequestError, TIER_TIMING, planRestore, resolveRun } from '../../../../functions/lib/restore/plan-restore';
 import { checkRetrieval, jobDescription, parseJobDescription, requestRetrieval } from '../../../../functions/lib/restore/retrieval';
 import { JobNotificationSchema, resumeAfterJob } from '../../../../functions/lib/restore/retrieval-notification';
 import {
@@ -53,6 +53,7 @@ import { parseConfig } from '../../../../functions/lib/contract';
 import { FakeRunIndexTable } from '../../../support/run-index-table';
 import { MIB, bodyBytes, sha256Hex, startLocalGlacier, testBytes, type LocalGlacier } from '../../../local/glacier/helpers';
 import { skewedClock } from '../../../support/clock';
+import { crc64nvmeOf } from '../../../support/crc64nvme';
 import { useSha256Checkpoints } from '../../../support/sha256-checkpoints';
 
 useSha256Checkpoints();
@@ -75,6 +76,7 @@ const config = parseConfig({
   outputBuckets: [OUTPUTS],
   restoreBuckets: [RESTORES],
   archiveConcurrency: 7,
+  restoreConcurrency: 250,
   tiers: [
     { name: 'cold', restoreTier: 'Bulk' },
     { name: 'fast', restoreTier: 'Expedited' },
@@ -369,7 +371,8 @@ describe('planRestore', () => {
       fileCount: 5,
       itemsBucket: ITEMS_BUCKET,
       itemsKey: `restores/${UUID}/${RESTORE_ID}/items.json`,
-      concurrency: 7,
+      // restoreConcurrency, not archiveConcurrency (7): a restore's items mostly wait for their retrievals.
+      concurrency: 250,
     });
     const items = uploadedItems();
     for (const item of items) expect(RestoreItemSchema.parse(item)).toEqual(item);
@@ -457,6 +460,16 @@ describe('planRestore', () => {
     ).toEqual(expected);
   });
 
+  it("matches a CWL run's `<uuid>/out/…` files with globs written for `out/…` or the path inside it", async () => {
+    const cwl = `${OTHER_UUID}/out/aligned/cwl.bam`;
+    putFile(cwl);
+    for (const files of [['out/aligned/cwl.bam'], ['aligned/cwl.bam'], [`${OTHER_UUID}/out/**/cwl.bam`]]) {
+      objects.clear();
+      await plan({ run: RUN_ID, files, destination: `s3://${RESTORES}/` });
+      expect(uploadedItems().map((i) => i.path)).toEqual([cwl]);
+    }
+  });
+
   it('fails NoMatchingFiles naming the globs', async () => {
     const error = await planError({ run: RUN_ID, files: ['out/**/*.cram', 'report.html'] });
     expect(error.name).toBe('NoMatchingFiles');
@@ -540,6 +553,46 @@ describe('planRestore', () => {
     const error = await plan(request, { executionArn: `${EXECUTION_ARN}-other` }).catch((e: unknown) => e as Error);
     expect(error).toMatchObject({ name: 'BadRestoreRequest', message: expect.stringContaining(`restore id ${RESTORE_ID} is already used`) as string });
   });
+
+  it('plans 10,000 files well inside the step timeout, checking destinations a bounded number at a time', async () => {
+    const count = 10_000;
+    for (let i = 0; i < count; i++) putFile(`out/shards/part-${String(i).padStart(5, '0')}.bam`);
+    // Each HeadObject takes 5 ms, as S3 would take 10-30: one at a time the check alone would take 50 s or more.
+    const latencyMs = 5;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    s3Mock.on(HeadObjectCommand).callsFake(async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      inFlight--;
+      throw new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } });
+    });
+    // The items JSON (several MiB) goes up as a multipart upload.
+    const parts = new Map<number, Buffer>();
+    s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'items-upload' });
+    s3Mock.on(UploadPartCommand).callsFake(async (input: { PartNumber: number; Body: Uint8Array }) => {
+      parts.set(input.PartNumber, await bodyBytes(Readable.from([input.Body])));
+      return { ETag: `"part-${input.PartNumber}"` };
+    });
+    s3Mock.on(CompleteMultipartUploadCommand).callsFake((input: { Bucket: string; Key: string }) => {
+      const body = Buffer.concat([...parts.entries()].sort(([a], [b]) => a - b).map(([, part]) => part));
+      objects.set(`${input.Bucket}/${input.Key}`, { body });
+      return {};
+    });
+
+    const started = performance.now();
+    const result = await plan({ run: RUN_ID, files: ['shards/*.bam'], destination: `s3://${RESTORES}/back/` });
+    const elapsedMs = performance.now() - started;
+
+    expect(result).toMatchObject({ fileCount: count, concurrency: 250 });
+    expect(uploadedItems()).toHaveLength(count);
+    expect(s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(count);
+    expect(maxInFlight).toBeLessThanOrEqual(DESTINATION_CHECK_CONCURRENCY);
+    expect(maxInFlight).toBe(DESTINATION_CHECK_CONCURRENCY);
+    // The Lambda's timeout is 300 s; sequential checks alone would be count × latency = 50 s here.
+    expect(elapsedMs).toBeLessThan(15_000);
+  }, 60_000);
 });
 
 describe('jobDescription', () => {
@@ -834,7 +887,7 @@ describe('copyRestoredFile', () => {
     return item;
   };
 
-  it('copies an S3 Glacier object to the destination in Standard, checks its SHA-256 and marks it RESTORED', async () => {
+  it('copies an S3 Glacier object indexed without a checksum to the destination in Standard, checks its SHA-256 first and marks it RESTORED', async () => {
     const data = testBytes(3000, 60);
     const item = s3Restored(data);
 
@@ -876,6 +929,86 @@ describe('copyRestoredFile', () => {
     const item = s3Restored(data, { retrieval: 'none', storageClass: 'GLACIER_IR' });
     expect(await copy(item)).toMatchObject({ status: 'complete', sha256: sha256Hex(data) });
     expect(restoreFile(item)).toMatchObject({ state: 'RESTORED' });
+  });
+
+  /** S3 answering with each object's full-object CRC64NVME, as it does for objects archived with one. */
+  async function serveChecksums(): Promise<void> {
+    const crcs = new Map<string, string>();
+    for (const [at, object] of objects) crcs.set(at, await crc64nvmeOf(object.body));
+    s3Mock.on(HeadObjectCommand).callsFake((input: HeadObjectCommandInput) => {
+      const object = objects.get(`${input.Bucket}/${input.Key}`);
+      if (!object) throw new NotFound({ message: 'Not Found', $metadata: { httpStatusCode: 404 } });
+      const checksum =
+        input.ChecksumMode === 'ENABLED' ? { ChecksumCRC64NVME: crcs.get(`${input.Bucket}/${input.Key}`), ChecksumType: 'FULL_OBJECT' as const } : {};
+      return { ContentLength: object.body.length, VersionId: object.versionId, ETag: '"e"', Restore: object.restore, ...checksum };
+    });
+    s3Mock.on(CopyObjectCommand).callsFake((input: CopyObjectCommandInput) => {
+      const [source] = input.CopySource!.split('?versionId=');
+      const slash = source.indexOf('/');
+      const at = `${source.slice(0, slash)}/${decodeURIComponent(source.slice(slash + 1))}`;
+      objects.set(`${input.Bucket}/${input.Key}`, { body: objects.get(at)!.body, versionId: 'v-copy' });
+      return { VersionId: 'v-copy', CopyObjectResult: { ChecksumCRC64NVME: crcs.get(at), ChecksumType: 'FULL_OBJECT' } };
+    });
+  }
+
+  it('copies an S3 Glacier object archived with a CRC64NVME server-side, verified by S3 without reading a byte', async () => {
+    const data = testBytes(3000, 63);
+    const item = s3Restored(data, { crc64nvme: await crc64nvmeOf(data) });
+    await serveChecksums();
+
+    expect(await copy(item)).toEqual({ status: 'complete', size: 3000, sha256: sha256Hex(data) });
+
+    expect(s3Mock).not.toHaveReceivedCommand(GetObjectCommand);
+    expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, { Bucket: ARCHIVE_BUCKET, VersionId: 'av-1', ChecksumMode: 'ENABLED' });
+    expect(s3Mock.commandCalls(CopyObjectCommand)[0].args[0].input).toMatchObject({
+      Bucket: RESTORES,
+      Key: 'back/out/variants/my calls é.vcf.gz',
+      CopySource: `${ARCHIVE_BUCKET}/runs/${UUID}/out/variants/my%20calls%20%C3%A9.vcf.gz?versionId=av-1`,
+      StorageClass: 'STANDARD',
+      ChecksumAlgorithm: 'CRC64NVME',
+    });
+    expect(objects.get(`${RESTORES}/back/out/variants/my calls é.vcf.gz`)?.body.equals(data)).toBe(true);
+    expect(restoreFile(item)).toMatchObject({ state: 'RESTORED', bytesDone: 3000 });
+  });
+
+  it('refuses an archived object whose CRC64NVME is not the recorded one: ChecksumMismatch, nothing written', async () => {
+    const data = testBytes(3000, 64);
+    const item = s3Restored(data, { crc64nvme: await crc64nvmeOf(testBytes(3000, 65)) });
+    await serveChecksums();
+
+    await expect(copy(item)).rejects.toMatchObject({ name: 'ChecksumMismatch', message: expect.stringContaining('nothing was copied') as string });
+
+    expect(s3Mock).not.toHaveReceivedCommand(CopyObjectCommand);
+    expect(objects.has(`${RESTORES}/${item.destinationKey}`)).toBe(false);
+    expect(restoreFile(item)).toMatchObject({ state: 'COPYING' });
+  });
+
+  it('one worker copies a file at a time: a live claim makes another wait (FileClaimed), copying nothing; an expired one is taken over', async () => {
+    const data = testBytes(3000, 66);
+    const item = s3Restored(data, { crc64nvme: await crc64nvmeOf(data) });
+    await serveChecksums();
+    const key = restoreFileKey(UUID, item.restoreId, item.path);
+    table.put({ ...table.get(key.pk, key.sk)!, claimOwner: 'other-worker', claimExpiresAt: Date.now() + 60_000 });
+
+    await expect(copy(item)).rejects.toMatchObject({ name: 'FileClaimed', message: expect.stringContaining('other-worker') as string });
+    expect(s3Mock).not.toHaveReceivedCommand(CopyObjectCommand);
+
+    table.put({ ...table.get(key.pk, key.sk)!, claimExpiresAt: Date.now() - 1 });
+    expect(await copy(item)).toMatchObject({ status: 'complete' });
+    expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    expect(restoreFile(item)).toMatchObject({ state: 'RESTORED' });
+    expect(restoreFile(item)!.claimOwner).toBeUndefined();
+  });
+
+  it('two copies of one file at once: one CopyObject, both end with the file RESTORED or waiting for it', async () => {
+    const data = testBytes(3000, 67);
+    const item = s3Restored(data, { crc64nvme: await crc64nvmeOf(data) });
+    await serveChecksums();
+    const outcomes = await Promise.allSettled([copy(item), copy(item)]);
+    expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
+    for (const outcome of outcomes) if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ name: 'FileClaimed' });
+    expect(await copy(item)).toMatchObject({ status: 'complete' });
+    expect(s3Mock).toHaveReceivedCommandTimes(CopyObjectCommand, 1);
   });
 
   it('fails for a vault file with no job recorded', async () => {
