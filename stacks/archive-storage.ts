@@ -213,7 +213,7 @@ export class ArchiveStorage extends Construct {
     );
   }
 
-  /** Uploads archives to the vault, single-part or multipart, resuming with ListParts. */
+  /** Uploads archives to the vault, single-part or multipart, resuming with ListParts; aborts the uploads a crash left unrecorded. */
   grantVaultUpload(grantee: iam.IGrantable): void {
     this.grantVault(grantee, [
       'glacier:UploadArchive',
@@ -222,6 +222,7 @@ export class ArchiveStorage extends Construct {
       'glacier:CompleteMultipartUpload',
       'glacier:AbortMultipartUpload',
       'glacier:ListParts',
+      'glacier:ListMultipartUploads',
     ]);
   }
 
@@ -264,8 +265,9 @@ export class ArchiveStorage extends Construct {
       ],
       'Archived objects are keyed by run and output path, known only at run time.',
     );
-    // ListBucket: without it S3 answers a HeadObject of a key not there yet with 403, not 404.
-    iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.archiveBucket.bucketArn] });
+    // ListBucket: without it S3 answers a HeadObject of a key not there yet with 403, not 404. ListBucketMultipartUploads:
+    // the next claimant of a file finds the uploads a crashed attempt left unrecorded (stray-uploads.ts) and aborts them.
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket', 's3:ListBucketMultipartUploads'], resourceArns: [this.archiveBucket.bucketArn] });
   }
 
   /** Restores an archived object (a version of it) out of its Glacier storage class. */

@@ -99,7 +99,7 @@ test(`${KILL_POINTS} archive invocations killed at AWS calls drawn with seed ${S
   const only = process.env.RELIABILITY_ONLY?.split(',').map(Number);
   const points = drawKillPoints(SEED, KILL_POINTS).filter((_, i) => !only || only.includes(i));
   // A few runs at a time: each waits out a crashed worker's claim, and moto slows down past a handful of runs at once.
-  const outcomes: Awaited<ReturnType<typeof archiveWithCrash>>[] = new Array(points.length);
+  const outcomes: Awaited<ReturnType<typeof archiveWithCrash>>[] = [];
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < points.length; i = next++) outcomes[i] = await archiveWithCrash(points[i]);

@@ -156,17 +156,31 @@ function splitTopLevel(text: string): string[] {
   return parts;
 }
 
-/** Applies `SET a = :a, b = if_not_exists(b, :b) REMOVE c` to a copy of the item. */
+/** The SET, REMOVE and ADD clauses of an update expression (DynamoDB takes them in any order, each at most once). */
+function updateClauses(expression: string): Partial<Record<'SET' | 'REMOVE' | 'ADD', string>> {
+  const clauses: Partial<Record<'SET' | 'REMOVE' | 'ADD', string>> = {};
+  const parts = expression.split(/\b(SET|REMOVE|ADD)\s+/).slice(1);
+  if (!parts.length || expression.slice(0, expression.search(/\b(SET|REMOVE|ADD)\b/)).trim()) {
+    throw new Error(`fake table: unsupported update "${expression}"`);
+  }
+  for (let i = 0; i < parts.length; i += 2) {
+    const clause = parts[i] as 'SET' | 'REMOVE' | 'ADD';
+    if (clauses[clause] !== undefined) throw new Error(`fake table: ${clause} twice in "${expression}"`);
+    clauses[clause] = parts[i + 1].trim();
+  }
+  return clauses;
+}
+
+/** Applies `SET a = :a, b = if_not_exists(b, :b) REMOVE c ADD n :one` (numbers only) to a copy of the item. */
 export function applyUpdate(expression: string, item: Item, scope: Scope): Item {
-  const match = /^\s*SET\s+(.*?)(?:\s+REMOVE\s+(.*))?\s*$/s.exec(expression);
-  if (!match) throw new Error(`fake table: unsupported update "${expression}"`);
+  const clauses = updateClauses(expression);
   const next = { ...item };
   const name = (token: string) => (token.startsWith('#') ? scope.names[token] : token);
   const value = (token: string) => {
     if (!(token in scope.values)) throw new Error(`fake table: ${token} has no value in "${expression}"`);
     return scope.values[token];
   };
-  for (const assignment of splitTopLevel(match[1])) {
+  for (const assignment of clauses.SET ? splitTopLevel(clauses.SET) : []) {
     const [left, right] = assignment.split(/\s*=\s*/);
     const ifNotExists = /^if_not_exists\(\s*([^,\s]+)\s*,\s*(:[A-Za-z0-9_]+)\s*\)$/.exec(right);
     if (ifNotExists) {
@@ -174,7 +188,15 @@ export function applyUpdate(expression: string, item: Item, scope: Scope): Item 
       next[name(left)] = existing !== undefined ? existing : value(ifNotExists[2]);
     } else next[name(left)] = value(right);
   }
-  for (const removed of match[2] ? splitTopLevel(match[2]) : []) delete next[name(removed)];
+  for (const removed of clauses.REMOVE ? splitTopLevel(clauses.REMOVE) : []) delete next[name(removed)];
+  for (const addition of clauses.ADD ? splitTopLevel(clauses.ADD) : []) {
+    const [field, amount] = addition.split(/\s+/);
+    const by = value(amount);
+    const existing = item[name(field)] ?? 0;
+    // DynamoDB refuses ADD of a number to a non-number (and sets, which RunIndex never adds to).
+    if (typeof by !== 'number' || typeof existing !== 'number') throw new Error(`fake table: ADD of a non-number in "${expression}"`);
+    next[name(field)] = existing + by;
+  }
   return next;
 }
 

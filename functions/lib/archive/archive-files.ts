@@ -6,6 +6,7 @@ import { addDuration, archiveObjectKey, partSizeFor, S3_LIMITS, s3PartSizeFor, s
 import type { WorkItem } from './plan-archive';
 import { completeAgain, uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
 import { pinnedSource } from '../s3/byte-source';
+import { abortStrayS3Uploads, abortStrayVaultUploads } from './stray-uploads';
 import { COPY_CHECKSUM_ALGORITHM, PERMANENT_COPY_ERRORS, verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 import { describeWorkflowError, type WorkflowError } from '../runtime/workflow-error';
@@ -158,6 +159,8 @@ async function archiveToVault(args: ClaimingArgs, planned: FileRecord): Promise<
     }
   }
   const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
+  if ((record.attempts ?? 0) > 1)
+    await abortStrayVaultUploads(args.glacier, vaultName, archiveDescription(args.runUuid, record.path), { keep: resumeUploadId });
   // The checkpoint belongs to the recorded upload: it goes back only with it (so only with its part size).
   const checkpoint = resumeUploadId ? recordedCheckpoint(record, { treeHash: false }) : undefined;
   const resumeSha256 = checkpoint?.sha256State !== undefined ? { state: checkpoint.sha256State, bytes: checkpoint.bytes } : undefined;
@@ -211,6 +214,7 @@ async function archiveToS3Glacier(args: ClaimingArgs, planned: FileRecord): Prom
   });
   if (claimed === 'archived') return 'done';
   record = claimed;
+  if ((record.attempts ?? 0) > 1) await abortStrayS3Uploads(args.s3, args.archiveBucket, archiveKey, { keep: record.uploadId });
   const kept = { crc64: true };
   // Whatever hash states were saved go back with the upload; the copy checks they are the ones it needs.
   const checkpoint =

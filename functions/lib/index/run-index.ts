@@ -140,6 +140,7 @@ export interface FileRecord {
   sourceDeleted?: boolean;
   sourceDeletedAt?: string;
   failureReason?: string;
+  /** Claims taken on the file (claimFile): above one, an earlier attempt may have left an upload open. */
   attempts?: number;
   archivedAt?: string;
   /** Recorded just before a vault upload is completed, so an attempt after a crash can complete it again (vault-upload.ts). */
@@ -546,7 +547,7 @@ export class RunIndex {
         new UpdateCommand({
           TableName: this.tableName,
           Key: fileKey(runUuid, path),
-          UpdateExpression: set.expression,
+          UpdateExpression: `${set.expression} ADD attempts :one`,
           ConditionExpression:
             'attribute_exists(pk) AND #state IN (:pending, :uploading, :failed) AND ' +
             '(attribute_not_exists(claimOwner) OR claimOwner = :owner OR claimExpiresAt < :now)',
@@ -558,6 +559,7 @@ export class RunIndex {
             ':failed': 'FAILED',
             ':owner': claim.owner,
             ':now': claim.now,
+            ':one': 1,
           },
           ReturnValues: 'ALL_NEW',
         }),
