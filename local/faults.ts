@@ -12,18 +12,32 @@ interface Invocation {
 
 const invocations = new AsyncLocalStorage<Invocation>();
 
-/** Runs one invocation of `functionName`; returns whether (and where) a crash fault ended it, with its result or error. */
+/**
+ * Runs one invocation of `functionName`; returns whether (and where) a crash fault ended it, with its result or error.
+ * After `timeoutMs` the invocation is dead as Lambda leaves it at its timeout: the handler's promise may still run
+ * here, but none of its later AWS calls is sent (a worker past its deadline must not write after its claim expired).
+ */
 export async function asInvocation<T>(
   functionName: string,
   runUuid: string | undefined,
   work: () => Promise<T>,
+  timeoutMs?: number,
 ): Promise<{ result?: T; error?: unknown; crashedAt?: string }> {
+  installed ??= install();
   const invocation: Invocation = { functionName, runUuid };
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          invocation.crashedAt ??= `its timeout (${timeoutMs / 1000} s)`;
+        }, timeoutMs);
   try {
     const result = await invocations.run(invocation, work);
     return { result, crashedAt: invocation.crashedAt };
   } catch (error) {
     return { error, crashedAt: invocation.crashedAt };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -33,7 +47,9 @@ export type Fault =
   /** The service answers with this error (after the SDK's own retries, like a real one that persists). */
   | { kind: 'error'; name: string; statusCode: number; message?: string }
   /** The service takes this long to answer. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Something else happens just before the call is sent (an operator deletes the run), then the call goes on. */
+  | { kind: 'meanwhile'; run: () => Promise<void> };
 
 export interface FaultRule {
   /** The local function whose calls it applies to (`omics-archiver-ArchiveFiles`); any when absent. */
@@ -103,6 +119,7 @@ function faultMiddleware(next: Handler, context: { clientName?: string; commandN
     const rule = firing(service, operation, invocation);
     const fault = rule?.fault;
     if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+    if (fault?.kind === 'meanwhile') await fault.run();
     if (fault?.kind === 'error') throw serviceError(fault, at);
     if (fault?.kind === 'crash' && fault.when === 'before') {
       if (invocation) invocation.crashedAt = `${at} (before it was sent)`;

@@ -63,7 +63,10 @@ export class FrontDoor {
     });
     // Large Glacier parts and S3 uploads take their time; Node's default 5-minute request timeout is no help here.
     server.requestTimeout = 0;
-    server.keepAliveTimeout = 30_000;
+    // Idle keep-alive connections stay open until their client closes them (close() ends the rest): a server-side close
+    // racing a client's next request on that socket is a "socket hang up", retried by the SDK even for calls that are
+    // not idempotent, and seen under load as duplicate requests no real endpoint would cause.
+    server.keepAliveTimeout = 0;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>

@@ -159,7 +159,12 @@ export class LambdaHost {
       const run = async () => {
         if (hook) await hook(event);
         // The handler's SDK calls are its role's (call-recorder.ts); a test's hook above is not.
-        const ended = await asInvocation(functionName, runUuidOf(event), () => asPrincipal(functionName, () => this.handlerFor(spec)(event, context)));
+        const ended = await asInvocation(
+          functionName,
+          runUuidOf(event),
+          () => asPrincipal(functionName, () => this.handlerFor(spec)(event, context)),
+          timeoutMs,
+        );
         // A crash (faults.ts) ends the invocation however the handler took it: what it did after never happened.
         if (ended.crashedAt) throw new InvocationCrashed(ended.crashedAt);
         // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the handler threw, as it threw it (Lambda reports its name)

@@ -9,6 +9,7 @@ const ERRORS = {
   InvalidSignatureException: { status: 403, type: 'Client' },
   LimitExceededException: { status: 400, type: 'Client' },
   MissingParameterValueException: { status: 400, type: 'Client' },
+  NoLongerSupportedException: { status: 400, type: 'Client' },
   ResourceNotFoundException: { status: 404, type: 'Client' },
   SerializationException: { status: 400, type: 'Client' },
   ServiceUnavailableException: { status: 500, type: 'Server' },

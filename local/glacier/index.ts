@@ -1,5 +1,6 @@
 // The strict local Glacier: the real @aws-sdk/client-glacier talks to it over HTTP through the front door.
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Ctx } from './context';
 import { GlacierError, missingParameter, notFound, sendError } from './errors';
@@ -19,13 +20,27 @@ export interface GlacierEmulatorOptions {
   /** SNS publish, for job completion notifications. */
   publish: Publish;
   now?: () => Date;
+  /**
+   * false: the account is one Glacier no longer serves (vaults closed to new customers since 15 December 2025): every
+   * request is refused with NoLongerSupportedException, as AWS answers such an account.
+   */
+  vaultAccess?: boolean;
 }
+
+/** Glacier keeps a finished job's output at least this long, and may remove an upload idle this long. */
+export const JOB_OUTPUT_LIFETIME_MS = 24 * 60 * 60 * 1000;
+export const IDLE_UPLOAD_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
 export class GlacierEmulator {
   private readonly ctx: Ctx;
   private readonly runner: JobRunner;
+  /** Test control: how far the emulator's clock runs ahead of the real one (advanceClock). */
+  private clockOffsetMs = 0;
+  private vaultAccess: boolean;
 
   constructor(options: GlacierEmulatorOptions) {
+    this.vaultAccess = options.vaultAccess ?? true;
+    const clock = options.now ?? (() => new Date());
     const accountId = options.accountId ?? '123456789012';
     const region = options.region ?? 'us-east-1';
     this.runner = new JobRunner({ ...DEFAULT_JOB_DELAYS, ...options.jobDelayMs }, options.publish);
@@ -33,7 +48,7 @@ export class GlacierEmulator {
       store: new Store(options.dataDir),
       accountId,
       region,
-      now: options.now ?? (() => new Date()),
+      now: () => new Date(clock().getTime() + this.clockOffsetMs),
       vaultArn: (vaultName) => `arn:aws:glacier:${region}:${accountId}:vaults/${vaultName}`,
       location: (vaultName, ...rest) => ['', accountId, 'vaults', vaultName, ...rest].map(encodeURIComponent).join('/'),
       jobs: this.runner,
@@ -55,7 +70,14 @@ export class GlacierEmulator {
       if (accountId !== '-' && accountId !== this.ctx.accountId) {
         throw new GlacierError('AccessDeniedException', `Access denied for account ${accountId ?? ''}`);
       }
+      if (!this.vaultAccess) {
+        throw new GlacierError(
+          'NoLongerSupportedException',
+          'This API is no longer supported for new accounts. Please use Amazon S3 Glacier storage classes instead.',
+        );
+      }
       if (!req.headers['x-amz-glacier-version']) throw missingParameter('Required header or parameter x-amz-glacier-version is missing');
+      await this.expireStale();
       const found = route(req.method ?? 'GET', rest);
       if (!found) throw notFound(`The local Glacier emulator does not implement ${req.method} ${url.pathname}`);
       await found.handler(this.ctx, { req, res, vaultName: found.vaultName, ids: found.ids, query: url.searchParams });
@@ -68,6 +90,49 @@ export class GlacierEmulator {
       if (!(caught instanceof GlacierError)) console.error('glacier emulator:', caught);
       sendError(res, error, requestId);
     }
+  }
+
+  /**
+   * What Glacier forgets with time, by the emulator's clock: a finished job's output after JOB_OUTPUT_LIFETIME_MS
+   * (DescribeJob and GetJobOutput then answer ResourceNotFoundException), an upload idle for IDLE_UPLOAD_LIFETIME_MS.
+   */
+  private async expireStale(): Promise<void> {
+    const now = this.ctx.now().getTime();
+    const { state } = this.ctx.store;
+    let changed = false;
+    for (const job of Object.values(state.jobs)) {
+      if (job.completionDate !== null && Date.parse(job.completionDate) + JOB_OUTPUT_LIFETIME_MS < now) {
+        delete state.jobs[job.id];
+        changed = true;
+        if (job.outputFile) {
+          await this.ctx.store.removeFile(this.ctx.store.path('jobs', job.outputFile));
+          await this.ctx.store.removeFile(this.ctx.store.path('jobs', `${job.outputFile}.leaves`));
+        }
+      }
+    }
+    for (const upload of Object.values(state.uploads)) {
+      if (Date.parse(upload.lastActivity ?? upload.creationDate) + IDLE_UPLOAD_LIFETIME_MS < now) {
+        delete state.uploads[upload.id];
+        changed = true;
+        await rm(this.ctx.store.path('uploads', upload.dir), { recursive: true, force: true });
+      }
+    }
+    if (changed) this.ctx.store.save();
+  }
+
+  /** Test control: moves the emulator's clock forward (job output and idle uploads expire by it). */
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
+  }
+
+  /** Test control: whether the account may use vaults at all (false: NoLongerSupportedException for everything). */
+  setVaultAccess(allowed: boolean): void {
+    this.vaultAccess = allowed;
+  }
+
+  /** Test control: the next `count` archive retrievals to complete end Failed, with this status message. */
+  failRetrievals(count: number, message = 'The job failed: the archive could not be retrieved'): void {
+    this.runner.retrievalFailures = { count, message };
   }
 
   /** Stops the job timers; state stays on disk under dataDir. */

@@ -19,6 +19,8 @@ export class JobRunner implements JobScheduler {
   notificationsPaused = false;
   /** Test control: how many more Expedited archive retrievals InitiateJob refuses for want of capacity. */
   expeditedRefusals = 0;
+  /** Test control: how many more archive retrievals end Failed when they complete, and with what message. */
+  retrievalFailures = { count: 0, message: '' };
 
   constructor(
     private readonly delays: JobDelays,
@@ -76,6 +78,12 @@ export class JobRunner implements JobScheduler {
     }
     job.statusCode = 'Succeeded';
     job.statusMessage = 'Succeeded';
+    if (job.action === 'ArchiveRetrieval' && this.retrievalFailures.count > 0) {
+      // A failed job announces itself as a finished one does, with StatusCode Failed, and has no output.
+      this.retrievalFailures.count -= 1;
+      job.statusCode = 'Failed';
+      job.statusMessage = this.retrievalFailures.message;
+    }
     job.completionDate = now;
     store.save();
     if (!job.suppressNotification && !this.notificationsPaused) await this.notify(job);

@@ -84,6 +84,7 @@ export async function uploadMultipartPart(ctx: Ctx, call: Call): Promise<void> {
     await rename(tmp, ctx.store.path('uploads', current.dir, file));
     const replaced = current.parts[String(start)];
     current.parts[String(start)] = { start, end, treeHash, file };
+    current.lastActivity = ctx.now().toISOString();
     ctx.store.save();
     if (replaced) await ctx.store.removeFile(ctx.store.path('uploads', current.dir, replaced.file));
     sendEmpty(call.res, 204, { 'x-amz-sha256-tree-hash': treeHash });
@@ -135,7 +136,26 @@ export async function abortMultipartUpload(ctx: Ctx, call: Call): Promise<void> 
   sendEmpty(call.res, 204);
 }
 
+/** Completes in flight, per upload id: a repeat waits for the first (the SDK retries a Complete whose connection dropped). */
+const completing = new Map<string, Promise<void>>();
+
+/**
+ * A Complete repeated while the first is still assembling (its client gave up on the connection and retried) must not
+ * assemble a second archive: AWS promises the same archive id, so the repeat waits and answers from the first.
+ */
 export async function completeMultipartUpload(ctx: Ctx, call: Call): Promise<void> {
+  const uploadId = call.ids[0];
+  for (let earlier = completing.get(uploadId); earlier; earlier = completing.get(uploadId)) await earlier.catch(() => undefined);
+  const work = completeOnce(ctx, call);
+  completing.set(uploadId, work);
+  try {
+    await work;
+  } finally {
+    if (completing.get(uploadId) === work) completing.delete(uploadId);
+  }
+}
+
+async function completeOnce(ctx: Ctx, call: Call): Promise<void> {
   ctx.store.vault(call.vaultName, ctx.vaultArn(call.vaultName));
   const sizeHeader = requiredHeader(call.req, 'x-amz-archive-size');
   const claimedHash = requiredHeader(call.req, 'x-amz-sha256-tree-hash').toLowerCase();

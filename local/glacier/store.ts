@@ -41,6 +41,8 @@ export interface UploadRecord {
   description: string | null;
   partSize: number;
   creationDate: string;
+  /** The last InitiateMultipartUpload or UploadMultipartPart; 24 hours without one and Glacier may remove the upload. */
+  lastActivity?: string;
   dir: string;
   parts: Record<string, PartRecord>;
 }

@@ -11,8 +11,8 @@ import { mulberry32 } from '../support/random';
 
 /** Replay a failure with RELIABILITY_SEED=<the seed in the test's name>. */
 const SEED = Number(process.env.RELIABILITY_SEED ?? 20261202);
-const KILL_POINTS = 22;
-const RUNS_AT_ONCE = Number(process.env.RELIABILITY_RUNS_AT_ONCE ?? 8);
+const KILL_POINTS = 20;
+const RUNS_AT_ONCE = Number(process.env.RELIABILITY_RUNS_AT_ONCE ?? 10);
 const ARCHIVE_FILES = 'omics-archiver-ArchiveFiles';
 
 jest.setTimeout(600_000);

@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { definitionSubstitutions, LAMBDAS, type LambdaKey, STATE_MACHINES, type StateMachineKey, substitute } from '../../stacks/wiring';
+// Error names the handlers surface when a service throttles them (the SDK's own retries spent).
+import { THROTTLING_ERRORS } from '../../statemachines/retry-policies';
 
 interface AslValidation {
   isValid: boolean;
@@ -67,9 +69,6 @@ function longestWaitSeconds(retrier: Retrier): number {
   }
   return total;
 }
-
-/** Error names the handlers surface when a service throttles them (the SDK's own retries spent). */
-const THROTTLING_ERRORS = ['ThrottlingException', 'TooManyRequestsException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'SlowDown'];
 
 const machineOf = (file: string) => (Object.keys(STATE_MACHINES) as StateMachineKey[]).find((key) => STATE_MACHINES[key].definitionFile === file);
 

@@ -47,6 +47,8 @@ const PERMANENT_ERRORS = new Set([
   'AccessDenied',
   'InvalidObjectState',
   'InvalidParameterValueException',
+  // An account Glacier no longer serves (vaults closed to new customers): AWS's message says to use the storage classes.
+  'NoLongerSupportedException',
   'TreeHashMismatch',
   'SourceChanged',
   'SourceTooLarge',

@@ -30,7 +30,7 @@ export async function abortStrayVaultUploads(glacier: GlacierClient, vaultName: 
     marker = page.Marker ?? undefined;
   } while (marker);
   for (const uploadId of strays) {
-    await glacier.send(new AbortVaultUploadCommand({ accountId: '-', vaultName, uploadId })).catch(ignoreGone);
+    await ignoringGone(() => glacier.send(new AbortVaultUploadCommand({ accountId: '-', vaultName, uploadId })));
   }
   return strays.length;
 }
@@ -54,13 +54,17 @@ export async function abortStrayS3Uploads(s3: S3Client, bucket: string, key: str
     uploadIdMarker = page.NextUploadIdMarker;
   }
   for (const uploadId of strays) {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(ignoreGone);
+    await ignoringGone(() => s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })));
   }
   return strays.length;
 }
 
 /** Aborted meanwhile (by Glacier's expiry or the lifecycle rule): what the sweep wanted. */
-function ignoreGone(error: unknown): void {
-  const name = (error as Error).name;
-  if (name !== 'ResourceNotFoundException' && name !== 'NoSuchUpload') throw error;
+async function ignoringGone(abort: () => Promise<unknown>): Promise<void> {
+  try {
+    await abort();
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name !== 'ResourceNotFoundException' && name !== 'NoSuchUpload') throw error;
+  }
 }

@@ -9,6 +9,8 @@ export const ERROR_NAMES = {
   checksumMismatch: 'ChecksumMismatch',
   /** A Glacier retrieval job ended Failed. */
   retrievalFailed: 'RetrievalFailed',
+  /** A Glacier job's output expired before its copy finished: the workflow starts a new retrieval and the copy resumes. */
+  retrievalExpired: 'RetrievalExpired',
   sourceChanged: 'SourceChanged',
   sourceTooLarge: 'SourceTooLarge',
   malformedEvent: 'MalformedEvent',

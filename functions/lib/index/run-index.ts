@@ -184,6 +184,8 @@ export interface RestoreFileRecord {
   state: RestoreState;
   destination: string;
   jobId?: string;
+  /** Retrieval jobs whose output expired before the copy finished (copy-restored-file.ts starts a new one, up to a few). */
+  expiredJobs?: number;
   taskToken?: string;
   /** The tier the retrieval was asked for at: the restore's, unless the storage class does not offer it. */
   retrievalTier?: RestoreTier;

@@ -62,7 +62,7 @@ const copyJobOutput: Copier = async ({ glacier, s3, index, item, deadline }, rec
     onProgress: async (progress) => {
       await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(progress, { treeHash: true }));
     },
-  });
+  }).catch((error: unknown) => expiredJob(error, index, item, record));
   if (result.status === 'incomplete') {
     // Progress reports come per range; a copy the deadline stopped before its first range is recorded here.
     await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, progressChanges(result, { treeHash: true }));
@@ -70,6 +70,36 @@ const copyJobOutput: Copier = async ({ glacier, s3, index, item, deadline }, rec
   }
   return { status: 'complete', size: result.size, sha256: result.sha256 };
 };
+
+/** New retrievals started for one file whose job output kept expiring before its copy finished; then it fails. */
+export const MAX_EXPIRED_JOBS = 3;
+
+/** A retrieval whose job output Glacier no longer has (it keeps it about 24 hours); the workflow starts another. */
+export class RetrievalExpiredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = ERROR_NAMES.retrievalExpired;
+  }
+}
+
+/**
+ * GetJobOutput answers ResourceNotFoundException once the job's output has expired (a copy that waited behind
+ * throttling or a paused workflow for a day). The bytes are still in the vault: "Request archive retrieval" starts a
+ * new job (DescribeJob no longer finds the old one) and the copy resumes its upload, the new output being the same
+ * archive. A few times at most, then the file fails with the reason.
+ */
+async function expiredJob(error: unknown, index: RunIndex, item: RestoreItem, record: RestoreFileRecord): Promise<never> {
+  if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+  const expired = (record.expiredJobs ?? 0) + 1;
+  const what = `the output of Glacier job ${record.jobId} for ${item.path} expired before it was copied`;
+  if (expired > MAX_EXPIRED_JOBS) {
+    const failed = new Error(`${what}, the ${expired}th retrieval of it to expire: given up (Glacier keeps job output about 24 hours)`);
+    failed.name = ERROR_NAMES.retrievalFailed;
+    throw failed;
+  }
+  await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, { expiredJobs: expired });
+  throw new RetrievalExpiredError(`${what}: a new retrieval is started and the copy resumes where it stopped`);
+}
 
 /**
  * A restored (or instantly readable) object in the archive bucket, copied server-side (multipart above 1 GiB,

@@ -33,6 +33,9 @@ export async function startLocalGlacier(options: Partial<GlacierEmulatorOptions>
   const publish = jest.fn<Promise<void>, [string, string, string?]>(() => Promise.resolve());
   const emulator = new GlacierEmulator({ publish, ...options, dataDir });
   const server: Server = createServer((req, res) => void emulator.handle(req, res));
+  // Never close an idle keep-alive connection: a close racing the client's next request on it is a "socket hang up",
+  // which these clients (maxAttempts 1) do not retry. stop() closes them all.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const glacier = new GlacierClient({

@@ -278,3 +278,52 @@ describe('ListJobs and inventory', () => {
     expect(csv.some((line) => line.startsWith(`${archiveId},sample run output,`))).toBe(true);
   });
 });
+
+describe('what Glacier forgets, and jobs that fail', () => {
+  it('a retrieval told to fail ends Failed, announces it with StatusCode Failed and its message, and has no output', async () => {
+    g.emulator.failRetrievals(1, 'archive unreadable (test)');
+    const jobId = await startJob({ SNSTopic: topic });
+    await g.emulator.completeJobNow(jobId);
+    expect(await g.glacier.send(new DescribeJobCommand({ ...base, jobId }))).toMatchObject({
+      StatusCode: 'Failed',
+      StatusMessage: 'archive unreadable (test)',
+      Completed: true,
+    });
+    const [[publishedTo, message]] = g.publish.mock.calls;
+    expect(publishedTo).toBe(topic);
+    expect(JSON.parse(message)).toMatchObject({ JobId: jobId, StatusCode: 'Failed', StatusMessage: 'archive unreadable (test)' });
+    await expectGlacierError(output(jobId), 'InvalidParameterValueException', /not currently available/);
+    // Only that one: the next retrieval succeeds.
+    const next = await startJob();
+    await g.emulator.completeJobNow(next);
+    expect((await g.glacier.send(new DescribeJobCommand({ ...base, jobId: next }))).StatusCode).toBe('Succeeded');
+  });
+
+  it('job output is gone 24 hours after the job completed (by the emulator clock): ResourceNotFoundException', async () => {
+    const quick = await startLocalGlacier();
+    try {
+      await quick.glacier.send(new CreateVaultCommand(base));
+      const { archiveId: id } = await quick.glacier.send(new UploadArchiveCommand({ ...base, body: testBytes(MIB, 12) }));
+      const { jobId } = await quick.glacier.send(new InitiateJobCommand({ ...base, jobParameters: { Type: 'archive-retrieval', ArchiveId: id } }));
+      await quick.emulator.completeJobNow(jobId!);
+      quick.emulator.advanceClock(23 * 60 * 60 * 1000);
+      expect((await quick.glacier.send(new GetJobOutputCommand({ ...base, jobId, range: 'bytes=0-9' }))).status).toBe(206);
+      quick.emulator.advanceClock(2 * 60 * 60 * 1000);
+      await expectGlacierError(quick.glacier.send(new GetJobOutputCommand({ ...base, jobId })), 'ResourceNotFoundException');
+      await expectGlacierError(quick.glacier.send(new DescribeJobCommand({ ...base, jobId })), 'ResourceNotFoundException');
+    } finally {
+      await quick.stop();
+    }
+  });
+
+  it('an account without vault access gets NoLongerSupportedException for every request', async () => {
+    const closed = await startLocalGlacier({ vaultAccess: false });
+    try {
+      await expectGlacierError(closed.glacier.send(new CreateVaultCommand(base)), 'NoLongerSupportedException', /no longer supported for new accounts/);
+      closed.emulator.setVaultAccess(true);
+      await closed.glacier.send(new CreateVaultCommand(base));
+    } finally {
+      await closed.stop();
+    }
+  });
+});

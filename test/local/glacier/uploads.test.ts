@@ -296,3 +296,27 @@ describe('multipart upload', () => {
     }
   });
 });
+
+describe('idle multipart uploads', () => {
+  it('an upload with no activity for 24 hours (by the emulator clock) is gone: ResourceNotFoundException, not listed', async () => {
+    const quick = await startLocalGlacier();
+    const vault = { accountId: '-', vaultName: 'idle' };
+    try {
+      await quick.glacier.send(new CreateVaultCommand(vault));
+      const { uploadId } = await quick.glacier.send(new InitiateMultipartUploadCommand({ ...vault, partSize: String(MIB) }));
+      const part = testBytes(MIB, 40);
+      quick.emulator.advanceClock(20 * 60 * 60 * 1000);
+      // A part is activity: the 24 hours start again from it.
+      await quick.glacier.send(
+        new UploadMultipartPartCommand({ ...vault, uploadId, range: `bytes 0-${MIB - 1}/*`, body: part, checksum: treeHashOf(part).toString('hex') }),
+      );
+      quick.emulator.advanceClock(20 * 60 * 60 * 1000);
+      expect((await quick.glacier.send(new ListMultipartUploadsCommand(vault))).UploadsList).toHaveLength(1);
+      quick.emulator.advanceClock(5 * 60 * 60 * 1000);
+      expect((await quick.glacier.send(new ListMultipartUploadsCommand(vault))).UploadsList).toEqual([]);
+      await expectGlacierError(quick.glacier.send(new ListPartsCommand({ ...vault, uploadId })), 'ResourceNotFoundException');
+    } finally {
+      await quick.stop();
+    }
+  });
+});

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateVaultCommand, GetJobOutputCommand, InitiateJobCommand, ListPartsCommand } from '@aws-sdk/client-glacier';
+import { CreateVaultCommand, GetJobOutputCommand, InitiateJobCommand, InitiateMultipartUploadCommand, ListPartsCommand } from '@aws-sdk/client-glacier';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -12,6 +12,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListPartsCommand as S3ListPartsCommand,
   PutObjectRetentionCommand,
   NoSuchKey,
@@ -26,6 +27,7 @@ import {
   type DeleteObjectCommandInput,
   type GetObjectCommandInput,
   type HeadObjectCommandInput,
+  type ListMultipartUploadsCommandInput,
   type ListPartsCommandInput,
   type UploadPartCopyCommandInput,
 } from '@aws-sdk/client-s3';
@@ -40,6 +42,7 @@ import {
   type ArchiveItemArgs,
 } from '../../../../functions/lib/archive/archive-files';
 import type { WorkItem } from '../../../../functions/lib/archive/plan-archive';
+import { archiveObjectKey } from '../../../../functions/lib/contract';
 import { pinnedSource } from '../../../../functions/lib/s3/byte-source';
 import { CLAIM_SLACK_MS, RunIndex, SCHEMA_VERSION, fileKey, type FileRecord } from '../../../../functions/lib/index/run-index';
 import { treeHashOf } from '../../../../functions/lib/glacier/tree-hash';
@@ -191,6 +194,10 @@ function serveS3(): void {
     uploads.delete(input.UploadId!);
     events.push(`s3 AbortMultipartUpload ${input.Key}`);
     return {};
+  });
+  s3Mock.on(ListMultipartUploadsCommand).callsFake((input: ListMultipartUploadsCommandInput) => {
+    const open = [...uploads].filter(([, u]) => u.key.startsWith(`${input.Bucket}/${input.Prefix ?? ''}`));
+    return { Uploads: open.map(([UploadId, u]) => ({ UploadId, Key: u.key.slice(input.Bucket!.length + 1) })), IsTruncated: false };
   });
 }
 
@@ -977,6 +984,9 @@ describe('archiveItem of a 100 GB file to an S3 Glacier storage class (no bytes 
     });
     s3Mock.on(HeadObjectCommand).resolves({ ContentLength: SIZE, ETag: '"genome-etag-1"', ChecksumCRC64NVME: SOURCE_CRC, ChecksumType: 'FULL_OBJECT' });
     s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'mpu-genome' });
+    s3Mock
+      .on(ListMultipartUploadsCommand)
+      .resolves({ Uploads: [{ Key: archiveObjectKey(UUID, 'out/genome.bam'), UploadId: 'mpu-genome' }], IsTruncated: false });
     s3Mock.on(UploadPartCopyCommand).callsFake((input: UploadPartCopyCommandInput) => {
       partCopies++;
       // A crash: the invocation dies (here: an error no retry inside it fixes) after some parts are in.
@@ -1079,6 +1089,42 @@ describe('archiveItem claims each file: one worker at a time, across executions 
     expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
     expect(fileRecord('out/held.bam')).toMatchObject({ state: 'ARCHIVED' });
     expect(fileRecord('out/held.bam')!.claimOwner).toBeUndefined();
+  });
+
+  it('the next claimant aborts the vault upload a crashed attempt started but never recorded, and archives the file once', async () => {
+    const data = testBytes(1.5 * MIB, 28);
+    // The crashed attempt claimed the file (attempts 1) and initiated an upload, then died before recording its id.
+    const work = item(plannedFile('out/orphan.bam', data, { state: 'UPLOADING', attempts: 1 }));
+    const description = archiveDescription(UUID, 'out/orphan.bam');
+    const earlier = new Set(g.emulator.openUploads(vaultName)); // what other tests left open in this shared vault
+    const initiate = async (archiveDescription: string) =>
+      (await g.glacier.send(new InitiateMultipartUploadCommand({ accountId: '-', vaultName, archiveDescription, partSize: String(MIB) }))).uploadId!;
+    const stray = await initiate(description);
+    // Another file's upload in the same vault is not this file's to abort.
+    const other = await initiate(archiveDescription(UUID, 'out/orphan.bam.bai'));
+
+    expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    const open = g.emulator.openUploads(vaultName).filter((id) => !earlier.has(id));
+    expect(open).toEqual([other]);
+    expect(glacierRequests.filter((r) => r.startsWith('DELETE'))).toEqual([`DELETE /-/vaults/${vaultName}/multipart-uploads/${stray}`]);
+    expect(fileRecord('out/orphan.bam')).toMatchObject({ state: 'ARCHIVED', attempts: 2 });
+    expect(g.emulator.archivesIn(vaultName).filter((a) => a.description === description)).toHaveLength(1);
+  });
+
+  it('the next claimant aborts the S3 multipart copy a crashed attempt started but never recorded; a first attempt lists nothing', async () => {
+    const tier = { ...s3Tier, target: { ...s3Tier.target, multipartAbove: '5 MiB', partSize: '5 MiB' } };
+    const data = testBytes(6 * MIB, 29);
+    const work = item(plannedFile('out/orphan.cram', data, { target: 's3-glacier' }));
+    expect(await archive(work, { tier })).toMatchObject({ status: 'complete', archived: 1 });
+    expect(s3Mock.commandCalls(ListMultipartUploadsCommand)).toHaveLength(0);
+
+    const again = item(plannedFile('out/again.cram', data, { target: 's3-glacier', state: 'UPLOADING', attempts: 1 }));
+    const key = archiveObjectKey(UUID, 'out/again.cram');
+    uploads.set('stray-1', { key: `${ARCHIVE_BUCKET}/${key}`, parts: new Map(), storageClass: 'DEEP_ARCHIVE', metadata: {} });
+    uploads.set('longer-key', { key: `${ARCHIVE_BUCKET}/${key}.crai`, parts: new Map(), storageClass: 'DEEP_ARCHIVE', metadata: {} });
+    expect(await archive(again, { tier })).toMatchObject({ status: 'complete', archived: 1 });
+    expect(s3Mock.commandCalls(AbortMultipartUploadCommand).map((c) => c.args[0].input.UploadId)).toEqual(['stray-1']);
+    expect([...uploads.keys()]).toEqual(['longer-key']);
   });
 
   it('a claim lasts to the invocation deadline and a little more, and is given up when the deadline stops the upload', async () => {
