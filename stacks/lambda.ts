@@ -31,8 +31,8 @@ export const MAX_FUNCTION_NAME = 64;
 
 /**
  * The fixed name of a function a state machine invokes, or undefined for the others (CloudFormation names them).
- * An execution keeps the definition it started with, ARNs included, for as long as it runs: a restore waits up to 90
- * days for its retrievals. A fixed name keeps the ARN in that definition valid across every redeploy; CloudFormation
+ * An execution keeps the definition it started with, ARNs included, for as long as it runs: an archive execution waits
+ * out its tier's archiveAfter (months, for some tiers) before it archives. A fixed name keeps the ARN in that definition valid across every redeploy; CloudFormation
  * cannot replace a named function under the same name, so a change that would need a new function (and a new ARN)
  * fails the deploy instead of stranding executions in flight. A `live` alias would not help: its ARN contains the
  * function's name, which a replacement changes just the same.

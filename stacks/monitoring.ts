@@ -62,7 +62,7 @@ export class Monitoring extends Construct {
       alarm(
         `${name}DeadLetters`,
         queue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
-        `Messages in the ${name} dead-letter queue: their processing failed every retry. See docs/runbooks.`,
+        `Messages in the ${name} dead-letter queue: their processing failed every retry. See docs/operations.md (the DLQ runbook).`,
       );
     }
     for (const [name, machine] of Object.entries(props.stateMachines)) {
