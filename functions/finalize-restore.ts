@@ -4,12 +4,12 @@ import { ENV } from './lib/contract';
 import { documentClient, snsClient } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
 import { annotateRun, instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
-import { RestoreItemSchema } from './lib/contract';
+import { RestoreItemSchema, WorkflowErrorSchema } from './lib/contract';
 import { finalizeRestore, recordRestoreFileFailure } from './lib/restore/finalize-restore';
 import { RunIndex } from './lib/index/run-index';
 
 const InputSchema = z.discriminatedUnion('mode', [
-  z.object({ mode: z.literal('file-failed'), item: RestoreItemSchema, error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }) }),
+  z.object({ mode: z.literal('file-failed'), item: RestoreItemSchema, error: WorkflowErrorSchema }),
   z.object({ mode: z.literal('complete'), runUuid: z.string().min(1), restoreId: z.string().min(1) }),
 ]);
 

@@ -107,6 +107,19 @@ def _parse_event_template(input_template, input_paths_map, event):  # type: igno
 
 EventTemplateParser.parse = staticmethod(_parse_event_template)
 
+# --- SendTaskFailure keeps its cause ---------------------------------------------------------------------------------
+# moto's SendTaskFailure handler passes the error to the interpreter but drops `cause`, so a Catch sees `"Cause": null`
+# where Step Functions hands on the cause the caller sent (the restore records it as the file's failure reason).
+from moto.stepfunctions.responses import EmptyResult, StepFunctionResponse  # noqa: E402
+
+
+def _send_task_failure(self):  # type: ignore[no-untyped-def]
+    self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause"))
+    return EmptyResult()
+
+
+StepFunctionResponse.send_task_failure = _send_task_failure
+
 # --- S3 checksum and restore behaviour as S3 has it (see the modules' docstrings and docs/local-cloud.md) ------------
 import moto_s3_checksums  # noqa: E402
 import moto_s3_restore  # noqa: E402

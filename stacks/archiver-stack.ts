@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { ArchiveStorage } from './archive-storage';
 import { ArchiveWorkflow } from './archive-workflow';
 import { CompletionTrigger } from './completion-trigger';
-import { encryptionKeyOf } from './encryption-key';
+import { acknowledgeDataKeyGrants, encryptionKeyOf } from './encryption-key';
 import type { ArchiverConfig } from '../functions/lib/contract';
 import type { FunctionEnvironment } from './lambda';
 import { Monitoring } from './monitoring';
@@ -108,5 +108,6 @@ export class OmicsRunArchiverStack extends Stack {
     for (const [key, queue] of Object.entries(queues)) {
       output(DLQ_URL_OUTPUTS[key as keyof typeof QUEUES], queue.deadLetterQueue.queueUrl, `Dead-letter queue of ${QUEUES[key as keyof typeof QUEUES].id}`);
     }
+    acknowledgeDataKeyGrants(this, encryptionKey);
   }
 }

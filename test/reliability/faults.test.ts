@@ -5,13 +5,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeleteRunCommand } from '@aws-sdk/client-omics';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import * as clients from '../../functions/lib/runtime/clients';
 import { executionName } from '../../functions/lib/archive/trigger-archive';
 import { injectFault, type Fault, type FaultRule } from '../../local/faults';
-import { finished, index, loadRun, observeArchiveEvents, runReaches, useLocalCloud } from '../support/local-cloud';
+import {
+  announceRunStatus,
+  finished,
+  index,
+  loadRun,
+  objectExists,
+  observeArchiveEvents,
+  observeRestoreEvents,
+  runReaches,
+  useLocalCloud,
+} from '../support/local-cloud';
 import { OUTPUT_BUCKET, RESTORE_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 
 jest.setTimeout(300_000);
@@ -21,28 +30,9 @@ const MIB = 1024 * 1024;
 const error = (name: string, statusCode: number): Fault => ({ kind: 'error', name, statusCode });
 const fn = (id: string) => `omics-archiver-${id}`;
 
-async function announceCompleted(run: { arn: string; id: string; uuid: string }): Promise<void> {
-  await clients.eventsClient().send(
-    new PutEventsCommand({
-      Entries: [
-        { Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, runId: run.id, status: 'COMPLETED', uuid: run.uuid }) },
-      ],
-    }),
-  );
-}
-
 async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
   const { Contents = [] } = await clients.s3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return Contents.map((o) => o.Key ?? '').sort();
-}
-
-async function exists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await clients.s3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Arms the rules for the duration of `work`; returns how often each fired. */
@@ -102,7 +92,7 @@ test('throttling, 5xx and slow answers from HealthOmics, CloudWatch Logs, S3, Dy
     { functionName: fn('DeleteRun'), service: 'Omics', operation: 'DeleteRun', times: 2, fault: error('ThrottlingException', 429) },
   ];
   const { result: execution, fired } = await withFaults(rules, async () => {
-    await announceCompleted(run);
+    await announceRunStatus(run);
     const done = await finished(cloud().resources.stateMachines.archiveRun, executionName(run.id, run.uuid), 240_000);
     await runReaches(cloud(), run.uuid, ['RUN_DELETED'], 60_000);
     return done;
@@ -141,7 +131,7 @@ test('the run is deleted from HealthOmics mid-snapshot: FAILED with the reason o
     },
   };
   const { result: execution, fired } = await withFaults([meanwhile], async () => {
-    await announceCompleted(run);
+    await announceRunStatus(run);
     return finished(cloud().resources.stateMachines.archiveRun, executionName(run.id, run.uuid), 120_000);
   });
   expect(fired).toEqual([1]);
@@ -162,7 +152,7 @@ test('an account Glacier no longer serves (NoLongerSupportedException): each fil
   cloud().glacier.setVaultAccess(false);
   let execution;
   try {
-    await announceCompleted(run);
+    await announceRunStatus(run);
     execution = await finished(cloud().resources.stateMachines.archiveRun, executionName(run.id, run.uuid), 120_000);
   } finally {
     cloud().glacier.setVaultAccess(true);
@@ -174,10 +164,37 @@ test('an account Glacier no longer serves (NoLongerSupportedException): each fil
     expect(f.state).toBe('FAILED');
     expect(f.failureReason).toMatch(/NoLongerSupportedException.*S3 Glacier storage classes/);
     expect(f.sourceDeleted).toBeFalsy();
-    expect(await exists(f.sourceBucket, f.sourceKey)).toBe(true);
+    expect(await objectExists(f.sourceBucket, f.sourceKey)).toBe(true);
   }
   const record = await index(cloud()).getRun(run.uuid);
   expect(['FAILED', 'PARTIAL']).toContain(record?.archiveState);
+});
+
+test("a vault retrieval job that ends Failed: that file not restored, with Glacier's message, announced as RESTORE_FAILED", async () => {
+  const run = await loadRun(cloud(), {}, { outputBucket: OUTPUT_BUCKET, publishEvent: false });
+  await announceRunStatus(run);
+  expect((await finished(cloud().resources.stateMachines.archiveRun, executionName(run.id, run.uuid), 120_000)).status).toBe('SUCCEEDED');
+  const [first] = (await index(cloud()).listFiles(run.uuid)).filter((f) => f.state === 'ARCHIVED' && f.size > 0);
+  const events = await observeRestoreEvents(cloud(), 'observer-failed-job');
+
+  cloud().glacier.failRetrievals(1, 'the archive could not be read (injected)');
+  const name = `restore-failed-job-${run.id}`;
+  // By uuid: the emulator reuses the ids of deleted runs, as HealthOmics does.
+  const request = { runUuid: run.uuid, files: [first.path], destination: `s3://${RESTORE_BUCKET}/failed-job-${run.id}/`, tier: 'Expedited' };
+  await clients
+    .sfnClient()
+    .send(new StartExecutionCommand({ stateMachineArn: cloud().resources.stateMachines.restoreRun, name, input: JSON.stringify(request) }));
+  const execution = await finished(cloud().resources.stateMachines.restoreRun, name, 120_000);
+
+  expect(execution.status).toBe('FAILED');
+  const { files } = await index(cloud()).listRestores(run.uuid);
+  expect(files).toHaveLength(1);
+  expect(files[0]).toMatchObject({ path: first.path, state: 'FAILED' });
+  expect(files[0].failureReason).toMatch(/RetrievalFailed.*the archive could not be read \(injected\)/);
+  expect(await objectExists(RESTORE_BUCKET, `failed-job-${run.id}/${first.path}`)).toBe(false);
+  const announced = (await events()).filter((e) => e.attributes.event === 'RESTORE_FAILED');
+  expect(announced).toHaveLength(1);
+  expect(JSON.stringify(announced[0].body)).toMatch(/the archive could not be read/);
 });
 
 describe('a vault job output that expires mid-copy', () => {
@@ -190,7 +207,7 @@ describe('a vault job output that expires mid-copy', () => {
     fs.mkdirSync(path.join(scratch, 'reads'), { recursive: true });
     fs.writeFileSync(path.join(scratch, 'reads', 'expiring.cram'), bytes);
     const run = await loadRun(cloud(), { outputs: [], outputsFolder: scratch }, { outputBucket: OUTPUT_BUCKET, publishEvent: false });
-    await announceCompleted(run);
+    await announceRunStatus(run);
     const archived = await finished(cloud().resources.stateMachines.archiveRun, executionName(run.id, run.uuid), 120_000);
     expect(archived.status).toBe('SUCCEEDED');
 
@@ -212,7 +229,8 @@ describe('a vault job output that expires mid-copy', () => {
     let execution;
     try {
       const name = `restore-expired-${run.id}`;
-      const request = { run: run.id, files: ['out/reads/expiring.cram'], destination: `s3://${RESTORE_BUCKET}/${prefix}`, tier: 'Expedited' };
+      // By uuid: the emulator reuses the ids of deleted runs, as HealthOmics does.
+      const request = { runUuid: run.uuid, files: ['out/reads/expiring.cram'], destination: `s3://${RESTORE_BUCKET}/${prefix}`, tier: 'Expedited' };
       await clients
         .sfnClient()
         .send(new StartExecutionCommand({ stateMachineArn: cloud().resources.stateMachines.restoreRun, name, input: JSON.stringify(request) }));

@@ -1,11 +1,10 @@
 // Crash and resume on the local cloud: archive invocations killed at AWS calls drawn at random (seeded) still end
 // with every file archived once, nothing left open, and the index and the archive agreeing.
 import { ListMultipartUploadsCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import * as clients from '../../functions/lib/runtime/clients';
 import { executionName } from '../../functions/lib/archive/trigger-archive';
 import { injectFault, type FaultRule } from '../../local/faults';
-import { finished, index, loadRun, useLocalCloud } from '../support/local-cloud';
+import { announceRunStatus, finished, index, loadRun, useLocalCloud } from '../support/local-cloud';
 import { OUTPUT_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 import { mulberry32 } from '../support/random';
 
@@ -74,17 +73,7 @@ async function archiveWithCrash(point: KillPoint) {
   };
   const armed = injectFault(rule);
   try {
-    await clients.eventsClient().send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            Source: 'aws.omics',
-            DetailType: 'Run Status Change',
-            Detail: JSON.stringify({ arn: run.arn, runId: run.id, status: 'COMPLETED', uuid: run.uuid }),
-          },
-        ],
-      }),
-    );
+    await announceRunStatus(run);
     const started = Date.now();
     const execution = await finished(cloud().resources.stateMachines.archiveRun, executionName(run.id, run.uuid), 240_000);
     if (process.env.RELIABILITY_TIMES) process.stderr.write(`${describePoint(point)}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

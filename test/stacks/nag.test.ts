@@ -51,6 +51,22 @@ const variants: [string, ArchiverConfigInput][] = [
   ],
   ['s3-glacier only, no vault', exampleWith((c) => ((c.tiers = [c.tiers[1]]), (c.imports = {}), (c.restoreBuckets = ['restores'])))],
   ['the vault created by the stack', exampleWith((c) => (c.imports = {}))],
+  [
+    'a customer-managed key, Object Lock retention, SSE-KMS output buckets',
+    exampleWith((c) => {
+      c.imports = {};
+      c.customerManagedKey = true;
+      c.kmsKeyArns = ['arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'];
+      c.tiers[1].target = { type: 's3-glacier', retainFor: 'P7Y', retentionMode: 'COMPLIANCE' };
+    }),
+  ],
+  [
+    'an existing key for the data',
+    exampleWith((c) => {
+      c.imports = {};
+      c.encryptionKeyArn = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    }),
+  ],
 ];
 
 describe.each(variants)('AwsSolutions checks: %s', (_name, config) => {

@@ -1,6 +1,10 @@
 // Test support: one local cloud per test file, and the waits and observers workflow tests share.
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { executionName } from '../../functions/lib/archive/trigger-archive';
 import * as clients from '../../functions/lib/runtime/clients';
@@ -132,4 +136,34 @@ export async function eventually<T>(check: () => Promise<T>, ok: (value: T) => b
     if (ok(value) || Date.now() > deadline) return value;
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** Whether the object is there (HeadObject), as the tests check a source kept or removed and a restore written. */
+export async function objectExists(bucket: string, key: string): Promise<boolean> {
+  try {
+    await clients.s3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return false;
+    throw error;
+  }
+}
+
+/** Puts HealthOmics' Run Status Change event for the run on the bus, as HealthOmics does when the run ends. */
+export async function announceRunStatus(run: { arn: string; id: string; uuid: string }, status = 'COMPLETED'): Promise<void> {
+  await clients.eventsClient().send(
+    new PutEventsCommand({
+      Entries: [{ Source: 'aws.omics', DetailType: 'Run Status Change', Detail: JSON.stringify({ arn: run.arn, runId: run.id, status, uuid: run.uuid }) }],
+    }),
+  );
+}
+
+/** Writes files to `<root>/<name>/` for a fixture's `outputsFolder`, so a run's files carry these bytes (a fixture's `content` is text). */
+export function writeOutputsFolder(root: string, name: string, files: Record<string, Buffer>): string {
+  const folder = path.join(root, name);
+  for (const [file, bytes] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(folder, file)), { recursive: true });
+    fs.writeFileSync(path.join(folder, file), bytes);
+  }
+  return folder;
 }

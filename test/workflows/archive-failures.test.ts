@@ -1,26 +1,17 @@
 // The archive workflow's failure paths on the local cloud: each records FAILED or PARTIAL, announces it, and deletes nothing more.
 import { randomUUID } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { GetRunCommand } from '@aws-sdk/client-omics';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import * as clients from '../../functions/lib/runtime/clients';
 import type { ArchiveExecutionInput } from '../../functions/lib/archive/trigger-archive';
 import { parseConfig, type Tier } from '../../functions/lib/contract';
-import { archiveExecution, finished, index, loadRun, observeArchiveEvents, useLocalCloud } from '../support/local-cloud';
+import { archiveExecution, finished, index, loadRun, objectExists, observeArchiveEvents, useLocalCloud } from '../support/local-cloud';
 import { OUTPUT_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 
 jest.setTimeout(120_000);
 const cloud = useLocalCloud(WORKFLOW_POLICY);
 const archiveAll = parseConfig(WORKFLOW_POLICY).tiers.find((t) => t.name === 'archive-all') as Tier;
-
-async function exists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await clients.s3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Starts the archive workflow directly, as an operator (or a trigger) would, for a run the test chooses. */
 async function startArchive(input: Partial<ArchiveExecutionInput> & { runId: string; runUuid: string }) {
@@ -81,7 +72,7 @@ describe('archive workflow failure paths', () => {
       expect(record).toMatchObject({ archiveState: 'FAILED' });
       expect(record?.failureReason).toMatch(/AccessDenied: Access Denied listing the run outputs/);
       expect(await index(cloud()).listFiles(run.uuid)).toEqual([]);
-      expect(await exists(OUTPUT_BUCKET, `runs/${run.id}/out/aligned/sample-1.bam`)).toBe(true);
+      expect(await objectExists(OUTPUT_BUCKET, `runs/${run.id}/out/aligned/sample-1.bam`)).toBe(true);
       expect((await clients.omicsClient().send(new GetRunCommand({ id: run.id }))).uuid).toBe(run.uuid);
     } finally {
       release();
@@ -145,7 +136,7 @@ describe('archive workflow failure paths', () => {
           state: 'FAILED',
           failureReason: expect.stringMatching(/ServiceUnavailableException: Glacier is not answering/) as string,
         });
-        expect(await exists(file.sourceBucket, file.sourceKey)).toBe(true);
+        expect(await objectExists(file.sourceBucket, file.sourceKey)).toBe(true);
       }
       expect(await index(cloud()).getRun(run.uuid)).toMatchObject({ archiveState: 'FAILED' });
       expect((await clients.omicsClient().send(new GetRunCommand({ id: run.id }))).uuid).toBe(run.uuid);

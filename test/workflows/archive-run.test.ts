@@ -7,7 +7,17 @@ import { DescribeJobCommand, InitiateJobCommand } from '@aws-sdk/client-glacier'
 import * as clients from '../../functions/lib/runtime/clients';
 import { treeHashOf } from '../../functions/lib/glacier/tree-hash';
 import { createHash } from 'node:crypto';
-import { archiveExecution, executionsNamed, index, loadRun, observeArchiveEvents, runReaches, useLocalCloud } from '../support/local-cloud';
+import {
+  announceRunStatus,
+  archiveExecution,
+  executionsNamed,
+  index,
+  loadRun,
+  objectExists,
+  observeArchiveEvents,
+  runReaches,
+  useLocalCloud,
+} from '../support/local-cloud';
 import { OUTPUT_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 
 jest.setTimeout(120_000);
@@ -25,15 +35,6 @@ const ARCHIVE_STATES_IN_ORDER = [
   'Archived completely?',
   'Run archived',
 ];
-
-async function objectExists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await clients.s3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function bytesOf(bucket: string, key: string): Promise<Buffer> {
   const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -193,17 +194,7 @@ describe('archive workflow', () => {
   test('a duplicate Run Status Change event starts no second execution', async () => {
     const run = await loadRun(cloud(), { tags: { policy: 'keep' } }, { outputBucket: OUTPUT_BUCKET });
     // EventBridge delivers at least once: the same event again, as a twin delivery would.
-    await clients.eventsClient().send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            Source: 'aws.omics',
-            DetailType: 'Run Status Change',
-            Detail: JSON.stringify({ arn: run.arn, runId: run.id, status: 'COMPLETED', uuid: run.uuid }),
-          },
-        ],
-      }),
-    );
+    await announceRunStatus(run);
     const execution = await archiveExecution(cloud(), run.id, run.uuid);
     expect(execution.status).toBe('SUCCEEDED');
     // And once more after it finished: still the one execution.

@@ -8,7 +8,7 @@ import * as clients from '../../functions/lib/runtime/clients';
 import type { RecordedCall } from '../../local/call-recorder';
 import { LAMBDAS } from '../../stacks/wiring';
 import { synthTemplate } from '../stacks/helpers';
-import { archiveExecution, finished, index, loadRun, runReaches, useLocalCloud } from '../support/local-cloud';
+import { archiveExecution, finished, index, loadRun, runReaches, useLocalCloud, writeOutputsFolder } from '../support/local-cloud';
 import { OUTPUT_BUCKET, RESTORE_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 import {
   checkCalls,
@@ -29,15 +29,6 @@ const MIB = 1024 * 1024;
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'iam-test-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-function outputsFolder(name: string, files: Record<string, Buffer>): string {
-  const folder = path.join(scratch, name);
-  for (const [file, bytes] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(folder, file)), { recursive: true });
-    fs.writeFileSync(path.join(folder, file), bytes);
-  }
-  return folder;
-}
-
 async function restore(name: string, request: Record<string, unknown>) {
   const machine = cloud().resources.stateMachines.restoreRun;
   await clients.sfnClient().send(new StartExecutionCommand({ stateMachineArn: machine, name, input: JSON.stringify(request) }));
@@ -57,14 +48,14 @@ beforeAll(async () => {
   const [vaultRun, multipartRun, deepArchiveRun] = await Promise.all([
     loadRun(
       cloud(),
-      { outputs: [], outputsFolder: outputsFolder('vault', { 'reads/two-parts.cram': randomBytes(2 * MIB + 3), 'small.txt': randomBytes(100) }) },
+      { outputs: [], outputsFolder: writeOutputsFolder(scratch, 'vault', { 'reads/two-parts.cram': randomBytes(2 * MIB + 3), 'small.txt': randomBytes(100) }) },
       { outputBucket: OUTPUT_BUCKET },
     ),
     loadRun(
       cloud(),
       {
         outputs: [],
-        outputsFolder: outputsFolder('s3-multipart', { 'aligned/big.bam': randomBytes(6 * MIB + 1), 'small.txt': randomBytes(100) }),
+        outputsFolder: writeOutputsFolder(scratch, 's3-multipart', { 'aligned/big.bam': randomBytes(6 * MIB + 1), 'small.txt': randomBytes(100) }),
         tags: { policy: 's3-multipart' },
       },
       { outputBucket: OUTPUT_BUCKET },
@@ -73,7 +64,7 @@ beforeAll(async () => {
       cloud(),
       {
         outputs: [],
-        outputsFolder: outputsFolder('s3-deep', { 'aligned/sample.bam': randomBytes(MIB + 7), 'small.txt': randomBytes(100) }),
+        outputsFolder: writeOutputsFolder(scratch, 's3-deep', { 'aligned/sample.bam': randomBytes(MIB + 7), 'small.txt': randomBytes(100) }),
         tags: { policy: 's3' },
       },
       { outputBucket: OUTPUT_BUCKET },

@@ -1,12 +1,5 @@
 // The restore workflow end to end on the local cloud: archived runs brought back, verified, and refused when they cannot be.
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListTargetsByRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { ListJobsCommand } from '@aws-sdk/client-glacier';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -18,7 +11,7 @@ import * as clients from '../../functions/lib/runtime/clients';
 import type { RestoreItem } from '../../functions/lib/contract';
 import type { RestoreFileRecord } from '../../functions/lib/index/run-index';
 import type { StoredRun } from '../../local/omics/model';
-import { archiveExecution, finished, index, loadRun, useLocalCloud, type FinishedExecution } from '../support/local-cloud';
+import { archiveExecution, finished, index, loadRun, objectExists, useLocalCloud, writeOutputsFolder, type FinishedExecution } from '../support/local-cloud';
 import { OUTPUT_BUCKET, RESTORE_BUCKET, WORKFLOW_POLICY } from '../support/policies';
 
 jest.setTimeout(120_000);
@@ -57,29 +50,9 @@ interface ArchivedRun {
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'restore-run-test-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-/** Writes the outputs to a folder, so the run's files have random bytes (a fixture's `content` is text). */
-function outputsFolder(name: string, files: Record<string, Buffer>): string {
-  const folder = path.join(scratch, name);
-  for (const [file, bytes] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(folder, file)), { recursive: true });
-    fs.writeFileSync(path.join(folder, file), bytes);
-  }
-  return folder;
-}
-
 async function bytesOf(bucket: string, key: string): Promise<Buffer> {
   const { Body } = await clients.s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await Body!.transformToByteArray());
-}
-
-async function objectExists(bucket: string, key: string): Promise<boolean> {
-  try {
-    await clients.s3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return false;
-    throw error;
-  }
 }
 
 async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
@@ -89,7 +62,7 @@ async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
 
 /** Loads a run, remembers its objects, archives it and waits for the archive workflow to finish. */
 async function archiveRun(label: string, files: Record<string, Buffer>, tags: Record<string, string> = {}): Promise<ArchivedRun> {
-  const run = await loadRun(cloud(), { outputs: [], outputsFolder: outputsFolder(label, files), tags }, { outputBucket: OUTPUT_BUCKET });
+  const run = await loadRun(cloud(), { outputs: [], outputsFolder: writeOutputsFolder(scratch, label, files), tags }, { outputBucket: OUTPUT_BUCKET });
   const prefix = `runs/${run.id}/`;
   const originals = new Map<string, Buffer>();
   for (const key of await keysUnder(OUTPUT_BUCKET, prefix)) originals.set(key.slice(prefix.length), await bytesOf(OUTPUT_BUCKET, key));

@@ -96,5 +96,5 @@ export const RestoreItemSchema = z.object({
 export type RestoreItem = z.infer<typeof RestoreItemSchema>;
 
 /** What a Catch with `ResultPath` puts in the state. */
-export const WorkflowErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });
+export const WorkflowErrorSchema = z.object({ Error: z.string().nullish(), Cause: z.string().nullish() });
 export type WorkflowError = z.infer<typeof WorkflowErrorSchema>;

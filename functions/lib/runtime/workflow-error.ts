@@ -1,9 +1,9 @@
 // Reads the error object a Step Functions Catch puts in the state, for the reason recorded in the index.
 
-/** What a Catch with `ResultPath` puts in the state. */
+/** What a Catch with `ResultPath` puts in the state (a task failed without a cause may carry `null`). */
 export interface WorkflowError {
-  Error?: string;
-  Cause?: string;
+  Error?: string | null;
+  Cause?: string | null;
 }
 
 /** `Error: message`; a Lambda error's Cause is its JSON payload, whose errorMessage is what a person wants to read. */

@@ -13,14 +13,13 @@ import {
   paginateListRunTasks,
   paginateListRuns,
 } from '@aws-sdk/client-omics';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveOmics } from './helpers';
 import { OmicsEmulator, type RunFixtureInput } from '../../../local/omics';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 
 let emulator: OmicsEmulator;
-let server: http.Server;
+let stop: () => Promise<void>;
 let client: OmicsClient;
 
 const run = (overrides: Partial<RunFixtureInput> = {}): RunFixtureInput => ({
@@ -32,23 +31,10 @@ const run = (overrides: Partial<RunFixtureInput> = {}): RunFixtureInput => ({
 
 beforeAll(async () => {
   emulator = new OmicsEmulator({ accountId: '111122223333', region: 'us-east-1', now: () => NOW });
-  server = http.createServer((req, res) => void emulator.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new OmicsClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    disableHostPrefix: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  ({ client, stop } = await serveOmics(emulator));
 });
 
-afterAll(async () => {
-  client.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => stop());
 
 describe('GetRun', () => {
   it('returns every field the SDK models, with dates the SDK parses', async () => {

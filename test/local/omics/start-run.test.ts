@@ -14,37 +14,23 @@ import {
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveOmics } from './helpers';
 import { OmicsEmulator, RunDriver, demoWorkflow, type StoredRun } from '../../../local/omics';
 
 const ROLE = 'arn:aws:iam::111122223333:role/OmicsWorkflowRole';
 
 let emulator: OmicsEmulator;
-let server: http.Server;
+let stop: () => Promise<void>;
 let client: OmicsClient;
 let workflowId: string;
 
 beforeAll(async () => {
   emulator = new OmicsEmulator({ accountId: '111122223333', region: 'us-east-1' });
   workflowId = emulator.addWorkflow(demoWorkflow()).id;
-  server = http.createServer((req, res) => void emulator.handle(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new OmicsClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    disableHostPrefix: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  ({ client, stop } = await serveOmics(emulator));
 });
 
-afterAll(async () => {
-  client.destroy();
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => stop());
 
 const start = (input: Partial<StartRunCommandInput> = {}) =>
   client.send(new StartRunCommand({ workflowId, roleArn: ROLE, outputUri: 's3://omics-outputs/runs/', name: 'started', ...input }));
@@ -170,15 +156,7 @@ describe('RunDriver', () => {
     });
     try {
       const seen: string[] = [];
-      const srv = http.createServer((req, res) => void local.handle(req, res));
-      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-      const c = new OmicsClient({
-        endpoint: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
-        disableHostPrefix: true,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 't', secretAccessKey: 't' },
-        maxAttempts: 1,
-      });
+      const { client: c, stop: stopLocal } = await serveOmics(local);
       try {
         const started = await c.send(
           new StartRunCommand({ workflowId: workflow.id, roleArn: ROLE, outputUri: 's3://out-bucket/', logLevel: 'OFF', requestId: 'r1' }),
@@ -207,9 +185,7 @@ describe('RunDriver', () => {
         await until(() => recorded.events.some((e) => e.runId === second.id && e.status === 'CANCELLED'), 'the CANCELLED event');
         expect(local.runs().find((r) => r.id === second.id)!.status).toBe('CANCELLED');
       } finally {
-        c.destroy();
-        srv.closeAllConnections();
-        await new Promise((resolve) => srv.close(resolve));
+        await stopLocal();
       }
     } finally {
       await driver.close();

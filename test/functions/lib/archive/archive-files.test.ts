@@ -577,6 +577,30 @@ describe('archiveItem to a Glacier vault', () => {
     expect((await archiveBytes(record.archiveId!)).equals(data)).toBe(true);
   });
 
+  it('an upload left idle for a day is gone (the emulator clock moved on): the next invocation starts afresh and archives it once', async () => {
+    const data = testBytes(3 * MIB, 27);
+    const work = item(plannedFile('out/idle.bam', data));
+    const clock = skewedClock();
+    let parts = 0;
+    glacierFault = (method) => {
+      if (method === 'PUT' && ++parts === 1) clock.skew = 10 * 60_000; // after the first part, the deadline is near
+      return undefined;
+    };
+    expect(await archive(work, { deadline: Date.now() + 10 * 60_000 })).toMatchObject({ status: 'incomplete' });
+    const stopped = fileRecord('out/idle.bam')!;
+    expect(stopped).toMatchObject({ state: 'UPLOADING', uploadId: expect.any(String) as string });
+    glacierFault = undefined;
+    clock.skew = 0;
+
+    g.emulator.advanceClock(25 * 60 * 60 * 1000);
+    expect(g.emulator.openUploads(vaultName)).toContain(stopped.uploadId); // removed lazily, at the next request
+    expect(await archive(work)).toEqual({ status: 'complete', archived: 1, failed: 0 });
+    expect(g.emulator.openUploads(vaultName)).not.toContain(stopped.uploadId);
+    const description = archiveDescription(UUID, 'out/idle.bam');
+    expect(g.emulator.archivesIn(vaultName).filter((a) => a.description === description)).toHaveLength(1);
+    expect((await archiveBytes(fileRecord('out/idle.bam')!.archiveId!)).equals(data)).toBe(true);
+  });
+
   describe('errors', () => {
     it('records permanent per-file errors FAILED with the reason and goes on with the other files', async () => {
       const missing = plannedFile('out/missing.bam', testBytes(100, 11));
