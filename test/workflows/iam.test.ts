@@ -4,6 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { InitiateMultipartUploadCommand } from '@aws-sdk/client-glacier';
+import { archiveDescription } from '../../functions/lib/archive/archive-files';
+import { abortStrayS3Uploads, abortStrayVaultUploads } from '../../functions/lib/archive/stray-uploads';
+import { asPrincipal } from '../../local/call-recorder';
 import * as clients from '../../functions/lib/runtime/clients';
 import type { RecordedCall } from '../../local/call-recorder';
 import { LAMBDAS } from '../../stacks/wiring';
@@ -97,6 +102,27 @@ beforeAll(async () => {
       .map((f) => `${f.path}: ${f.failureReason ?? f.state}`);
     outcomes.push({ name, status: execution.status, failure: notRestored.length ? notRestored : execution.failure });
   }
+  // A file's next claimant after a crash aborts the uploads the crashed attempt left unrecorded (stray-uploads.ts). No
+  // crash happens above, so the strays are made here and the sweep is run as ArchiveFiles runs it, under its role.
+  const strayKey = `runs/${multipartRun.uuid}/out/stray.bam`;
+  await clients.s3Client().send(new CreateMultipartUploadCommand({ Bucket: cloud().resources.archiveBucket, Key: strayKey, StorageClass: 'DEEP_ARCHIVE' }));
+  const strayDescription = archiveDescription(vaultRun.uuid, 'out/stray.bam');
+  await clients
+    .glacierClient()
+    .send(
+      new InitiateMultipartUploadCommand({
+        accountId: '-',
+        vaultName: cloud().resources.vaultName,
+        archiveDescription: strayDescription,
+        partSize: String(MIB),
+      }),
+    );
+  const aborted = await asPrincipal(cloud().lambdas.functionName(LAMBDAS.archiveFiles), async () => [
+    await abortStrayS3Uploads(clients.s3Client(), cloud().resources.archiveBucket, strayKey),
+    await abortStrayVaultUploads(clients.glacierClient(), cloud().resources.vaultName, strayDescription),
+  ]);
+  outcomes.push({ name: 'stray-upload sweep', status: `aborted ${aborted.join(' + ')}`, failure: undefined });
+
   // The daily sweep, invoked as its schedule would (the Scheduler's own lambda:InvokeFunction is not seen here).
   const sweep = await cloud().lambdas.invoke(cloud().lambdas.functionName(LAMBDAS.reconcileRuns), '{}');
   outcomes.push({ name: 'reconcile sweep', status: sweep.functionError ? 'FAILED' : 'SUCCEEDED', failure: sweep.functionError ? sweep.payload : undefined });
@@ -117,6 +143,7 @@ describe('IAM: the calls the code makes, against the synthesized policies', () =
       { name: 's3-glacier deep archive', status: 'SUCCEEDED ARCHIVED', failure: undefined },
       { name: 'vault restore', status: 'SUCCEEDED', failure: undefined },
       { name: 's3-glacier restore', status: 'SUCCEEDED', failure: undefined },
+      { name: 'stray-upload sweep', status: 'aborted 1 + 1', failure: undefined },
       { name: 'reconcile sweep', status: 'SUCCEEDED', failure: undefined },
     ]);
     const expected: [string, string][] = [
@@ -126,6 +153,9 @@ describe('IAM: the calls the code makes, against the synthesized policies', () =
       ['omics-archiver-ArchiveFiles', 'glacier:UploadMultipartPart'],
       ['omics-archiver-ArchiveFiles', 's3:PutObject'],
       ['omics-archiver-ArchiveFiles', 's3:DeleteObject'],
+      ['omics-archiver-ArchiveFiles', 's3:ListBucketMultipartUploads'],
+      ['omics-archiver-ArchiveFiles', 'glacier:ListMultipartUploads'],
+      ['omics-archiver-ArchiveFiles', 'glacier:AbortMultipartUpload'],
       ['omics-archiver-DeleteRun', 'omics:DeleteRun'],
       ['omics-archiver-DeleteRun', 'sqs:ReceiveMessage'],
       ['omics-archiver-RequestRetrieval', 'glacier:InitiateJob'],
@@ -152,6 +182,7 @@ describe('IAM: the calls the code makes, against the synthesized policies', () =
   test.each([
     ['omics-archiver-ArchiveFiles', 'ArchiveFilesRoleDefaultPolicy', 's3:GetObject', `arn:aws:s3:::${OUTPUT_BUCKET}/runs/`],
     ['omics-archiver-RequestRetrieval', 'RequestRetrievalRoleDefaultPolicy', 'glacier:InitiateJob', 'arn:aws:glacier:us-east-1:123456789012:vaults/'],
+    ['omics-archiver-ArchiveFiles', 'ArchiveFilesRoleDefaultPolicy', 's3:ListBucketMultipartUploads', 'arn:aws:s3:::omics-archiver-'],
     ['state-machine:archiveRun', 'ArchiveRunStateMachineRoleDefaultPolicy', 'lambda:InvokeFunction', 'arn:aws:lambda:us-east-1:123456789012:function:'],
   ])(
     'a grant removed from the template is caught: %s, its %s without %s, is named with the action and a resource under %s',
