@@ -255,6 +255,10 @@ export interface RestoreFileRecord {
   tierFallback?: string;
   uploadId?: string;
   bytesDone?: number;
+  /** The bundle the file comes back from; its first member's record carries the bundle's retrieval. */
+  bundleId?: string;
+  /** On that first member's record: members of the bundle, in bundle order from the first, already settled (restored or failed). */
+  membersDone?: number;
   /**
    * The copy's checkpoint (glacier-retrieval's CopyProgress): SHA-256 and tree-hash states after the first
    * `sha256Bytes` bytes, all of them in the S3 upload, so a resumed copy does not fetch them again. Removed once RESTORED.
