@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -20,6 +21,7 @@ import {
   UploadPartCommand,
   type AbortMultipartUploadCommandInput,
   type CompleteMultipartUploadCommandInput,
+  type CopyObjectCommandInput,
   type CreateMultipartUploadCommandInput,
   type DeleteObjectCommandInput,
   type GetObjectCommandInput,
@@ -77,6 +79,11 @@ export class MemoryS3 {
     list.push(object);
     this.versions.set(`${bucket}/${key}`, list);
     return object;
+  }
+
+  /** Puts an object with the full-object CRC64NVME S3 gives every new object (what HeadObject with ChecksumMode reports). */
+  async putWithChecksum(bucket: string, key: string, body: Buffer, fields: Partial<MemoryObject> = {}): Promise<MemoryObject> {
+    return this.put(bucket, key, body, { ...fields, crc64nvme: await crc64nvmeOf(body) });
   }
 
   /** The current version, or the one named. */
@@ -140,6 +147,21 @@ export class MemoryS3 {
       // Restored at once: the tests of the copy step do not wait hours.
       object.restored = true;
       return { $metadata: { httpStatusCode: already ? 200 : 202 } };
+    });
+    mock.on(CopyObjectCommand).callsFake((input: CopyObjectCommandInput) => {
+      this.calls.push(`CopyObject ${input.Key}`);
+      const [sourceBucket, ...rest] = input.CopySource!.split('/');
+      const [sourceKey, version] = rest.join('/').split('?versionId=');
+      const source = find(sourceBucket, decodeURIComponent(sourceKey), version);
+      if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag) {
+        throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+      }
+      const copy = this.put(input.Bucket!, input.Key!, source.body, {
+        storageClass: input.StorageClass,
+        metadata: input.MetadataDirective === 'REPLACE' ? input.Metadata : source.metadata,
+        crc64nvme: source.crc64nvme,
+      });
+      return { VersionId: copy.versionId, CopyObjectResult: { ETag: copy.etag, ChecksumCRC64NVME: source.crc64nvme } };
     });
     mock.on(DeleteObjectCommand).callsFake((input: DeleteObjectCommandInput) => {
       this.calls.push(`DeleteObject ${input.Key}`);
