@@ -65,15 +65,13 @@ let names = 0;
 async function restore(run: ArchivedRun, label: string, files: string[]) {
   const restoreId = `bundles-${label}-${Date.now()}-${names++}`;
   const destination = `s3://${RESTORE_BUCKET}/${restoreId}/`;
-  await clients
-    .sfnClient()
-    .send(
-      new StartExecutionCommand({
-        stateMachineArn: cloud().resources.stateMachines.restoreRun,
-        name: restoreId,
-        input: JSON.stringify({ run: run.run.uuid, files, destination }),
-      }),
-    );
+  await clients.sfnClient().send(
+    new StartExecutionCommand({
+      stateMachineArn: cloud().resources.stateMachines.restoreRun,
+      name: restoreId,
+      input: JSON.stringify({ run: run.run.uuid, files, destination }),
+    }),
+  );
   const execution = await finished(cloud().resources.stateMachines.restoreRun, restoreId);
   const records = (await index(cloud()).listRestores(run.run.uuid)).files.filter((f) => f.restoreId === restoreId);
   return { restoreId, execution, records, prefix: `${restoreId}/` };
