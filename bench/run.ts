@@ -4,13 +4,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { archiveStreamingBenchmark } from './archive-streaming';
+import { bundlingBenchmark } from './bundling';
 import { planningBenchmark } from './planning';
 import { s3CopyBenchmark } from './s3-copy';
 import { renderTable, type Benchmark, type BenchmarkOutcome } from './support';
 import { treeHashBenchmark } from './tree-hash';
 import { workflowBenchmark } from './workflow';
 
-const BENCHMARKS: Benchmark[] = [treeHashBenchmark, archiveStreamingBenchmark, s3CopyBenchmark, planningBenchmark, workflowBenchmark];
+const BENCHMARKS: Benchmark[] = [treeHashBenchmark, archiveStreamingBenchmark, s3CopyBenchmark, planningBenchmark, bundlingBenchmark, workflowBenchmark];
 
 const DOC = path.resolve(__dirname, '..', 'docs', 'performance.md');
 /** Everything after this line in the doc is rewritten by each full run; everything before it is hand-written. */

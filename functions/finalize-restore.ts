@@ -1,10 +1,11 @@
 // Lambda (Step Functions task): records a file that could not be restored, or settles the whole restore request and announces it.
 import { z } from 'zod';
 import { ENV } from './lib/contract';
-import { documentClient, snsClient } from './lib/runtime/clients';
+import { documentClient, s3Client, snsClient } from './lib/runtime/clients';
 import { requireEnv } from './lib/runtime/env';
 import { annotateRun, instrumented, logger, metrics, MetricUnit } from './lib/runtime/observability';
 import { RestoreItemSchema, WorkflowErrorSchema } from './lib/contract';
+import { recordBundleRestoreFailure } from './lib/restore/bundle-restore';
 import { finalizeRestore, recordRestoreFileFailure } from './lib/restore/finalize-restore';
 import { RunIndex } from './lib/index/run-index';
 
@@ -18,9 +19,17 @@ export const handler = instrumented('finalize-restore', async (event: unknown) =
   annotateRun(input.mode === 'file-failed' ? input.item.runUuid : input.runUuid);
   const index = new RunIndex(documentClient(), requireEnv(ENV.runIndexTable));
   if (input.mode === 'file-failed') {
-    await recordRestoreFileFailure(index, input.item, input.error);
-    logger.error('File not restored', { path: input.item.path, restoreId: input.item.restoreId, error: input.error.Error });
-    metrics.addMetric('FilesNotRestored', MetricUnit.Count, 1);
+    // A bundle's item stands for every requested member of it: each not restored yet fails with it.
+    const failed = input.item.bundle
+      ? await recordBundleRestoreFailure({ index, s3: s3Client(), item: input.item, error: input.error })
+      : (await recordRestoreFileFailure(index, input.item, input.error), 1);
+    logger.error('File not restored', {
+      path: input.item.path,
+      restoreId: input.item.restoreId,
+      error: input.error.Error,
+      ...(input.item.bundle && { bundle: input.item.bundle.id, failed }),
+    });
+    metrics.addMetric('FilesNotRestored', MetricUnit.Count, failed);
     return { path: input.item.path, state: 'FAILED' };
   }
   const outcome = await finalizeRestore(index, input.runUuid, input.restoreId, { sns: snsClient(), topicArn: requireEnv(ENV.restoreEventsTopicArn) });

@@ -14,9 +14,12 @@ import { acknowledgeBucketNotificationsHandler, acknowledgeCustomResourceProvide
 export const SNAPSHOT_PREFIXES = {
   /** `runs/<uuid>/`: snapshot.json, GetRun/task records and gzipped logs. */
   runs: 'runs/',
-  /** `plans/<uuid>/<execution>/`: archive plans (items.json) that ArchiveRun's Distributed Map reads with ItemReader. */
+  /**
+   * `plans/<uuid>/<execution>/`: archive plans (items.json) that ArchiveRun's Distributed Map reads with ItemReader;
+   * `plans/<uuid>/bundles/`: each bundle's manifest and its members' SHA-256s.
+   */
   plans: 'plans/',
-  /** `restores/<uuid>/<restore id>/`: restore items that RestoreRun's Distributed Map reads. */
+  /** `restores/<uuid>/<restore id>/`: restore items that RestoreRun's Distributed Map reads, and the member lists of the bundles they name. */
   restores: 'restores/',
 } as const;
 
@@ -187,6 +190,17 @@ export class ArchiveStorage extends Construct {
       `${SNAPSHOT_PREFIXES.plans}*`,
       ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
       'Plans are written per run under plans/, whose keys are only known at run time.',
+    );
+  }
+
+  /** Reads what a restore wrote under `restores/`: the member lists of the bundles it brings back (bundle-restore.ts). */
+  grantRestoreItemsRead(grantee: iam.IGrantable): void {
+    grantObjects(
+      grantee,
+      this.snapshotBucket,
+      `${SNAPSHOT_PREFIXES.restores}*`,
+      ['s3:GetObject'],
+      'Restore member lists are read per request under restores/, whose keys are only known at run time.',
     );
   }
 

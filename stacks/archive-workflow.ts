@@ -73,6 +73,8 @@ export class ArchiveWorkflow extends Construct {
     for (const fn of [planArchive, archiveFiles]) grantKmsKeys(fn.role, config.kmsKeyArns, KMS_READ_ACTIONS);
     storage.grantVaultUpload(archiveFiles.role);
     storage.grantArchiveWrite(archiveFiles.role);
+    // A bundle's manifest is read from beside the plan, and its members' SHA-256s are written there before it completes.
+    storage.grantPlans(archiveFiles.role);
 
     for (const fn of [snapshotRun, planArchive, archiveFiles, finalizeArchive]) runIndex.grantRecords(fn.role);
 

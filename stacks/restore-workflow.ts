@@ -88,6 +88,9 @@ export class RestoreWorkflow extends Construct {
 
     storage.grantVaultJobOutput(copyRestoredFile.role);
     storage.grantArchiveCopySource(copyRestoredFile.role);
+    // A bundle's item names the list of its members to bring back; a given-up item fails each of them by that list.
+    storage.grantRestoreItemsRead(copyRestoredFile.role);
+    storage.grantRestoreItemsRead(finalizeRestore.role);
     grantBucketObjects(
       copyRestoredFile.role,
       destinationBuckets,

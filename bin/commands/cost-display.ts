@@ -67,6 +67,11 @@ export function formatCost(estimate: CostEstimate, pricesFile?: string): string 
     `Cost estimate for tier ${estimate.tier} → ${CLASS_NAMES[estimate.archiveClass]}; deletes archived sources: ${estimate.deleteSources ? 'yes' : 'no'}`,
     `Prices: ${p.region} list prices in ${p.currency} as of ${p.asOf}${pricesFile ? `, with ${pricesFile}` : ''} (${p.source})`,
     `Files: ${f.total} (${formatBytes(f.bytes)}); archived ${f.archived} (${formatBytes(f.archivedBytes)}); left in S3 Standard ${f.remaining} (${formatBytes(f.remainingBytes)})`,
+    ...(estimate.bundles
+      ? [
+          `Bundles: ${estimate.bundles.files} small files in ${estimate.bundles.count} bundle${estimate.bundles.count === 1 ? '' : 's'} (${formatBytes(estimate.bundles.bytes)} of tar), one archive each`,
+        ]
+      : []),
     table(
       ['item', 'cost'],
       [

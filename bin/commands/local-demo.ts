@@ -45,6 +45,8 @@ export interface DemoFile {
   archiveVersionId?: string | null;
   crc64nvme?: string | null;
   copy?: { method: 'single' | 'multipart'; parts: number } | null;
+  /** A file the tier bundled (bundleFilesBelow): its bundle, and where its bytes are in the bundle's tar. */
+  bundle?: { id: string; offset: number; length: number };
 }
 
 export interface DemoRestore {
@@ -141,6 +143,7 @@ function describeFile(file: { path: string; size: number }, record: FileRecord |
     archiveId: record?.archiveId ?? null,
     treeHash: record?.treeHash ?? null,
     sha256: record?.sha256 ?? null,
+    ...(record?.bundle && { bundle: { id: record.bundle.id, offset: record.bundle.offset, length: record.bundle.length } }),
     ...(record?.target === 's3-glacier' && {
       storageClass: record.storageClass ?? null,
       archiveKey: record.archiveKey ?? null,
@@ -317,13 +320,15 @@ function printReport(report: DemoReport): void {
   console.log('');
   console.log('Files:');
   for (const f of report.files) {
-    const where = f.archiveId
-      ? `archive ${f.archiveId.slice(0, 24)}…  tree hash ${f.treeHash?.slice(0, 16)}…`
-      : f.archiveKey && f.state === 'ARCHIVED'
-        ? `${f.storageClass} ${f.copy?.method === 'multipart' ? `multipart copy, ${f.copy.parts} parts` : 'copy'}  CRC64NVME ${f.crc64nvme}`
-        : f.state === 'ARCHIVED'
-          ? 'empty file: recorded, no archive needed'
-          : '';
+    const where = f.bundle
+      ? `in bundle ${f.bundle.id} at byte ${f.bundle.offset}  sha256 ${f.sha256?.slice(0, 16)}…`
+      : f.archiveId
+        ? `archive ${f.archiveId.slice(0, 24)}…  tree hash ${f.treeHash?.slice(0, 16)}…`
+        : f.archiveKey && f.state === 'ARCHIVED'
+          ? `${f.storageClass} ${f.copy?.method === 'multipart' ? `multipart copy, ${f.copy.parts} parts` : 'copy'}  CRC64NVME ${f.crc64nvme}`
+          : f.state === 'ARCHIVED'
+            ? 'empty file: recorded, no archive needed'
+            : '';
     console.log(`  ${f.state.padEnd(9)} ${f.action.padEnd(7)} ${String(f.size).padStart(9)} B  ${f.path}  ${where}`);
   }
   console.log('');

@@ -66,7 +66,8 @@ export interface RunPlan {
   waits?: { settleSeconds: number; archiveAfterSeconds: number; archiveNotBefore?: string };
   files: PlannedOutput[];
   totals: Record<FileAction, { files: number; bytes: number }>;
-  workItems: { files: number; bytes: number; paths: string[] }[];
+  /** The Map's items as the plan step would write them: bundles first (`bundle` is the id; `bytes` the members'), then file groups. */
+  workItems: { files: number; bytes: number; paths: string[]; bundle?: string; tarBytes?: number }[];
   groupLimits: { maxFiles: number; maxBytes: number };
   /** Archive files the index already has ARCHIVED: a re-run would not archive them again. */
   alreadyArchived: number;
@@ -241,6 +242,7 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
 
   const [objects, excludeUris] = await Promise.all([listOutputs(source.run.runOutputUri), runCaches(source)]);
   const indexed: FileRecord[] = index && source.run.uuid ? await index.listFiles(source.run.uuid) : [];
+  const indexedBundles = index && source.run.uuid ? await index.listBundles(source.run.uuid) : [];
   // The classification the workflow's plan step makes, over the same listing.
   const classified = classifyOutputs({
     runUuid: source.run.uuid ?? source.run.id,
@@ -249,6 +251,7 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
     tier,
     excludeUris,
     indexed,
+    indexedBundles,
     newerRun: source.newerRun,
     groupLimits,
     concurrency: config.archiveConcurrency,
@@ -273,7 +276,17 @@ export async function planRun(ref: string, options: PlanOptions, deps: ResolverD
   plan.files.sort((a, b) => a.path.localeCompare(b.path));
   if (classified.newerRunObjects) plan.newerRunObjects = classified.newerRunObjects;
   if (classified.runCacheObjects.files) plan.runCacheObjects = { uris: excludeUris, ...classified.runCacheObjects };
-  plan.workItems = classified.workItems.map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) }));
+  plan.workItems = [
+    ...classified.continuedBundles.map((b) => ({ files: b.members, bytes: b.bytes, paths: [], bundle: b.bundleId, tarBytes: b.size })),
+    ...classified.bundles.map((b) => ({
+      files: b.manifest.members.length,
+      bytes: b.bytes,
+      paths: b.manifest.members.map((m) => m.path),
+      bundle: b.id,
+      tarBytes: b.manifest.size,
+    })),
+    ...classified.workItems.map((item) => ({ files: item.files.length, bytes: item.bytes, paths: item.files.map((f) => f.path) })),
+  ];
   plan.cost = estimateCost(plan.files, tier, prices.prices);
   if (prices.file) plan.pricesFile = prices.file;
   return plan;
@@ -344,7 +357,11 @@ export function formatPlan(plan: RunPlan, now = new Date()): string {
     `Work items (${plan.workItems.length}; a group holds at most ${plan.groupLimits.maxFiles} files and ${formatBytes(plan.groupLimits.maxBytes)}, a larger file goes alone):`,
   );
   plan.workItems.forEach((item, i) =>
-    lines.push(`  #${i + 1}: ${item.files} file${item.files === 1 ? '' : 's'}, ${formatBytes(item.bytes)}${item.files === 1 ? ` (${item.paths[0]})` : ''}`),
+    lines.push(
+      item.bundle
+        ? `  #${i + 1}: bundle ${item.bundle}: ${item.files} small files, ${formatBytes(item.bytes)} (${formatBytes(item.tarBytes ?? item.bytes)} of tar, one archive)`
+        : `  #${i + 1}: ${item.files} file${item.files === 1 ? '' : 's'}, ${formatBytes(item.bytes)}${item.files === 1 ? ` (${item.paths[0]})` : ''}`,
+    ),
   );
   if (plan.alreadyArchived)
     lines.push(`  (${plan.alreadyArchived} file${plan.alreadyArchived === 1 ? ' is' : 's are'} already archived and would not be archived again)`);

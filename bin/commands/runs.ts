@@ -212,11 +212,13 @@ export function formatRunDetails(details: RunDetails): string {
           f.action,
           f.state + (f.failureReason ? `: ${f.failureReason}` : ''),
           f.target ?? '-',
-          f.archiveId
-            ? shorten(f.archiveId, 20)
-            : f.archiveKey
-              ? `s3://${f.archiveBucket ?? '?'}/${f.archiveKey}${f.archiveVersionId ? ` (${shorten(f.archiveVersionId, 8)})` : ''}`
-              : '-',
+          f.bundle
+            ? `bundle ${f.bundle.id} @${f.bundle.offset}`
+            : f.archiveId
+              ? shorten(f.archiveId, 20)
+              : f.archiveKey
+                ? `s3://${f.archiveBucket ?? '?'}/${f.archiveKey}${f.archiveVersionId ? ` (${shorten(f.archiveVersionId, 8)})` : ''}`
+                : '-',
           shorten(f.treeHash, 12),
           shorten(f.sha256, 12),
           f.sourceDeleted ? 'yes' : 'no',

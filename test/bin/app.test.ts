@@ -54,6 +54,22 @@ it('exits 1 on a bad context, naming each bad key and what is allowed, without a
   expect(run.files.filter((f) => f.endsWith('.template.json'))).toEqual([]);
 }, 120_000);
 
+it('exits 1 on bad bundling keys at synth, naming each one', () => {
+  const run = runApp({
+    omicsArchiver: {
+      outputBuckets: ['omics-outputs'],
+      tiers: [
+        { name: 'small', bundleFilesBelow: '256 MiB' },
+        { name: 'other', bundleFilesBelow: '1 MiB', bundleMaxBytes: '8 GiB' },
+      ],
+    },
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain('omicsArchiver.tiers[0].bundleFilesBelow: must be at most 64 MiB (got "256 MiB")');
+  expect(run.stderr).toContain('omicsArchiver.tiers[1].bundleMaxBytes: must be at most 4 GiB (got "8 GiB")');
+  expectNoStackTrace(run.stderr);
+}, 120_000);
+
 it('exits 1 when the context is missing, saying where it goes', () => {
   const run = runApp({});
   expect(run.status).toBe(1);

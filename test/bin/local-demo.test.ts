@@ -100,6 +100,60 @@ test('--policy: a tier that keeps everything archives nothing and restores nothi
   expect(report.restore).toBeUndefined();
 }, 180_000);
 
+test('--policy turning bundling on: the small files go into one bundle, --json shows where each one is in it, and all come back', () => {
+  const outputs = path.join(work, 'bundled');
+  const restored = path.join(work, 'bundled-restored');
+  const files: Record<string, Buffer> = { 'big.bam': randomBytes(2 * MIB) };
+  for (let i = 0; i < 12; i++) files[`qc/report-${i}.html`] = randomBytes(5000 + i);
+  for (const [name, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(outputs, name)), { recursive: true });
+    fs.writeFileSync(path.join(outputs, name), data);
+  }
+  const policy = path.join(work, 'bundle-policy.json');
+  fs.writeFileSync(
+    policy,
+    JSON.stringify({
+      omicsArchiver: {
+        outputBuckets: ['omics-demo-outputs'],
+        tiers: [
+          {
+            name: 'bundled',
+            settleWait: 'PT1S',
+            archiveAfter: 'PT0S',
+            files: [{ globs: ['**'], action: 'archive' }],
+            target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE' },
+            deleteSources: true,
+            bundleFilesBelow: '1 MiB',
+          },
+        ],
+      },
+    }),
+  );
+  const run = demo(['--outputs', outputs, '--policy', policy, '--restore-to', restored, '--json']);
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const report = JSON.parse(run.stdout) as DemoReport & { restore: DemoRestore };
+  const bundled = report.files.filter((f) => f.bundle);
+  expect(bundled.map((f) => f.path).sort()).toEqual(
+    Object.keys(files)
+      .filter((f) => f.startsWith('qc/'))
+      .sort(),
+  );
+  expect(new Set(bundled.map((f) => f.bundle!.id)).size).toBe(1);
+  for (const file of bundled) {
+    expect(file).toMatchObject({ state: 'ARCHIVED', target: 's3-glacier', sha256: sha256(files[file.path]), bundle: { length: files[file.path].length } });
+    expect(file.bundle!.offset % 512).toBe(0);
+    expect(file.bundle!.id).toMatch(new RegExp(`^${report.run.uuid}-b\\d+$`));
+  }
+  expect(report.files.find((f) => f.path === 'big.bam')).toMatchObject({ state: 'ARCHIVED', copy: { method: 'single', parts: 1 } });
+  expect(report.files.find((f) => f.path === 'big.bam')).not.toHaveProperty('bundle');
+  expect(report.restore.execution.status).toBe('SUCCEEDED');
+  for (const file of report.restore.files) {
+    expect(file).toMatchObject({ state: 'RESTORED', sha256Matches: true });
+    expect(fs.readFileSync(file.restoredTo!).equals(files[file.path])).toBe(true);
+  }
+}, 180_000);
+
 test('the default --timeout grows with the number of files and bytes', () => {
   // Imported here so the file's other tests keep running the CLI as a user does.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

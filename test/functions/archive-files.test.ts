@@ -13,9 +13,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ZodError } from 'zod';
 import { handler } from '../../functions/archive-files';
-import { SCHEMA_VERSION, fileKey, type FileRecord } from '../../functions/lib/index/run-index';
+import { SCHEMA_VERSION, bundleKey, fileKey, type FileRecord } from '../../functions/lib/index/run-index';
 import { treeHashOf } from '../../functions/lib/glacier/tree-hash';
-import { ENV } from '../../functions/lib/contract';
+import { ENV, bundleIdOf } from '../../functions/lib/contract';
 import { crc64nvmeOf } from '../support/crc64nvme';
 import { RUN_UUID as UUID, quietPowertools, useEnv } from '../support/handlers';
 import { FakeRunIndexTable } from '../support/run-index-table';
@@ -135,6 +135,26 @@ describe('archive-files handler', () => {
     expect(record()).toMatchObject({ state: 'FAILED', failureReason: 'States.Timeout: took too long' });
     expect(record('out/done.vcf')).toMatchObject({ state: 'ARCHIVED' });
     expect(powertools.addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 1);
+  });
+
+  it('takes a bundle item: one given up fails the bundle and its members, read from its manifest', async () => {
+    const bundleId = bundleIdOf(UUID, 1);
+    const members = ['out/qc/a.json', 'out/qc/b.json'];
+    const manifest = {
+      runUuid: UUID,
+      bundleId,
+      size: 3072,
+      members: members.map((path, i) => ({ path, bucket: 'outputs', key: `runs/1/${path}`, size: 10, mtime: 0, offset: 512 + i * 1024 })),
+    };
+    s3Mock.on(GetObjectCommand, { Key: 'plans/m.json' }).resolves({ Body: Readable.from([Buffer.from(JSON.stringify(manifest))]) as never });
+    for (const path of members) register(path, { bundleId });
+    table.put({ ...bundleKey(UUID, bundleId), schemaVersion: SCHEMA_VERSION, runUuid: UUID, bundleId, state: 'PENDING', members: 2, updatedAt: 'x' });
+    const item = { bundle: { id: bundleId, members: 2, size: 3072, manifest: { bucket: 'snapshots', key: 'plans/m.json' } }, bytes: 20 };
+    const result = await handler({ mode: 'record-failure', runUuid: UUID, item, error: { Error: 'States.Timeout', Cause: 'took too long' } });
+    expect(result).toEqual({ status: 'complete', archived: 0, failed: 2 });
+    expect(table.get(`RUN#${UUID}`, `BUNDLE#${bundleId}`)).toMatchObject({ state: 'FAILED', failureReason: 'States.Timeout: took too long' });
+    for (const path of members) expect(record(path)).toMatchObject({ state: 'FAILED', failureReason: `bundle ${bundleId}: States.Timeout: took too long` });
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesFailed', 'Count', 2);
   });
 
   it('fails naming RUN_INDEX_TABLE when it is not set', async () => {

@@ -1,4 +1,6 @@
 // Unit tests for the finalize-restore handler: validated input, its environment, a file recorded failed, a restore settled and announced.
+import { Readable } from 'node:stream';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -14,6 +16,7 @@ const TABLE = 'run-index';
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:restore-events';
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const snsMock = mockClient(SNSClient);
+const s3Mock = mockClient(S3Client);
 let table: FakeRunIndexTable;
 const powertools = quietPowertools();
 useEnv({ [ENV.runIndexTable]: TABLE, [ENV.restoreEventsTopicArn]: TOPIC });
@@ -27,6 +30,7 @@ function restoreFile(path: string, state: string) {
 beforeEach(() => {
   ddbMock.reset();
   snsMock.reset();
+  s3Mock.reset();
   snsMock.on(PublishCommand).resolves({ MessageId: 'm-1' });
   table = new FakeRunIndexTable(TABLE).attach(ddbMock);
   table.put({ ...runKey(UUID), runUuid: UUID, runId: '1234567', tier: 'clinical', archiveState: 'ARCHIVED' });
@@ -66,6 +70,32 @@ describe('finalize-restore handler', () => {
     const key = restoreFileKey(UUID, 'r-1', 'out/a.bam');
     expect(table.get(key.pk, key.sk)).toMatchObject({ state: 'FAILED', failureReason: 'ChecksumMismatch: restored out/a.bam has SHA-256 x' });
     expect(powertools.addMetric).toHaveBeenCalledWith('FilesNotRestored', 'Count', 1);
+  });
+
+  it('records every member of a given-up bundle item not restored yet, by the item’s member list', async () => {
+    const members = ['out/a.bam', 'out/b.bam', 'out/c.bam'].map((path, i) => ({
+      path,
+      offset: 512 + i * 1024,
+      length: 10,
+      sha256: 'a'.repeat(64),
+      destinationBucket: 'restores',
+      destinationKey: path,
+    }));
+    s3Mock.on(GetObjectCommand).resolves({ Body: Readable.from([Buffer.from(JSON.stringify(members))]) as never });
+    restoreFile('out/a.bam', 'RETRIEVING');
+    restoreFile('out/b.bam', 'RESTORED');
+    restoreFile('out/c.bam', 'REQUESTED');
+    const bundleItem = restoreItem({
+      bundle: { id: 'b-1', size: 4096, members: 3, membersBucket: 'snapshots', membersKey: 'restores/u/r-1/bundles/b-1.json' },
+    });
+    const result = await handler({ mode: 'file-failed', item: bundleItem, error: { Error: 'RetrievalFailed', Cause: 'Glacier job j: failed' } });
+    expect(result).toEqual({ path: 'out/a.bam', state: 'FAILED' });
+    const state = (path: string) => table.get(restoreFileKey(UUID, 'r-1', path).pk, restoreFileKey(UUID, 'r-1', path).sk);
+    expect(state('out/a.bam')).toMatchObject({ state: 'FAILED', failureReason: 'RetrievalFailed: Glacier job j: failed' });
+    expect(state('out/b.bam')).toMatchObject({ state: 'RESTORED' });
+    expect(state('out/c.bam')).toMatchObject({ state: 'FAILED', failureReason: 'with bundle b-1: RetrievalFailed: Glacier job j: failed' });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'snapshots', Key: 'restores/u/r-1/bundles/b-1.json' });
+    expect(powertools.addMetric).toHaveBeenCalledWith('FilesNotRestored', 'Count', 2);
   });
 
   it('settles the restore from its files', async () => {

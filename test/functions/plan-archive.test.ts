@@ -84,6 +84,7 @@ describe('plan-archive handler', () => {
 
     expect(result).toEqual({
       bucket: BUCKET,
+      bundles: { items: 0, files: 0 },
       key: planKey,
       itemCount: 1,
       counts: { files: 2, archive: 1, keep: 1, skip: 0, archived: 0, failed: 0 },

@@ -534,6 +534,9 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
       ];
       expect(s.allows(role('archiveFiles'), upload, vault())).toBe(true);
       expect(s.allows(role('archiveFiles'), ['s3:PutObject'], `${s.stack.storage.archiveBucket!.bucketArn}/*`)).toBe(true);
+      // Bundles: the manifest is read from beside the plan, the members' SHA-256s written there.
+      expect(s.allows(role('archiveFiles'), ['s3:GetObject', 's3:PutObject'], `${s.stack.storage.snapshotBucket.bucketArn}/plans/*`)).toBe(true);
+      expect(s.allows(role('archiveFiles'), ['s3:GetObject'], `${s.stack.storage.snapshotBucket.bucketArn}/runs/*`)).toBe(false);
       expect(s.actions(role('archiveFiles'))).not.toContain('glacier:DeleteArchive');
     });
 
@@ -556,6 +559,11 @@ describe('the example configuration (cdk.json, with a vault tier added)', () => 
       expect(s.allows(role('copyRestoredFile'), ['glacier:GetJobOutput', 'glacier:DescribeJob'], vault())).toBe(true);
       expect(s.allows(role('copyRestoredFile'), ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging'], archived)).toBe(true);
       expect(s.allows(role('copyRestoredFile'), ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], `${outputs()}/*`)).toBe(true);
+      // A bundle's restore item names the list of its members, beside the restore's items.
+      for (const key of ['copyRestoredFile', 'finalizeRestore'] as const) {
+        expect(s.allows(role(key), ['s3:GetObject'], `${s.stack.storage.snapshotBucket.bucketArn}/restores/*`)).toBe(true);
+        expect(s.allows(role(key), ['s3:PutObject'], `${s.stack.storage.snapshotBucket.bucketArn}/restores/*`)).toBe(false);
+      }
       // Restores never delete an object or an archive.
       for (const key of STATE_MACHINES.restoreRun.functions) {
         expect([...s.actions(role(key))].filter((a) => a.startsWith('s3:Delete') || a.startsWith('glacier:Delete'))).toEqual([]);

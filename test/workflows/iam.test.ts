@@ -50,7 +50,10 @@ beforeAll(async () => {
   template = synthTemplate(WORKFLOW_POLICY).toJSON() as CfnTemplate;
   // A vault archive (multipart: parts of 1 MiB), an S3 Glacier archive with a copy above multipartAbove
   // (UploadPartCopy), both deleting their run, and a Deep Archive one (a small CopyObject each) to restore from S3.
-  const [vaultRun, multipartRun, deepArchiveRun] = await Promise.all([
+  // Bundles too, to each target: a manifest read beside the plan, digests written there, member lists read back.
+  const smallFiles = (name: string) =>
+    writeOutputsFolder(scratch, name, { 'qc/a.json': randomBytes(3000), 'qc/b.json': randomBytes(4000), 'qc/c.json': randomBytes(5000) });
+  const [vaultRun, multipartRun, deepArchiveRun, vaultBundleRun, s3BundleRun] = await Promise.all([
     loadRun(
       cloud(),
       { outputs: [], outputsFolder: writeOutputsFolder(scratch, 'vault', { 'reads/two-parts.cram': randomBytes(2 * MIB + 3), 'small.txt': randomBytes(100) }) },
@@ -74,11 +77,15 @@ beforeAll(async () => {
       },
       { outputBucket: OUTPUT_BUCKET },
     ),
+    loadRun(cloud(), { outputs: [], outputsFolder: smallFiles('vault-bundle'), tags: { policy: 'bundle-vault' } }, { outputBucket: OUTPUT_BUCKET }),
+    loadRun(cloud(), { outputs: [], outputsFolder: smallFiles('s3-bundle'), tags: { policy: 'bundle-s3' } }, { outputBucket: OUTPUT_BUCKET }),
   ]);
   const archives = [
     ['vault archive', vaultRun, 'RUN_DELETED'],
     ['s3-glacier multipart archive', multipartRun, 'RUN_DELETED'],
     ['s3-glacier deep archive', deepArchiveRun, 'ARCHIVED'],
+    ['vault bundle archive', vaultBundleRun, 'ARCHIVED'],
+    ['s3-glacier bundle archive', s3BundleRun, 'ARCHIVED'],
   ] as const;
   for (const [name, run, settled] of archives) {
     const execution = await archiveExecution(cloud(), run.id, run.uuid);
@@ -89,9 +96,11 @@ beforeAll(async () => {
   const restored = [
     ['vault restore', vaultRun],
     ['s3-glacier restore', deepArchiveRun],
+    ['vault bundle restore', vaultBundleRun],
+    ['s3-glacier bundle restore', s3BundleRun],
   ] as const;
   const restores = await Promise.all(
-    restored.map(([name, run]) => restore(`iam-${name.split(' ')[0]}-${Date.now()}`, { run: run.id, destination: `s3://${RESTORE_BUCKET}/${run.id}/` })),
+    restored.map(([name, run]) => restore(`iam-${name.replace(/ /g, '-')}-${Date.now()}`, { run: run.id, destination: `s3://${RESTORE_BUCKET}/${run.id}/` })),
   );
   for (const [i, [name, run]] of restored.entries()) {
     const execution = restores[i];
@@ -107,16 +116,14 @@ beforeAll(async () => {
   const strayKey = `runs/${multipartRun.uuid}/out/stray.bam`;
   await clients.s3Client().send(new CreateMultipartUploadCommand({ Bucket: cloud().resources.archiveBucket, Key: strayKey, StorageClass: 'DEEP_ARCHIVE' }));
   const strayDescription = archiveDescription(vaultRun.uuid, 'out/stray.bam');
-  await clients
-    .glacierClient()
-    .send(
-      new InitiateMultipartUploadCommand({
-        accountId: '-',
-        vaultName: cloud().resources.vaultName,
-        archiveDescription: strayDescription,
-        partSize: String(MIB),
-      }),
-    );
+  await clients.glacierClient().send(
+    new InitiateMultipartUploadCommand({
+      accountId: '-',
+      vaultName: cloud().resources.vaultName,
+      archiveDescription: strayDescription,
+      partSize: String(MIB),
+    }),
+  );
   const aborted = await asPrincipal(cloud().lambdas.functionName(LAMBDAS.archiveFiles), async () => [
     await abortStrayS3Uploads(clients.s3Client(), cloud().resources.archiveBucket, strayKey),
     await abortStrayVaultUploads(clients.glacierClient(), cloud().resources.vaultName, strayDescription),
@@ -141,8 +148,12 @@ describe('IAM: the calls the code makes, against the synthesized policies', () =
       { name: 'vault archive', status: 'SUCCEEDED RUN_DELETED', failure: undefined },
       { name: 's3-glacier multipart archive', status: 'SUCCEEDED RUN_DELETED', failure: undefined },
       { name: 's3-glacier deep archive', status: 'SUCCEEDED ARCHIVED', failure: undefined },
+      { name: 'vault bundle archive', status: 'SUCCEEDED ARCHIVED', failure: undefined },
+      { name: 's3-glacier bundle archive', status: 'SUCCEEDED ARCHIVED', failure: undefined },
       { name: 'vault restore', status: 'SUCCEEDED', failure: undefined },
       { name: 's3-glacier restore', status: 'SUCCEEDED', failure: undefined },
+      { name: 'vault bundle restore', status: 'SUCCEEDED', failure: undefined },
+      { name: 's3-glacier bundle restore', status: 'SUCCEEDED', failure: undefined },
       { name: 'stray-upload sweep', status: 'aborted 1 + 1', failure: undefined },
       { name: 'reconcile sweep', status: 'SUCCEEDED', failure: undefined },
     ]);
@@ -171,6 +182,13 @@ describe('IAM: the calls the code makes, against the synthesized policies', () =
     for (const [principal, action] of expected)
       expect(`${principal} ${[...actionsOf(principal)].includes(action) ? action : 'never called it'}`).toBe(`${principal} ${action}`);
     expect(requests.some((r) => r.via === 'S3 UploadPartCopy')).toBe(true);
+    // The bundles' own calls: the archive step reads manifests and writes digests beside the plans, the copy reads member lists.
+    const snapshot = `arn:aws:s3:::${cloud().resources.snapshotBucket}`;
+    const onSnapshots = (principal: string, action: string, prefix: string) =>
+      requests.some((r) => r.principal === principal && r.action === action && r.resource.startsWith(`${snapshot}/${prefix}`));
+    expect(onSnapshots('omics-archiver-ArchiveFiles', 's3:GetObject', 'plans/')).toBe(true);
+    expect(onSnapshots('omics-archiver-ArchiveFiles', 's3:PutObject', 'plans/')).toBe(true);
+    expect(onSnapshots('omics-archiver-CopyRestoredFile', 's3:GetObject', 'restores/')).toBe(true);
   });
 
   test('every recorded call is allowed by its principal’s policies in the template', async () => {

@@ -40,7 +40,7 @@ export interface ItemResult {
 }
 
 /** Errors that retrying cannot fix: the file is marked FAILED with the reason and the item goes on. */
-const PERMANENT_ERRORS = new Set([
+export const PERMANENT_ERRORS: ReadonlySet<string> = new Set([
   'NoSuchKey',
   'NotFound',
   'PreconditionFailed',
@@ -74,7 +74,7 @@ async function claimForTransfer(args: ClaimingArgs, path: string, fields: Parame
 }
 
 /** The fields that end a claim, written with the file's outcome. */
-const CLAIM_ENDED = { claimOwner: null, claimExpiresAt: null } as const;
+export const CLAIM_ENDED = { claimOwner: null, claimExpiresAt: null } as const;
 
 /** A file-level failure no retry can fix; its name is one of PERMANENT_ERRORS. */
 class PermanentFileError extends Error {
@@ -92,7 +92,7 @@ export function partConcurrency(partSize: number): number {
   return vaultPartsInFlight(partSize);
 }
 
-const NO_VAULT = 'the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one';
+export const NO_VAULT = 'the tier archives to a Glacier vault, but the stack has none (VAULT_NAME is not set): redeploy, the stack creates one';
 
 /** Records an upload's progress with its SHA-256 checkpoint (transfer/progress.ts says how). */
 async function recordProgress(args: ArchiveItemArgs, path: string, progress: UploadProgress): Promise<void> {
@@ -249,7 +249,7 @@ async function archiveToS3Glacier(args: ClaimingArgs, planned: FileRecord): Prom
     return 'incomplete';
   }
   const archivedAt = (args.now ?? (() => new Date()))();
-  const retention = await retainCopy(args, archiveKey, result.versionId, archivedAt);
+  const retention = await retainCopy({ ...args, archiveBucket: args.archiveBucket }, archiveKey, result.versionId, archivedAt);
   await args.index.updateFile(args.runUuid, record.path, ['UPLOADING'], {
     ...retention,
     state: 'ARCHIVED',
@@ -277,8 +277,8 @@ async function archiveToS3Glacier(args: ClaimingArgs, planned: FileRecord): Prom
  * Puts the tier's Object Lock retention (`retainFor`) on the verified copy's version. Only after verification: a copy
  * that failed it must stay deletable (removeBadCopy), which a COMPLIANCE retention set with the copy would forbid.
  */
-async function retainCopy(
-  args: ArchiveItemArgs,
+export async function retainCopy(
+  args: Pick<ArchiveItemArgs, 's3' | 'tier'> & { archiveBucket: string },
   archiveKey: string,
   versionId: string | undefined,
   archivedAt: Date,
@@ -299,7 +299,10 @@ async function retainCopy(
 }
 
 /** Deletes the source of an archived file, unless it changed since it was archived. Idempotent. */
-async function removeSource(args: ArchiveItemArgs, record: FileRecord): Promise<void> {
+export async function removeSource(
+  args: Pick<ArchiveItemArgs, 's3' | 'index' | 'runUuid'>,
+  record: Pick<FileRecord, 'path' | 'sourceBucket' | 'sourceKey' | 'etag'>,
+): Promise<void> {
   let head;
   try {
     head = await args.s3.send(new HeadObjectCommand({ Bucket: record.sourceBucket, Key: record.sourceKey }));
@@ -319,7 +322,7 @@ async function removeSource(args: ArchiveItemArgs, record: FileRecord): Promise<
   await args.index.markSourceDeleted(args.runUuid, record.path);
 }
 
-function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown): string {
   const e = error as Error;
   return `${e.name}: ${e.message}`.slice(0, 1000);
 }

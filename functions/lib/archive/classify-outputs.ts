@@ -1,6 +1,7 @@
 // Decides what a run's archive does with each listed output: the one classification the PlanArchive step and `omics-archiver plan` share.
-import type { FileAction, FileState, PlannedFile, Tier, WorkItem } from '../contract';
-import type { FileCounts, FileRecord } from '../index/run-index';
+import { bundlePolicyOf, bundleSequenceOf, type FileAction, type FileState, type PlannedFile, type Tier, type WorkItem } from '../contract';
+import { isBundleCandidate, packBundles, type BundleCandidate, type PlannedBundle } from '../bundle/pack';
+import type { BundleRecord, FileCounts, FileRecord } from '../index/run-index';
 import { parseS3Uri } from '../s3/uri';
 import { fileClassifier } from './tier-policy';
 
@@ -69,11 +70,13 @@ export interface ClassifyOutputsInput {
   runOutputUri: string;
   /** The output folder's listing, in listing order. */
   objects: Iterable<ListedObject>;
-  tier: Pick<Tier, 'files' | 'defaultAction' | 'target'>;
+  tier: Pick<Tier, 'files' | 'defaultAction' | 'target' | 'bundleFilesBelow' | 'bundleMaxBytes'>;
   /** s3:// prefixes never to archive (the run caches the tasks used, which may live under the output folder). */
   excludeUris?: readonly string[];
   /** The run's file records in the index: what a previous plan registered and how far each got. */
   indexed?: Iterable<FileRecord>;
+  /** The run's bundle records in the index: bundles a previous plan made, and how far each got. */
+  indexedBundles?: Iterable<BundleRecord>;
   newerRun?: NewerRun;
   groupLimits: GroupLimits;
   /** The Map's concurrency: items are spread so that many can run at once. */
@@ -116,8 +119,19 @@ export interface OutputsClassification {
   /** Over the listed files (as the workflow's plan summary counts them); index-only files are in `decisions` alone. */
   counts: FileCounts;
   bytes: { total: number; archive: number };
-  /** `toArchive` grouped for the Map, spread over its concurrency. */
+  /** `toArchive` grouped for the Map, spread over its concurrency: the files no bundle takes. */
   workItems: WorkItem[];
+  /** New bundles of the tier's small files, laid out (their manifests); members are registered with their bundle's id. */
+  bundles: PlannedBundle[];
+  /**
+   * Bundles an earlier plan made that are under way: uploading, or archived before every member was recorded. They
+   * keep their members and their manifests, and get a Map item again so they finish.
+   */
+  continuedBundles: BundleRecord[];
+  /** Bundles an earlier plan made that nobody started, not part of this plan: removed, their files packed again. */
+  supersededBundles: string[];
+  /** Files the index has whose bundle this plan changes: `bundleId` undefined takes them out of any. */
+  toReassign: { path: string; bundleId?: string }[];
   /** Objects under the excluded prefixes (run caches), left out. */
   runCacheObjects: LeftOut;
   /** Objects the newer run wrote under the reused id, left out; only when it wrote any. */
@@ -137,6 +151,13 @@ export function classifyOutputs(input: ClassifyOutputsInput): OutputsClassificat
   const classify = fileClassifier(input.tier);
   const indexed = new Map<string, FileRecord>();
   for (const record of input.indexed ?? []) indexed.set(record.path, record);
+  const bundling = bundlePolicyOf(input.tier);
+  // A bundle once claimed keeps its members whatever this plan would make of them: its upload (or archive) exists.
+  const bundleRecords = [...(input.indexedBundles ?? [])];
+  const started = new Map(bundleRecords.filter((b) => b.state === 'UPLOADING' || b.state === 'ARCHIVED').map((b) => [b.bundleId, b]));
+  const candidates: BundleCandidate[] = [];
+  /** Files of a started bundle: archived with it, nothing to plan for each one. */
+  const inStartedBundle = new Set<string>();
 
   const result: OutputsClassification = {
     decisions: [],
@@ -145,6 +166,10 @@ export function classifyOutputs(input: ClassifyOutputsInput): OutputsClassificat
     counts: { files: 0, archive: 0, keep: 0, skip: 0, archived: 0, failed: 0 },
     bytes: { total: 0, archive: 0 },
     workItems: [],
+    bundles: [],
+    continuedBundles: [],
+    supersededBundles: [],
+    toReassign: [],
     runCacheObjects: { files: 0, bytes: 0 },
   };
   const newer = input.newerRun ? { runUuid: input.newerRun.uuid, since: input.newerRun.creationTime, files: 0, bytes: 0 } : undefined;
@@ -180,6 +205,9 @@ export function classifyOutputs(input: ClassifyOutputsInput): OutputsClassificat
         continue;
       }
       result.toArchive.push({ path, bucket: output.bucket, key, size, etag: object.etag });
+      if (previous?.bundleId && started.has(previous.bundleId)) inStartedBundle.add(path);
+      else if (isBundleCandidate(size, bundling))
+        candidates.push({ path, bucket: output.bucket, key, size, etag: object.etag, lastModified: object.lastModified });
     }
     if (!previous) {
       result.toRegister.push({
@@ -205,7 +233,30 @@ export function classifyOutputs(input: ClassifyOutputsInput): OutputsClassificat
     result.decisions.push({ path: record.path, size: record.size, lastModified, action, rule, source: 'index', indexState: record.state });
   }
 
-  result.workItems = groupWorkItems(result.toArchive, spreadLimits(input.groupLimits, result.toArchive, input.concurrency ?? 1));
+  if (bundling && candidates.length) {
+    // New bundles are numbered after every bundle this run has had that was started or failed: those ids name archives
+    // (or records of them), and must never be given again. Bundles never started are planned anew.
+    const taken = bundleRecords.filter((b) => b.state !== 'PENDING').map((b) => bundleSequenceOf(b.bundleId) ?? 0);
+    // Files a bundle does not take (packBundles says which) are archived one by one, in listing order with the rest.
+    result.bundles = packBundles(candidates, bundling, input.runUuid, Math.max(0, ...taken) + 1).bundles;
+  }
+  const assigned = new Map<string, string>();
+  for (const bundle of result.bundles) for (const member of bundle.manifest.members) assigned.set(member.path, bundle.id);
+  for (const file of result.toArchive) {
+    const previous = indexed.get(file.path);
+    if (!previous || (previous.bundleId && started.has(previous.bundleId))) continue;
+    if (previous.bundleId !== assigned.get(file.path)) result.toReassign.push({ path: file.path, bundleId: assigned.get(file.path) });
+  }
+  for (const record of result.toRegister) {
+    const bundleId = assigned.get(record.path);
+    if (bundleId) record.bundleId = bundleId;
+  }
+  const planned = new Set(result.bundles.map((b) => b.id));
+  result.supersededBundles = bundleRecords.filter((b) => b.state === 'PENDING' && !planned.has(b.bundleId)).map((b) => b.bundleId);
+  result.continuedBundles = [...started.values()].filter((b) => b.state === 'UPLOADING' || !b.membersRecorded);
+
+  const loose = result.toArchive.filter((f) => !assigned.has(f.path) && !inStartedBundle.has(f.path));
+  result.workItems = groupWorkItems(loose, spreadLimits(input.groupLimits, loose, input.concurrency ?? 1));
   if (newer?.files) result.newerRunObjects = newer;
   return result;
 }

@@ -2,7 +2,7 @@
 import * as tinyduration from 'tinyduration';
 import { z } from 'zod';
 import { TERMINAL_RUN_STATUSES } from './events';
-import { DISTRIBUTED_MAP_LIMITS, GIB, GLACIER_LIMITS, LAMBDA_CONCURRENCY_LIMITS, LAMBDA_LIMITS, MIB, S3_LIMITS } from './limits';
+import { BUNDLE_LIMITS, DISTRIBUTED_MAP_LIMITS, GIB, GLACIER_LIMITS, LAMBDA_CONCURRENCY_LIMITS, LAMBDA_LIMITS, MIB, S3_LIMITS } from './limits';
 
 /**
  * Memory of the ArchiveFiles function (stacks/wiring.ts), which holds a vault upload's parts in flight: 1,769 MB is
@@ -208,6 +208,77 @@ const partSizeMiB = z
     message: `must be a power of two from 1 to ${MAX_PART_SIZE_MIB} (Glacier parts are 1 MiB × 2^n)`,
   });
 
+/** A bundle's largest size when a tier bundles and says nothing: small enough that restoring one member of an S3 bundle (the whole object is restored) stays cheap. */
+export const DEFAULT_BUNDLE_MAX_BYTES = '1 GiB';
+
+/** What a tier's bundling keys come to, in bytes; undefined when the tier does not bundle. */
+export interface BundlePolicy {
+  /** Files of at least one byte and fewer than this many are bundled. */
+  filesBelow: number;
+  /** The largest bundle, in tar bytes (headers and padding included). */
+  maxBytes: number;
+  maxMembers: number;
+}
+
+/** The tier's bundling, from its keys (validated: sizes parse); undefined when `bundleFilesBelow` is absent. */
+export function bundlePolicyOf(tier: { bundleFilesBelow?: number | string; bundleMaxBytes?: number | string }): BundlePolicy | undefined {
+  if (tier.bundleFilesBelow === undefined) return undefined;
+  return {
+    filesBelow: sizeBytes(tier.bundleFilesBelow),
+    maxBytes: sizeBytes(tier.bundleMaxBytes ?? DEFAULT_BUNDLE_MAX_BYTES),
+    maxMembers: BUNDLE_LIMITS.maxMembers,
+  };
+}
+
+const formatSize = (bytes: number) => (bytes % GIB === 0 ? `${bytes / GIB} GiB` : bytes % MIB === 0 ? `${bytes / MIB} MiB` : `${bytes} bytes`);
+
+/** The bundling keys against each other and against what one ArchiveFiles invocation (and one restore copy) can hold. */
+function checkBundling(tier: { bundleFilesBelow?: number | string; bundleMaxBytes?: number | string }, ctx: z.RefinementCtx): void {
+  const parsed = (value: number | string | undefined) => {
+    try {
+      return value === undefined ? undefined : sizeBytes(value);
+    } catch {
+      return undefined; // reported by `size` on its own key
+    }
+  };
+  const below = parsed(tier.bundleFilesBelow);
+  const max = parsed(tier.bundleMaxBytes);
+  if (tier.bundleFilesBelow === undefined && tier.bundleMaxBytes !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['bundleMaxBytes'], message: 'applies only with bundleFilesBelow (which files are bundled)' });
+    return;
+  }
+  if (below !== undefined && below <= 0) {
+    ctx.addIssue({ code: 'custom', path: ['bundleFilesBelow'], message: 'must be more than 0 bytes (leave the key out to bundle nothing)' });
+  }
+  if (below !== undefined && below > BUNDLE_LIMITS.maxMemberBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bundleFilesBelow'],
+      message:
+        `must be at most ${formatSize(BUNDLE_LIMITS.maxMemberBytes)} (got ${JSON.stringify(tier.bundleFilesBelow)}): each member is held whole in memory ` +
+        `while it is read into its bundle and again when it is restored, and above a few MiB the per-archive overhead bundling saves is negligible`,
+    });
+  }
+  if (max !== undefined && max > BUNDLE_LIMITS.maxBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['bundleMaxBytes'],
+      message: `must be at most ${formatSize(BUNDLE_LIMITS.maxBytes)} (got ${JSON.stringify(tier.bundleMaxBytes)}): one ArchiveFiles invocation writes a whole bundle`,
+    });
+  }
+  const effectiveMax = max ?? sizeBytes(DEFAULT_BUNDLE_MAX_BYTES);
+  if (below !== undefined && below > 0 && effectiveMax < below) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [max !== undefined ? 'bundleMaxBytes' : 'bundleFilesBelow'],
+      message:
+        max !== undefined
+          ? `must be at least bundleFilesBelow (${JSON.stringify(tier.bundleFilesBelow)}), or a bundle could not hold the largest file it takes (got ${JSON.stringify(tier.bundleMaxBytes)})`
+          : `must be at most bundleMaxBytes (default ${DEFAULT_BUNDLE_MAX_BYTES})`,
+    });
+  }
+}
+
 export const TierSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or dashes'),
@@ -226,9 +297,17 @@ export const TierSchema = z
     restoreTier: z.enum(RESTORE_TIERS).default('Standard'),
     /** Glacier multipart part size; absent: the smallest power of two (at least 64 MiB) that keeps a file within 10,000 parts. */
     partSizeMiB: partSizeMiB.optional(),
+    /**
+     * Archive files smaller than this are packed into bundles (tar archives), one archive or object per bundle, so the
+     * per-archive overhead and request are paid once per bundle rather than once per file. Absent: no bundling.
+     */
+    bundleFilesBelow: size.optional(),
+    /** A bundle's largest size (tar bytes); default DEFAULT_BUNDLE_MAX_BYTES. Only with bundleFilesBelow. */
+    bundleMaxBytes: size.optional(),
   })
   .strict()
   .superRefine((tier, ctx) => {
+    checkBundling(tier, ctx);
     let total: number;
     try {
       total = durationSeconds(tier.settleWait) + durationSeconds(tier.archiveAfter);

@@ -18,16 +18,34 @@ export const ARCHIVE_STATES = ['INDEXED', 'ARCHIVING', 'ARCHIVED', 'PARTIAL', 'F
 export type ArchiveState = (typeof ARCHIVE_STATES)[number];
 export const FILE_STATES = ['PENDING', 'UPLOADING', 'ARCHIVED', 'KEPT', 'FAILED'] as const;
 export type FileState = (typeof FILE_STATES)[number];
+/** A bundle moves as one file does: planned, uploading, archived (or failed as a whole). */
+export const BUNDLE_STATES = ['PENDING', 'UPLOADING', 'ARCHIVED', 'FAILED'] as const;
+export type BundleState = (typeof BUNDLE_STATES)[number];
 export const RESTORE_STATES = ['REQUESTED', 'RETRIEVING', 'COPYING', 'RESTORED', 'FAILED'] as const;
 export type RestoreState = (typeof RESTORE_STATES)[number];
 
 const RUN_PREFIX = 'RUN#';
 export const FILE_PREFIX = 'FILE#';
 export const RESTORE_PREFIX = 'RESTORE#';
+export const BUNDLE_PREFIX = 'BUNDLE#';
 
 export const runPartition = (runUuid: string) => `${RUN_PREFIX}${runUuid}`;
 export const runKey = (runUuid: string) => ({ pk: runPartition(runUuid), sk: 'META' as const });
 export const fileKey = (runUuid: string, path: string) => ({ pk: runPartition(runUuid), sk: fileSortKey(path) });
+/** A bundle of a run's small files: `BUNDLE#<bundle id>`, next to the files it holds. */
+export const bundleKey = (runUuid: string, bundleId: string) => ({ pk: runPartition(runUuid), sk: `${BUNDLE_PREFIX}${bundleId}` });
+
+/**
+ * A bundle's id: the run's uuid and the bundle's sequence number in that run, so it names one bundle anywhere (vault
+ * descriptions, archive keys, restore items) and a re-planned run numbers its new bundles after the ones it has.
+ */
+export const bundleIdOf = (runUuid: string, sequence: number) => `${runUuid}-b${String(sequence).padStart(5, '0')}`;
+
+/** The sequence number in a bundle id (bundleIdOf's inverse); undefined for anything else. */
+export function bundleSequenceOf(bundleId: string): number | undefined {
+  const match = /-b(\d+)$/.exec(bundleId);
+  return match ? Number(match[1]) : undefined;
+}
 
 /** DynamoDB refuses a sort key value over 1,024 bytes (of UTF-8, for a string): a write naming one fails whole. */
 export const MAX_SORT_KEY_BYTES = 1024;
@@ -68,10 +86,16 @@ export const restoreFileKey = (runUuid: string, restoreId: string, path: string)
  * query, `begins_with(sk, restoreWaiterPrefix(path))`, and no scan.
  */
 export const WAITER_PREFIX = 'WAITER#';
-export const restoreWaiterPrefix = (path: string) => `${WAITER_PREFIX}${restoreFileKeyOf(path)}#`;
-export const restoreWaiterKey = (runUuid: string, path: string, restoreId: string) => ({
+export const restoreWaiterPrefix = (objectRef: string) => `${WAITER_PREFIX}${restoreFileKeyOf(objectRef)}#`;
+/** `objectRef` names the archived object in the run: a file's path, or bundleObjectRef for a bundle. */
+export const restoreWaiterKey = (runUuid: string, objectRef: string, restoreId: string) => ({
   pk: runPartition(runUuid),
-  sk: `${restoreWaiterPrefix(path)}${restoreId}`,
+  sk: `${restoreWaiterPrefix(objectRef)}${restoreId}`,
 });
+/**
+ * What a bundle's waiters are keyed by in place of a path. Were a file ever named so, its waiters and the bundle's
+ * would share a key prefix, which is harmless: an event's waiters are also matched by the exact archive key.
+ */
+export const bundleObjectRef = (bundleId: string) => `bundle:${bundleId}`;
 /** Restore file items sort under their request: `RESTORE#<id>#FILE#<key>`. */
 export const isRestoreFileSortKey = (sk: string) => sk.startsWith(RESTORE_PREFIX) && sk.includes(`#${FILE_PREFIX}`);

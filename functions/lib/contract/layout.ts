@@ -12,6 +12,29 @@ export const planLocation = (runUuid: string, executionName: string) => ({
 /** One restore's items, as the restore workflow's Distributed Map reads them. */
 export const restoreItemsKey = (runUuid: string, restoreId: string) => `restores/${runUuid}/${restoreId}/items.json`;
 
+/**
+ * A bundle's manifest (its members, in tar order, with their offsets) in the snapshot bucket, written by the plan and
+ * read by the archive step; beside it the members' SHA-256s, written before the bundle's upload completes. One place
+ * per bundle, whatever execution planned it, so a bundle an earlier execution started is resumed from the same list.
+ */
+export const bundleManifestKey = (runUuid: string, bundleId: string) => `plans/${runUuid}/bundles/${bundleId}.json`;
+export const bundleDigestsKey = (runUuid: string, bundleId: string) => `plans/${runUuid}/bundles/${bundleId}.sha256.json`;
+
+/** The members of one bundle a restore brings back (offsets, lengths, SHA-256s, destinations), beside its items. */
+export const restoreBundleMembersKey = (runUuid: string, restoreId: string, bundleId: string) => `restores/${runUuid}/${restoreId}/bundles/${bundleId}.json`;
+
+/**
+ * A bundle in the archive bucket (the s3-glacier target). Not under `runs/<uuid>/`, where a run's output paths are
+ * keyed: a bundle's key can then never be an output's.
+ */
+export const bundleObjectKey = (runUuid: string, bundleId: string) => `bundles/${runUuid}/${bundleId}.tar`;
+
+/** The run and bundle an archive bucket key names (bundleObjectKey's inverse); undefined for any other key. */
+export function parseBundleObjectKey(key: string): { runUuid: string; bundleId: string } | undefined {
+  const match = /^bundles\/([^/]+)\/([^/]+)\.tar$/.exec(key);
+  return match ? { runUuid: match[1], bundleId: match[2] } : undefined;
+}
+
 /** An output file's copy in the archive bucket (the s3-glacier target): the run's uuid, then its output path. */
 export const archiveObjectKey = (runUuid: string, path: string) => `runs/${runUuid}/${path}`;
 

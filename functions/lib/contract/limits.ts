@@ -40,3 +40,16 @@ export const LAMBDA_CONCURRENCY_LIMITS = {
 export const LAMBDA_LIMITS = {
   maxMemoryMiB: 10_240,
 } as const;
+
+/**
+ * Bundles of small files (functions/lib/bundle/): tar archives written in one pass by one ArchiveFiles invocation.
+ * `maxMembers` bounds the source GETs and index writes one bundle costs (about 10 s of reads at 1,000 GETs a second);
+ * `maxBytes` bounds its bytes (a few minutes at Lambda's S3 throughput), so a bundle always fits the 15 minutes even
+ * when a resumed upload reads every byte again; `maxMemberBytes` bounds what is held per member, on the way in and
+ * on the way back (a member is read and checked whole before it is written to its destination).
+ */
+export const BUNDLE_LIMITS = {
+  maxMembers: 10_000,
+  maxBytes: 4 * GIB,
+  maxMemberBytes: 64 * MIB,
+} as const;

@@ -11,12 +11,14 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  BUNDLE_PREFIX,
   ERROR_NAMES,
   FILE_PREFIX,
   RESTORE_PREFIX,
   RUN_INDEX,
   SCHEMA_VERSION,
   WAITER_PREFIX,
+  bundleKey,
   fileKey,
   isRestoreFileSortKey,
   restoreFileKey,
@@ -27,6 +29,7 @@ import {
   restoreWaiterPrefix,
   runKey,
   type ArchiveState,
+  type BundleState,
   type FileState,
   type RestoreState,
   type RestoreTier,
@@ -35,15 +38,18 @@ import {
 // The key schema, item keys and states are the contract's; the repository re-exports them for its callers.
 export {
   ARCHIVE_STATES,
+  BUNDLE_STATES,
   FILE_STATES,
   RESTORE_STATES,
   SCHEMA_VERSION,
+  bundleKey,
   fileKey,
   restoreFileKey,
   restoreFileKeyOf,
   restoreKey,
   runKey,
   type ArchiveState,
+  type BundleState,
   type FileState,
   type RestoreState,
 } from '../contract';
@@ -151,6 +157,62 @@ export interface FileRecord {
   /** The worker uploading or copying the file now (archive-files.ts), until `claimExpiresAt` (epoch ms) at the latest. */
   claimOwner?: string;
   claimExpiresAt?: number;
+  /** The bundle the plan put this small file in (BundleRecord); the bundle's record holds the archive, the file where it is in it. */
+  bundleId?: string;
+  /** Set once the file is archived in a bundle: the bundle, and where the file's bytes are in its tar (offset of the data, length). */
+  bundle?: { id: string; offset: number; length: number };
+  updatedAt: string;
+}
+
+/**
+ * A bundle of a run's small files (`BUNDLE#<id>`): one tar archive in the vault or one object in the archive bucket,
+ * moved PENDING → UPLOADING → ARCHIVED as a file is, with the same claim, progress and completion-intent fields. Its
+ * members keep their own file records, which say where in the bundle each one is once it is ARCHIVED.
+ */
+export interface BundleRecord {
+  pk: string;
+  sk: string;
+  schemaVersion: number;
+  runUuid: string;
+  bundleId: string;
+  state: BundleState;
+  target: ArchiveTargetType;
+  /** Members, their bytes, and the tar's size (headers, padding and end blocks included). */
+  members: number;
+  bytes: number;
+  size: number;
+  /** The manifest (members in tar order, with offsets) in the snapshot bucket. */
+  manifestBucket: string;
+  manifestKey: string;
+  vaultName?: string;
+  archiveId?: string;
+  treeHash?: string;
+  /** SHA-256 of the whole tar, hex. */
+  sha256?: string;
+  archiveBucket?: string;
+  archiveKey?: string;
+  archiveVersionId?: string;
+  storageClass?: string;
+  checksumAlgorithm?: 'CRC64NVME';
+  checksum?: string;
+  retentionMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  retainUntil?: string;
+  partSize?: number;
+  uploadId?: string;
+  partsDone?: number;
+  bytesDone?: number;
+  completingTreeHash?: string;
+  completingSha256?: string;
+  completingCrc64nvme?: string;
+  /** Every member's file record says ARCHIVED (with where it is in the bundle): set after the bundle itself is. */
+  membersRecorded?: boolean;
+  /** Members, from the first in manifest order, whose sources the tier's deleteSources has dealt with. */
+  sourcesRemoved?: number;
+  failureReason?: string;
+  attempts?: number;
+  claimOwner?: string;
+  claimExpiresAt?: number;
+  archivedAt?: string;
   updatedAt: string;
 }
 
@@ -193,6 +255,10 @@ export interface RestoreFileRecord {
   tierFallback?: string;
   uploadId?: string;
   bytesDone?: number;
+  /** The bundle the file comes back from; its first member's record carries the bundle's retrieval. */
+  bundleId?: string;
+  /** On that first member's record: members of the bundle, in bundle order from the first, already settled (restored or failed). */
+  membersDone?: number;
   /**
    * The copy's checkpoint (glacier-retrieval's CopyProgress): SHA-256 and tree-hash states after the first
    * `sha256Bytes` bytes, all of them in the S3 upload, so a resumed copy does not fetch them again. Removed once RESTORED.
@@ -221,7 +287,10 @@ export interface RestoreWaiterRecord {
   schemaVersion: number;
   runUuid: string;
   restoreId: string;
+  /** The restore file record holding the task token (a bundle's: its first requested member's). */
   path: string;
+  /** What the waiter is keyed by, when it is not `path`: bundleObjectRef for a bundle (waiterRefOf). */
+  objectRef?: string;
   /** The object (and version) being restored, as RestoreObject named it. */
   archiveBucket: string;
   archiveKey: string;
@@ -229,6 +298,9 @@ export interface RestoreWaiterRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/** What a waiter is keyed by: the archived object it waits on, a file's path unless it names another. */
+export const waiterRefOf = (waiter: Pick<RestoreWaiterRecord, 'path' | 'objectRef'>) => waiter.objectRef ?? waiter.path;
 
 /** A write whose condition did not hold: the item is not in the state the caller expected. */
 export class StateConflictError extends Error {
@@ -543,12 +615,117 @@ export class RunIndex {
     claim: Claim,
     fields: Changes<FileRecord>,
   ): Promise<{ claimed: FileRecord } | { heldBy: { owner: string; expiresAt: number } } | { settled: FileRecord | undefined }> {
+    return this.claimItem<FileRecord>(fileKey(runUuid, path), claim, fields);
+  }
+
+  /** Gives up a claim this worker holds (its transfer stopped for the deadline or an error); a no-op otherwise. */
+  async releaseFile(runUuid: string, path: string, owner: string): Promise<void> {
+    await this.releaseItem(fileKey(runUuid, path), owner);
+  }
+
+  /**
+   * Marks a file FAILED after its item was given up, unless it is settled or a worker still holds a live claim on it
+   * (that worker records the outcome; marking it now would orphan the archive it is about to complete).
+   */
+  async failUnclaimedFile(runUuid: string, path: string, failureReason: string, at: number): Promise<boolean> {
+    return this.failUnclaimedItem(fileKey(runUuid, path), failureReason, at);
+  }
+
+  /** A bundle's members once it is archived: each ARCHIVED with where it is in the bundle; false when it already was. */
+  async recordBundleMember(runUuid: string, path: string, fields: Changes<FileRecord>): Promise<boolean> {
+    try {
+      await this.updateFile(runUuid, path, ['PENDING', 'UPLOADING', 'FAILED'], { ...fields, state: 'ARCHIVED', failureReason: null });
+      return true;
+    } catch (error) {
+      if (!(error instanceof StateConflictError)) throw error;
+      const current = await this.getFile(runUuid, path);
+      // Recorded by an earlier invocation; anything else (a file the index lost) is an error worth seeing.
+      if (current?.state === 'ARCHIVED' && current.bundle) return false;
+      throw error;
+    }
+  }
+
+  async listBundles(runUuid: string): Promise<BundleRecord[]> {
+    return this.queryAll<BundleRecord>({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :bundle)',
+      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':bundle': BUNDLE_PREFIX },
+    });
+  }
+
+  async getBundle(runUuid: string, bundleId: string): Promise<BundleRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: bundleKey(runUuid, bundleId), ConsistentRead: true }));
+    return Item as BundleRecord | undefined;
+  }
+
+  /** Registers planned bundles (PENDING), in batches of 25; a PENDING bundle of the same id is replaced (a re-plan). */
+  async putBundles(bundles: Omit<BundleRecord, 'pk' | 'sk' | 'schemaVersion' | 'updatedAt'>[]): Promise<void> {
+    const stamp = now();
+    const items = bundles.map((b) => ({ ...b, ...bundleKey(b.runUuid, b.bundleId), schemaVersion: SCHEMA_VERSION, updatedAt: stamp }));
+    await this.batchPut(items, 'bundle records', 4);
+  }
+
+  /** Removes a planned bundle nobody started (a re-plan packed its files differently); false if it has been started. */
+  async deletePendingBundle(runUuid: string, bundleId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: bundleKey(runUuid, bundleId),
+          ConditionExpression: '#state = :pending AND attribute_not_exists(claimOwner)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':pending': 'PENDING' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Updates a bundle record, only while it is in one of `from` states. */
+  async updateBundle(runUuid: string, bundleId: string, from: readonly BundleState[], fields: Changes<BundleRecord>): Promise<BundleRecord> {
+    return this.updateInState<BundleRecord>(
+      bundleKey(runUuid, bundleId),
+      'state',
+      from,
+      fields,
+      `bundle ${bundleId} of run ${runUuid} is not in ${from.join(' or ')}`,
+    );
+  }
+
+  /** Claims a bundle for one worker, as claimFile claims a file. */
+  async claimBundle(
+    runUuid: string,
+    bundleId: string,
+    claim: Claim,
+    fields: Changes<BundleRecord>,
+  ): Promise<{ claimed: BundleRecord } | { heldBy: { owner: string; expiresAt: number } } | { settled: BundleRecord | undefined }> {
+    return this.claimItem<BundleRecord>(bundleKey(runUuid, bundleId), claim, fields);
+  }
+
+  async releaseBundle(runUuid: string, bundleId: string, owner: string): Promise<void> {
+    await this.releaseItem(bundleKey(runUuid, bundleId), owner);
+  }
+
+  /** Marks a bundle FAILED after its item was given up, unless it is archived or a worker still holds a live claim on it. */
+  async failUnclaimedBundle(runUuid: string, bundleId: string, failureReason: string, at: number): Promise<boolean> {
+    return this.failUnclaimedItem(bundleKey(runUuid, bundleId), failureReason, at);
+  }
+
+  /** claimFile's and claimBundle's one conditional write: PENDING, UPLOADING or FAILED, and no live claim but the owner's. */
+  private async claimItem<T extends { state: string; claimOwner?: string; claimExpiresAt?: number }>(
+    key: { pk: string; sk: string },
+    claim: Claim,
+    fields: Record<string, unknown>,
+  ): Promise<{ claimed: T } | { heldBy: { owner: string; expiresAt: number } } | { settled: T | undefined }> {
     const set = setExpression({ ...fields, claimOwner: claim.owner, claimExpiresAt: claim.expiresAt, updatedAt: now() });
     try {
       const result = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: fileKey(runUuid, path),
+          Key: key,
           UpdateExpression: `${set.expression} ADD attempts :one`,
           ConditionExpression:
             'attribute_exists(pk) AND #state IN (:pending, :uploading, :failed) AND ' +
@@ -566,10 +743,11 @@ export class RunIndex {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return { claimed: result.Attributes as FileRecord };
+      return { claimed: result.Attributes as T };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
-      const current = await this.getFile(runUuid, path);
+      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+      const current = Item as T | undefined;
       if (current && ['PENDING', 'UPLOADING', 'FAILED'].includes(current.state) && current.claimOwner) {
         return { heldBy: { owner: current.claimOwner, expiresAt: current.claimExpiresAt ?? 0 } };
       }
@@ -577,13 +755,12 @@ export class RunIndex {
     }
   }
 
-  /** Gives up a claim this worker holds (its transfer stopped for the deadline or an error); a no-op otherwise. */
-  async releaseFile(runUuid: string, path: string, owner: string): Promise<void> {
+  private async releaseItem(key: { pk: string; sk: string }, owner: string): Promise<void> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: fileKey(runUuid, path),
+          Key: key,
           UpdateExpression: 'SET updatedAt = :now REMOVE claimOwner, claimExpiresAt',
           ConditionExpression: 'claimOwner = :owner',
           ExpressionAttributeValues: { ':owner': owner, ':now': now() },
@@ -594,16 +771,12 @@ export class RunIndex {
     }
   }
 
-  /**
-   * Marks a file FAILED after its item was given up, unless it is settled or a worker still holds a live claim on it
-   * (that worker records the outcome; marking it now would orphan the archive it is about to complete).
-   */
-  async failUnclaimedFile(runUuid: string, path: string, failureReason: string, at: number): Promise<boolean> {
+  private async failUnclaimedItem(key: { pk: string; sk: string }, failureReason: string, at: number): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: fileKey(runUuid, path),
+          Key: key,
           UpdateExpression: 'SET #state = :failed, failureReason = :reason, updatedAt = :stamp REMOVE claimOwner, claimExpiresAt',
           ConditionExpression:
             'attribute_exists(pk) AND #state IN (:pending, :uploading, :failed) AND (attribute_not_exists(claimOwner) OR claimExpiresAt < :now)',
@@ -634,9 +807,11 @@ export class RunIndex {
             TableName: this.tableName,
             Key: fileKey(runUuid, path),
             UpdateExpression: 'SET sourceDeleted = :true, sourceDeletedAt = :now, updatedAt = :now',
-            // A zero-byte file has no archive (Glacier stores no empty archives): its record alone restores it.
-            ConditionExpression: '#state = :archived AND (attribute_exists(archiveId) OR attribute_exists(archiveKey) OR #size = :zero)',
-            ExpressionAttributeNames: { '#state': 'state', '#size': 'size' },
+            // A zero-byte file has no archive (Glacier stores no empty archives): its record alone restores it. A bundled
+            // file's archive is its bundle's, recorded before the file is.
+            ConditionExpression:
+              '#state = :archived AND (attribute_exists(archiveId) OR attribute_exists(archiveKey) OR attribute_exists(#bundle) OR #size = :zero)',
+            ExpressionAttributeNames: { '#state': 'state', '#size': 'size', '#bundle': 'bundle' },
             ExpressionAttributeValues: { ':true': true, ':now': now(), ':archived': 'ARCHIVED', ':zero': 0 },
           }),
         ),
@@ -775,7 +950,7 @@ export class RunIndex {
     const stamp = now();
     const item: RestoreWaiterRecord = {
       ...waiter,
-      ...restoreWaiterKey(waiter.runUuid, waiter.path, waiter.restoreId),
+      ...restoreWaiterKey(waiter.runUuid, waiterRefOf(waiter), waiter.restoreId),
       schemaVersion: SCHEMA_VERSION,
       createdAt: stamp,
       updatedAt: stamp,
@@ -784,12 +959,12 @@ export class RunIndex {
     return item;
   }
 
-  /** Every restore waiting on one file's archive object (one query over `WAITER#<file key>#`). */
-  async listRestoreWaiters(runUuid: string, path: string): Promise<RestoreWaiterRecord[]> {
+  /** Every restore waiting on one archive object, a file's (its path) or a bundle's (bundleObjectRef): one query over `WAITER#<key>#`. */
+  async listRestoreWaiters(runUuid: string, objectRef: string): Promise<RestoreWaiterRecord[]> {
     return this.queryAll<RestoreWaiterRecord>({
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :waiter)',
-      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':waiter': restoreWaiterPrefix(path) },
+      ExpressionAttributeValues: { ':pk': runKey(runUuid).pk, ':waiter': restoreWaiterPrefix(objectRef) },
       ConsistentRead: true,
     });
   }
@@ -804,8 +979,9 @@ export class RunIndex {
     });
   }
 
-  async deleteRestoreWaiter(runUuid: string, path: string, restoreId: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: restoreWaiterKey(runUuid, path, restoreId) }));
+  /** Removes one restore's waiter on an archive object (`objectRef` as listRestoreWaiters takes it). */
+  async deleteRestoreWaiter(runUuid: string, objectRef: string, restoreId: string): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: restoreWaiterKey(runUuid, objectRef, restoreId) }));
   }
 
   /** Restore requests of a run (without their per-file items), newest first. */

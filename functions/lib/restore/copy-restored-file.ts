@@ -4,12 +4,14 @@ import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } 
 import { createHash, randomUUID } from 'node:crypto';
 import { ERROR_NAMES, s3PartSizeFor, type RestoreItem, type Retrieval } from '../contract';
 import { copyJobOutputToS3 } from '../glacier/job-output-copy';
+import { copyBundleMembers } from './bundle-restore';
 import { CLAIM_SLACK_MS, FileClaimedError, type RestoreFileRecord, type RunIndex } from '../index/run-index';
 import { copySource } from '../s3/uri';
 import { verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 
-export type CopyOutcome = { status: 'complete'; size: number; sha256: string } | { status: 'incomplete'; bytesDone: number };
+/** `failureReason`: the copy finished but this file could not be restored (a bundle member that failed its check). */
+export type CopyOutcome = { status: 'complete'; size: number; sha256: string; failureReason?: string } | { status: 'incomplete'; bytesDone: number };
 
 export interface CopyRestoredFileArgs {
   glacier: GlacierClient;
@@ -161,6 +163,16 @@ async function copyBySha256(s3: S3Client, item: RestoreItem): Promise<CopyOutcom
   return { status: 'complete', size: item.size, sha256 };
 }
 
+/** A bundle's members, from its vault job (whose output may have expired: retrieved again) or its restored object. */
+const copyBundle: Copier = async (args, record) => {
+  try {
+    return await copyBundleMembers(args, record!);
+  } catch (error) {
+    if (args.item.retrieval !== 'vault-job') throw error;
+    return expiredJob(error, args.index, args.item, record!);
+  }
+};
+
 /** How each kind of retrieval is copied out; an empty file (no archive at all) is written from nothing. */
 const COPIERS: Record<Retrieval, Copier> = { 'vault-job': copyJobOutput, 's3-restore': copyArchivedObject, none: copyArchivedObject };
 
@@ -181,7 +193,9 @@ export async function copyRestoredFile(args: CopyRestoredFileArgs): Promise<Copy
   }
   let outcome: CopyOutcome;
   try {
-    outcome = await COPIERS[item.retrieval](args, claim.claimed);
+    // A bundle's members come back together, from the one retrieval this item made (bundle-restore.ts).
+    const record = claim.claimed;
+    outcome = item.bundle ? await copyBundle(args, record) : await COPIERS[item.retrieval](args, record);
   } catch (error) {
     await index.releaseRestoreFile(item.runUuid, item.restoreId, item.path, owner).catch(() => undefined);
     throw error;
@@ -191,9 +205,9 @@ export async function copyRestoredFile(args: CopyRestoredFileArgs): Promise<Copy
     return outcome;
   }
   await index.updateRestoreFile(item.runUuid, item.restoreId, item.path, {
-    state: 'RESTORED',
-    bytesDone: outcome.size,
-    restoredAt: new Date().toISOString(),
+    ...(outcome.failureReason
+      ? { state: 'FAILED', failureReason: outcome.failureReason }
+      : { state: 'RESTORED', bytesDone: outcome.size, restoredAt: new Date().toISOString() }),
     taskToken: null,
     claimOwner: null,
     claimExpiresAt: null,

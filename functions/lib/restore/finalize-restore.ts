@@ -1,7 +1,7 @@
 // Restore outcomes: a file the workflow gave up on, and the request settled from its files and announced on the restore-events topic.
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { RESTORE_EVENT_MAX_BYTES, RESTORE_EVENTS, type RestoreEventName, type RestoreItem, type WorkflowError } from '../contract';
-import type { RestoreFileRecord, RunIndex } from '../index/run-index';
+import { waiterRefOf, type RestoreFileRecord, type RunIndex } from '../index/run-index';
 import { describeWorkflowError } from '../runtime/workflow-error';
 
 /** Marks one file of a restore FAILED with the workflow's error. */
@@ -126,7 +126,7 @@ export async function publishRestoreEvent(topic: RestoreEventsTopic, event: Rest
  */
 export async function finalizeRestore(index: RunIndex, runUuid: string, restoreId: string, topic?: RestoreEventsTopic): Promise<RestoreOutcome> {
   for (const waiter of (await index.listRunRestoreWaiters(runUuid)).filter((w) => w.restoreId === restoreId)) {
-    await index.deleteRestoreWaiter(runUuid, waiter.path, restoreId);
+    await index.deleteRestoreWaiter(runUuid, waiterRefOf(waiter), restoreId);
   }
   const { requests, files: allFiles } = await index.listRestores(runUuid);
   const request = requests.find((r) => r.restoreId === restoreId);

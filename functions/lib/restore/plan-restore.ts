@@ -3,17 +3,20 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import picomatch from 'picomatch';
 import {
+  MIB,
   RestoreRequestSchema,
   layoutPath,
+  restoreBundleMembersKey,
   restoreItemsKey,
   S3_LIMITS,
   type ArchiverConfig,
+  type RestoreBundleMember,
   type RestoreItem,
   type RestoreRequestErrorName,
   type RestoreTier,
   type Retrieval,
 } from '../contract';
-import { StateConflictError, type FileRecord, type RunIndex, type RunRecord } from '../index/run-index';
+import { StateConflictError, type BundleRecord, type FileRecord, type RunIndex, type RunRecord } from '../index/run-index';
 import { mapBounded } from '../runtime/bounded';
 import { parseS3Uri } from '../s3/uri';
 
@@ -85,11 +88,30 @@ function pathMatcher(globs: string[] | undefined): (path: string) => boolean {
   };
 }
 
-/** How a file comes back, from how it was archived. */
-export function retrievalOf(file: FileRecord): Retrieval {
+/** How a file (or a bundle, for its members) comes back, from how it was archived. */
+export function retrievalOf(file: Pick<FileRecord, 'size' | 'target' | 'storageClass'>): Retrieval {
   if (file.size === 0) return 'none';
   if (file.target === 's3-glacier') return file.storageClass === 'GLACIER_IR' ? 'none' : 's3-restore';
   return 'vault-job';
+}
+
+/**
+ * The vault retrieval range around some of a bundle's members, inclusive: from the MiB boundary at or before the first
+ * byte to the MiB boundary after the last (or the archive's end), as Glacier requires of RetrievalByteRange.
+ * Undefined when that is the whole archive, which is then retrieved without a range.
+ */
+export function bundleRetrievalRange(members: readonly { offset: number; length: number }[], archiveSize: number): { start: number; end: number } | undefined {
+  const first = Math.min(...members.map((m) => m.offset));
+  const last = Math.max(...members.map((m) => m.offset + m.length));
+  const start = Math.floor(first / MIB) * MIB;
+  const endExclusive = Math.min(Math.max(Math.ceil(last / MIB) * MIB, start + MIB), archiveSize);
+  return start === 0 && endExclusive === archiveSize ? undefined : { start, end: endExclusive - 1 };
+}
+
+/** Requested members of one bundle, in the bundle's order, with where each goes. */
+interface BundleRequest {
+  bundle: BundleRecord;
+  members: { file: FileRecord; bucket: string; key: string }[];
 }
 
 export interface PlanRestoreArgs {
@@ -191,7 +213,27 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     notificationWaitSeconds: request.notificationWaitSeconds ?? TIER_TIMING[tierName].notificationWaitSeconds,
     pollSeconds: request.pollSeconds ?? TIER_TIMING[tierName].pollSeconds,
   };
-  const items: RestoreItem[] = targets.map(({ file, bucket, key }) => ({
+  // Members of one bundle come back together: one retrieval of the bundle (or of the range around them) for all.
+  const bundled = targets.filter((t) => t.file.bundle);
+  const bundles = new Map<string, BundleRequest>();
+  if (bundled.length) {
+    const records = new Map((await args.index.listBundles(run.runUuid)).map((b) => [b.bundleId, b]));
+    for (const target of bundled) {
+      const id = target.file.bundle!.id;
+      const record = records.get(id);
+      if (record?.state !== 'ARCHIVED') {
+        throw new RestoreRequestError(
+          'FileNotArchived',
+          `${target.file.path} is recorded in bundle ${id}, which the index has ${record ? record.state : 'no record of'}`,
+        );
+      }
+      const group = bundles.get(id) ?? { bundle: record, members: [] };
+      group.members.push(target);
+      bundles.set(id, group);
+    }
+  }
+  const singles = targets.filter((t) => !t.file.bundle);
+  const items: RestoreItem[] = singles.map(({ file, bucket, key }) => ({
     runUuid: run.runUuid,
     restoreId: args.restoreId,
     path: file.path,
@@ -211,6 +253,44 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     destinationKey: key,
     ...timing,
   }));
+  const memberLists: { key: string; members: RestoreBundleMember[] }[] = [];
+  for (const { bundle, members } of bundles.values()) {
+    members.sort((a, b) => a.file.bundle!.offset - b.file.bundle!.offset);
+    const list = members.map(({ file, bucket, key }) => {
+      if (!file.sha256) throw new RestoreRequestError('FileNotArchived', `${file.path} is in bundle ${bundle.bundleId} without a recorded SHA-256`);
+      return { path: file.path, offset: file.bundle!.offset, length: file.bundle!.length, sha256: file.sha256, destinationBucket: bucket, destinationKey: key };
+    });
+    const membersKey = restoreBundleMembersKey(run.runUuid, args.restoreId, bundle.bundleId);
+    memberLists.push({ key: membersKey, members: list });
+    const lead = members[0];
+    const range = bundle.target === 'glacier-vault' ? bundleRetrievalRange(list, bundle.size) : undefined;
+    items.push({
+      runUuid: run.runUuid,
+      restoreId: args.restoreId,
+      // The first member's restore record carries the bundle's retrieval: its job, its task token, its progress.
+      path: lead.file.path,
+      size: list.reduce((sum, m) => sum + m.length, 0),
+      retrieval: retrievalOf({ size: bundle.size, target: bundle.target, storageClass: bundle.storageClass }),
+      tier: tierName,
+      vaultName: bundle.vaultName ?? args.vaultName,
+      archiveId: bundle.archiveId,
+      archiveBucket: bundle.archiveBucket,
+      archiveKey: bundle.archiveKey,
+      archiveVersionId: bundle.archiveVersionId,
+      storageClass: bundle.storageClass,
+      destinationBucket: lead.bucket,
+      destinationKey: lead.key,
+      ...timing,
+      bundle: {
+        id: bundle.bundleId,
+        size: bundle.size,
+        members: list.length,
+        membersBucket: args.itemsBucket,
+        membersKey,
+        ...(range && { range }),
+      },
+    });
+  }
   const destinationText = request.destination ?? 'original location';
   try {
     await args.index.putRestoreRequest({
@@ -221,7 +301,7 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
       tier: tierName,
       destination: destinationText,
       executionArn: args.executionArn,
-      fileCount: items.length,
+      fileCount: targets.length,
     });
   } catch (error) {
     if (!(error instanceof StateConflictError)) throw error;
@@ -235,26 +315,28 @@ export async function planRestore(args: PlanRestoreArgs): Promise<RestorePlan> {
     }
   }
   await args.index.putRestoreFiles(
-    items.map((i) => ({
-      runUuid: i.runUuid,
-      restoreId: i.restoreId,
-      path: i.path,
+    targets.map(({ file, bucket, key }) => ({
+      runUuid: run.runUuid,
+      restoreId: args.restoreId,
+      path: file.path,
       state: 'REQUESTED',
-      destination: `s3://${i.destinationBucket}/${i.destinationKey}`,
+      destination: `s3://${bucket}/${key}`,
+      ...(file.bundle && { bundleId: file.bundle.id }),
     })),
   );
+  const writeJson = (key: string, body: unknown) =>
+    new Upload({ client: args.s3, params: { Bucket: args.itemsBucket, Key: key, Body: JSON.stringify(body), ContentType: 'application/json' } }).done();
+  // The member lists before the items that name them, so no item is ever read without its list.
+  for (const list of memberLists) await writeJson(list.key, list.members);
   const itemsKey = restoreItemsKey(run.runUuid, args.restoreId);
-  await new Upload({
-    client: args.s3,
-    params: { Bucket: args.itemsBucket, Key: itemsKey, Body: JSON.stringify(items), ContentType: 'application/json' },
-  }).done();
+  await writeJson(itemsKey, items);
   return {
     restoreId: args.restoreId,
     runUuid: run.runUuid,
     runId: run.runId,
     tier: tierName,
     destination: destinationText,
-    fileCount: items.length,
+    fileCount: targets.length,
     itemsBucket: args.itemsBucket,
     itemsKey,
     // Not archiveConcurrency: a restore's items mostly wait hours for their retrieval, which costs nothing.

@@ -2,8 +2,8 @@
 // for the archive bucket. Both arrive on the retrieval-notification queue and resume the restore steps waiting on them.
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { S3_RESTORE_COMPLETED, parseArchiveObjectKey } from '../contract';
-import type { RestoreWaiterRecord, RunIndex } from '../index/run-index';
+import { S3_RESTORE_COMPLETED, bundleObjectRef, parseArchiveObjectKey, parseBundleObjectKey } from '../contract';
+import { waiterRefOf, type RestoreWaiterRecord, type RunIndex } from '../index/run-index';
 import { isGoneTaskToken, parseJobDescription, s3RestoreReady } from './retrieval';
 
 /** The vault's job-completion message (raw SNS delivery: the DescribeJob JSON). */
@@ -106,10 +106,17 @@ export async function resumeAfterS3Restore(args: { sfn: SFNClient; index: RunInd
   const waiters: RestoreWaiterRecord[] = [];
   let ours = false;
   for (const key of objectKeyReadings(object.key)) {
-    const ref = parseArchiveObjectKey(key);
+    // A file's copy (runs/<uuid>/<path>) or a bundle (bundles/<uuid>/<id>.tar), whose members' restores wait on it.
+    const file = parseArchiveObjectKey(key);
+    const bundle = parseBundleObjectKey(key);
+    const ref = file
+      ? { runUuid: file.runUuid, objectRef: file.path }
+      : bundle
+        ? { runUuid: bundle.runUuid, objectRef: bundleObjectRef(bundle.bundleId) }
+        : undefined;
     if (!ref) continue;
     ours = true;
-    const found = await args.index.listRestoreWaiters(ref.runUuid, ref.path);
+    const found = await args.index.listRestoreWaiters(ref.runUuid, ref.objectRef);
     // The restore of this very object: a waiter on another version of the key waits for that version's own event.
     waiters.push(
       ...found.filter(
@@ -135,7 +142,7 @@ export async function resumeAfterS3Restore(args: { sfn: SFNClient; index: RunInd
         stale++;
       }
     } else stale++;
-    await args.index.deleteRestoreWaiter(waiter.runUuid, waiter.path, waiter.restoreId);
+    await args.index.deleteRestoreWaiter(waiter.runUuid, waiterRefOf(waiter), waiter.restoreId);
   }
   return { outcome: resumed ? 'resumed' : 'no-waiter', resumed, stale };
 }

@@ -2,7 +2,7 @@
 import { DescribeJobCommand, InitiateJobCommand, ResourceNotFoundException as GlacierNotFound, type GlacierClient } from '@aws-sdk/client-glacier';
 import { HeadObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { ENV, ERROR_NAMES, restoreFileKeyOf, type RestoreItem, type RestoreTier, type Retrieval } from '../contract';
+import { ENV, ERROR_NAMES, bundleObjectRef, restoreFileKeyOf, type RestoreItem, type RestoreTier, type Retrieval } from '../contract';
 import type { RunIndex } from '../index/run-index';
 
 export interface RequestRetrievalArgs {
@@ -139,6 +139,8 @@ const vaultJob: RetrievalStrategy = {
             jobParameters: {
               Type: 'archive-retrieval',
               ArchiveId: item.archiveId,
+              // A bundle's members: only the MiB-aligned range around them is retrieved (and paid for).
+              ...(item.bundle?.range && { RetrievalByteRange: `${item.bundle.range.start}-${item.bundle.range.end}` }),
               Tier: tier,
               SNSTopic: args.vaultJobsTopicArn,
               Description: jobDescription(item),
@@ -187,6 +189,9 @@ export const isGoneTaskToken = (error: unknown) => ['TaskTimedOut', 'TaskDoesNot
 
 const isRestored = (restore: string | undefined) => restore?.includes('ongoing-request="false"') ?? false;
 
+/** What an item's S3 restore waiter is keyed by: the archived object, a bundle's for its members. */
+export const waiterRefOfItem = (item: Pick<RestoreItem, 'path' | 'bundle'>) => (item.bundle ? bundleObjectRef(item.bundle.id) : item.path);
+
 /**
  * An object in an S3 Glacier storage class: RestoreObject, then a temporary copy S3 keeps for a few days. The task
  * token waits for the archive bucket's Object Restore Completed event (retrieval-notification.ts resolves it).
@@ -207,6 +212,7 @@ const s3Restore: RetrievalStrategy = {
         runUuid: item.runUuid,
         restoreId: item.restoreId,
         path: item.path,
+        ...(item.bundle && { objectRef: waiterRefOfItem(item) }),
         archiveBucket: item.archiveBucket ?? '',
         archiveKey: item.archiveKey ?? '',
         archiveVersionId: item.archiveVersionId,
@@ -241,7 +247,7 @@ const s3Restore: RetrievalStrategy = {
     } catch (error) {
       if (!isGoneTaskToken(error)) throw error; // the event got there first
     }
-    await index.deleteRestoreWaiter(item.runUuid, item.path, item.restoreId);
+    await index.deleteRestoreWaiter(item.runUuid, waiterRefOfItem(item), item.restoreId);
     return { reused: false, ready: true };
   },
   async check(args) {

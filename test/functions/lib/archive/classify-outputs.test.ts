@@ -1,8 +1,9 @@
 // Unit tests for the one output classification the plan step and `omics-archiver plan` share: no clients, no network.
-import { TierSchema } from '../../../../functions/lib/contract';
+import { TierSchema, bundleIdOf } from '../../../../functions/lib/contract';
 import { classifyOutputs, type ClassifyOutputsInput, type ListedObject } from '../../../../functions/lib/archive/classify-outputs';
 import { newerRunOf } from '../../../../functions/lib/archive/plan-archive';
-import type { FileRecord } from '../../../../functions/lib/index/run-index';
+import { TAR_BLOCK, TAR_END_BYTES, tarLayout } from '../../../../functions/lib/bundle/tar';
+import type { BundleRecord, FileRecord } from '../../../../functions/lib/index/run-index';
 
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
 const NEWER = '11111111-2222-4333-8444-555555555555';
@@ -186,6 +187,141 @@ describe('classifyOutputs', () => {
         { key: 'elsewhere.bam', size: 1 },
       ]).decisions,
     ).toEqual([]);
+  });
+});
+
+describe('classifyOutputs with bundling', () => {
+  // Files below 100 bytes go into bundles of at most 4 KiB of tar: a 10-byte member takes two blocks (header and data).
+  const bundling = TierSchema.parse({
+    name: 'bundled',
+    files: [{ globs: ['**'], action: 'archive' }],
+    target: { type: 'glacier-vault' },
+    bundleFilesBelow: 100,
+    bundleMaxBytes: '4 KiB',
+  });
+  const bundled = (objects: ListedObject[], overrides: Partial<ClassifyOutputsInput> = {}) => classify(objects, { tier: bundling, ...overrides });
+  const bundle = (sequence: number, state: BundleRecord['state'], fields: Partial<BundleRecord> = {}): BundleRecord => ({
+    pk: `RUN#${UUID}`,
+    sk: `BUNDLE#${bundleIdOf(UUID, sequence)}`,
+    schemaVersion: 1,
+    runUuid: UUID,
+    bundleId: bundleIdOf(UUID, sequence),
+    state,
+    target: 'glacier-vault',
+    members: 2,
+    bytes: 20,
+    size: 3 * TAR_BLOCK * 2,
+    manifestBucket: 'snapshots',
+    manifestKey: `plans/${UUID}/bundles/${bundleIdOf(UUID, sequence)}.json`,
+    updatedAt: OLD.toISOString(),
+    ...fields,
+  });
+
+  it('packs the small files in listing order into bundles within bundleMaxBytes, laid out as tar, and leaves the rest to the groups', () => {
+    const small = Array.from({ length: 5 }, (_, i) => object(`qc/s${i}.txt`, 10));
+    const result = bundled([object('a.bam', 500), ...small, object('empty.done', 0), object('edge.txt', 100)]);
+    // (4096 - 1024 end blocks) / 1024 per member: three members in the first bundle, two in the second.
+    expect(result.bundles.map((b) => b.manifest.members.map((m) => m.path))).toEqual([
+      ['qc/s0.txt', 'qc/s1.txt', 'qc/s2.txt'],
+      ['qc/s3.txt', 'qc/s4.txt'],
+    ]);
+    expect(result.bundles.map((b) => b.id)).toEqual([bundleIdOf(UUID, 1), bundleIdOf(UUID, 2)]);
+    const [first] = result.bundles;
+    expect(first.manifest).toEqual({
+      runUuid: UUID,
+      bundleId: bundleIdOf(UUID, 1),
+      size: 3 * 2 * TAR_BLOCK + TAR_END_BYTES,
+      members: ['qc/s0.txt', 'qc/s1.txt', 'qc/s2.txt'].map((path, i) => ({
+        path,
+        bucket: 'bucket',
+        key: `out/123/${path}`,
+        size: 10,
+        etag: `"${path}"`,
+        mtime: OLD.getTime() / 1000,
+        offset: tarLayout(first.manifest.members).offsets[i],
+      })),
+    });
+    expect(first.bytes).toBe(30);
+    // The empty file needs no archive and the one at the threshold is not below it: both go with the large file.
+    expect(result.workItems.flatMap((item) => item.files.map((f) => f.path))).toEqual(['a.bam', 'empty.done', 'edge.txt']);
+    expect(Object.fromEntries(result.toRegister.map((r) => [r.path, r.bundleId]))).toEqual({
+      'a.bam': undefined,
+      'qc/s0.txt': bundleIdOf(UUID, 1),
+      'qc/s1.txt': bundleIdOf(UUID, 1),
+      'qc/s2.txt': bundleIdOf(UUID, 1),
+      'qc/s3.txt': bundleIdOf(UUID, 2),
+      'qc/s4.txt': bundleIdOf(UUID, 2),
+      'empty.done': undefined,
+      'edge.txt': undefined,
+    });
+    expect(result.toArchive).toHaveLength(8);
+  });
+
+  it('archives a lone small file on its own: a bundle of one would cost what the file does', () => {
+    const result = bundled([object('a.bam', 500), object('only.txt', 10)]);
+    expect(result.bundles).toEqual([]);
+    expect(result.workItems.flatMap((item) => item.files.map((f) => f.path))).toEqual(['a.bam', 'only.txt']);
+    expect(result.toRegister.every((r) => r.bundleId === undefined)).toBe(true);
+  });
+
+  it('is the same plan twice over the same listing (a retried plan step writes the same bundles)', () => {
+    const objects = Array.from({ length: 7 }, (_, i) => object(`s${i}.txt`, 1 + i));
+    expect(bundled(objects).bundles).toEqual(bundled(objects).bundles);
+    // A retry finds its first attempt's bundles PENDING and its files registered: it makes them again, id for id.
+    const first = bundled(objects);
+    const again = bundled(objects, {
+      indexedBundles: first.bundles.map((b) => bundle(b.sequence, 'PENDING')),
+      indexed: first.toRegister.map((r) => record(r.path, r)),
+    });
+    expect(again.bundles).toEqual(first.bundles);
+    expect(again.toReassign).toEqual([]);
+    expect(again.supersededBundles).toEqual([]);
+  });
+
+  it('re-plans around the bundles an earlier plan made: started ones keep their files, failed ones give theirs to new bundles', () => {
+    const objects = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((name) => object(`${name}.txt`, 10));
+    const indexed = [
+      record('a.txt', { state: 'ARCHIVED', bundleId: bundleIdOf(UUID, 1), bundle: { id: bundleIdOf(UUID, 1), offset: 512, length: 10 } }),
+      record('b.txt', { state: 'ARCHIVED', bundleId: bundleIdOf(UUID, 1), bundle: { id: bundleIdOf(UUID, 1), offset: 1536, length: 10 } }),
+      record('c.txt', { state: 'PENDING', bundleId: bundleIdOf(UUID, 2) }),
+      record('d.txt', { state: 'PENDING', bundleId: bundleIdOf(UUID, 2) }),
+      record('e.txt', { state: 'FAILED', bundleId: bundleIdOf(UUID, 3), failureReason: 'bundle failed' }),
+      record('f.txt', { state: 'FAILED', bundleId: bundleIdOf(UUID, 3), failureReason: 'bundle failed' }),
+      record('g.txt', { state: 'PENDING', bundleId: bundleIdOf(UUID, 7) }),
+    ];
+    const result = bundled(objects, {
+      indexed,
+      indexedBundles: [
+        bundle(1, 'ARCHIVED', { membersRecorded: true }),
+        bundle(2, 'UPLOADING', { uploadId: 'u-1' }),
+        bundle(3, 'FAILED'),
+        bundle(7, 'PENDING'),
+      ],
+    });
+    expect(result.counts).toMatchObject({ archive: 8, archived: 2 });
+    expect(result.continuedBundles.map((b) => b.bundleId)).toEqual([bundleIdOf(UUID, 2)]);
+    // e, f (their bundle failed) and g (its bundle was never started) are bundled again, numbered after the failed
+    // bundle; the new h would be alone in the next bundle, so it goes on its own.
+    expect(result.bundles.map((b) => [b.id, b.manifest.members.map((m) => m.path)])).toEqual([[bundleIdOf(UUID, 4), ['e.txt', 'f.txt', 'g.txt']]]);
+    expect(result.workItems.flatMap((item) => item.files.map((f) => f.path))).toEqual(['h.txt']);
+    expect(result.supersededBundles).toEqual([bundleIdOf(UUID, 7)]);
+    expect(result.toReassign).toEqual([
+      { path: 'e.txt', bundleId: bundleIdOf(UUID, 4) },
+      { path: 'f.txt', bundleId: bundleIdOf(UUID, 4) },
+      { path: 'g.txt', bundleId: bundleIdOf(UUID, 4) },
+    ]);
+  });
+
+  it('gives an archived bundle whose members are not all recorded a Map item again, and plans nothing for those members', () => {
+    const indexed = [
+      record('a.txt', { state: 'PENDING', bundleId: bundleIdOf(UUID, 1) }),
+      record('b.txt', { state: 'PENDING', bundleId: bundleIdOf(UUID, 1) }),
+    ];
+    const result = bundled([object('a.txt', 10), object('b.txt', 10)], { indexed, indexedBundles: [bundle(1, 'ARCHIVED', { archiveId: 'x' })] });
+    expect(result.continuedBundles.map((b) => b.bundleId)).toEqual([bundleIdOf(UUID, 1)]);
+    expect(result.bundles).toEqual([]);
+    expect(result.workItems).toEqual([]);
+    expect(result.toReassign).toEqual([]);
   });
 });
 

@@ -10,11 +10,13 @@ import {
   type ListObjectsV2CommandInput,
   type _Object,
 } from '@aws-sdk/client-s3';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, type BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand, type BatchWriteCommandInput, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { TierSchema } from '../../../../functions/lib/contract';
+import { BundleManifestSchema, TierSchema, bundleIdOf, bundleManifestKey, type PlanItem } from '../../../../functions/lib/contract';
+import { TAR_BLOCK } from '../../../../functions/lib/bundle/tar';
+import { FakeRunIndexTable } from '../../../support/run-index-table';
 import { groupWorkItems, planArchive, spreadLimits, type PlannedFile, type WorkItem } from '../../../../functions/lib/archive/plan-archive';
 import { RunIndex, type FileRecord } from '../../../../functions/lib/index/run-index';
 
@@ -75,7 +77,10 @@ function serveListing(pageCount: number, page: (i: number) => _Object[], onPage?
 }
 
 function existingFiles(records: Partial<FileRecord>[]) {
-  ddbMock.on(QueryCommand).resolves({ Items: records.map((r) => ({ pk: `RUN#${UUID}`, sk: `FILE#${r.path}`, runUuid: UUID, ...r })) });
+  // The run's files answer the FILE# query; its bundles (none here) the BUNDLE# one.
+  ddbMock.on(QueryCommand).callsFake((input: QueryCommandInput) => ({
+    Items: input.ExpressionAttributeValues?.[':file'] ? records.map((r) => ({ pk: `RUN#${UUID}`, sk: `FILE#${r.path}`, runUuid: UUID, ...r })) : [],
+  }));
 }
 
 /** Every item the BatchWrites put, in call order (retries included). */
@@ -283,6 +288,80 @@ describe('planArchive', () => {
     const summary = await planArchive({ ...args, tier: aged });
     expect(summary.counts).toMatchObject({ archive: 1, keep: 1 });
     expect(paths(JSON.parse(written.get(args.planKey)!.toString()) as WorkItem[])).toEqual([['old.bam']]);
+  });
+});
+
+describe('planArchive with bundling', () => {
+  const tier = TierSchema.parse({
+    name: 'bundled',
+    files: [{ globs: ['**'], action: 'archive' }],
+    target: { type: 's3-glacier' },
+    bundleFilesBelow: '1 KiB',
+    bundleMaxBytes: '8 KiB',
+  });
+  const object = (key: string, size: number): _Object => ({ Key: `out/123/${key}`, Size: size, ETag: `"etag-${key}"`, LastModified: OLD });
+  const args = {
+    s3,
+    index,
+    runUuid: UUID,
+    runOutputUri: 's3://bucket/out/123/',
+    tier,
+    groupLimits: { maxFiles: 100, maxBytes: '100 MiB' },
+    planBucket: 'snapshots',
+    planKey: `plans/${UUID}/exec/items.json`,
+    now: NOW,
+  };
+
+  it('writes each bundle’s manifest, registers the bundle and its files, and lists the bundles first in the plan', async () => {
+    const table = new FakeRunIndexTable(TABLE).attach(ddbMock);
+    const small = Array.from({ length: 10 }, (_, i) => object(`qc/m${i}.json`, 300 + i));
+    serveListing(1, () => [object('reads/a.bam', 5 * MIB), ...small]);
+
+    const summary = await planArchive(args);
+
+    // 300-odd bytes take 1,024 of tar each: seven fit 8 KiB with the end blocks, the other three make a second bundle.
+    const ids = [bundleIdOf(UUID, 1), bundleIdOf(UUID, 2)];
+    const manifests = ids.map((id) => BundleManifestSchema.parse(JSON.parse(written.get(bundleManifestKey(UUID, id))!.toString('utf8'))));
+    expect(manifests.map((m) => m.members.length)).toEqual([7, 3]);
+    expect(manifests[0].members[0]).toEqual({
+      path: 'qc/m0.json',
+      bucket: 'bucket',
+      key: 'out/123/qc/m0.json',
+      size: 300,
+      etag: '"etag-qc/m0.json"',
+      mtime: OLD.getTime() / 1000,
+      offset: TAR_BLOCK,
+    });
+    const plan = JSON.parse(written.get(args.planKey)!.toString('utf8')) as PlanItem[];
+    expect(plan).toEqual([
+      {
+        bundle: { id: ids[0], members: 7, size: manifests[0].size, manifest: { bucket: 'snapshots', key: bundleManifestKey(UUID, ids[0]) } },
+        bytes: manifests[0].members.reduce((sum, m) => sum + m.size, 0),
+      },
+      {
+        bundle: { id: ids[1], members: 3, size: manifests[1].size, manifest: { bucket: 'snapshots', key: bundleManifestKey(UUID, ids[1]) } },
+        bytes: 307 + 308 + 309,
+      },
+      { files: [{ path: 'reads/a.bam', bucket: 'bucket', key: 'out/123/reads/a.bam', size: 5 * MIB, etag: '"etag-reads/a.bam"' }], bytes: 5 * MIB },
+    ]);
+    expect(summary).toMatchObject({ itemCount: 3, bundles: { items: 2, files: 10 } });
+    expect(table.get(`RUN#${UUID}`, `BUNDLE#${ids[0]}`)).toMatchObject({
+      state: 'PENDING',
+      target: 's3-glacier',
+      members: 7,
+      size: manifests[0].size,
+      manifestBucket: 'snapshots',
+      manifestKey: bundleManifestKey(UUID, ids[0]),
+    });
+    expect(table.get(`RUN#${UUID}`, 'FILE#qc/m9.json')).toMatchObject({ state: 'PENDING', bundleId: ids[1] });
+    expect(table.get(`RUN#${UUID}`, 'FILE#reads/a.bam')).not.toHaveProperty('bundleId');
+
+    // A retried plan step makes the same bundles again, and changes nothing it already wrote.
+    const withoutStamps = () => [...table.items.entries()].map(([key, item]) => [key, { ...item, updatedAt: undefined }]);
+    const before = withoutStamps();
+    await planArchive(args);
+    expect(JSON.parse(written.get(args.planKey)!.toString('utf8'))).toEqual(plan);
+    expect(withoutStamps()).toEqual(before);
   });
 });
 

@@ -1,6 +1,7 @@
 // The configuration schema: each bad key is named by its full path with what is allowed; defaults, durations, sizes, parts.
 import {
   type ArchiverConfigInput,
+  bundlePolicyOf,
   ConfigError,
   durationSeconds,
   MAX_PART_SIZE_MIB,
@@ -403,6 +404,80 @@ describe('parseConfig rejects bad configuration, naming the key and what is allo
       says: /must be a boolean \(got string\)/,
     },
     {
+      name: 'a bundling threshold that is not a size',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].bundleFilesBelow = '1 MB';
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].bundleFilesBelow',
+      says: /must be a number of bytes or a size such as "512 KiB", "100 MiB", "1 GiB" \(got "1 MB"\)/,
+    },
+    {
+      name: 'a bundling threshold of zero',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].bundleFilesBelow = 0;
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].bundleFilesBelow',
+      says: /must be more than 0 bytes \(leave the key out to bundle nothing\)/,
+    },
+    {
+      name: 'a bundling threshold above what a member may hold in memory',
+      raw: () => {
+        const c = valid();
+        c.tiers[0].bundleFilesBelow = '128 MiB';
+        return c;
+      },
+      key: 'omicsArchiver.tiers[0].bundleFilesBelow',
+      says: /must be at most 64 MiB \(got "128 MiB"\): each member is held whole in memory/,
+    },
+    {
+      name: 'a bundle size without a bundling threshold',
+      raw: () => {
+        const c = valid();
+        c.tiers[1].bundleMaxBytes = '1 GiB';
+        return c;
+      },
+      key: 'omicsArchiver.tiers[1].bundleMaxBytes',
+      says: /applies only with bundleFilesBelow/,
+    },
+    {
+      name: 'a bundle smaller than the files it takes',
+      raw: () => {
+        const c = valid();
+        c.tiers[1].bundleFilesBelow = '8 MiB';
+        c.tiers[1].bundleMaxBytes = '4 MiB';
+        return c;
+      },
+      key: 'omicsArchiver.tiers[1].bundleMaxBytes',
+      says: /must be at least bundleFilesBelow \("8 MiB"\)/,
+    },
+    {
+      name: 'a bundle larger than one ArchiveFiles invocation writes',
+      raw: () => {
+        const c = valid();
+        c.tiers[1].target = { type: 'glacier-vault' };
+        c.tiers[1].bundleFilesBelow = '1 MiB';
+        c.tiers[1].bundleMaxBytes = '5 GiB';
+        return c;
+      },
+      key: 'omicsArchiver.tiers[1].bundleMaxBytes',
+      says: /must be at most 4 GiB \(got "5 GiB"\): one ArchiveFiles invocation writes a whole bundle/,
+    },
+    {
+      name: 'a bundle size that is not a size',
+      raw: () => {
+        const c = valid();
+        c.tiers[1].bundleFilesBelow = '1 MiB';
+        c.tiers[1].bundleMaxBytes = 'big';
+        return c;
+      },
+      key: 'omicsArchiver.tiers[1].bundleMaxBytes',
+      says: /must be a number of bytes or a size/,
+    },
+    {
       name: 'multipartAbove on the glacier-vault target',
       raw: () => {
         const c = valid();
@@ -512,6 +587,21 @@ describe('parseConfig defaults', () => {
     expect(config.reservedConcurrency).toEqual({ archiveFiles: 600, copyRestoredFile: 300, accountLimit: 1000 });
     const raised = { archiveFiles: 2500, accountLimit: 5000 };
     expect(parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'a' }], reservedConcurrency: raised }).reservedConcurrency).toEqual(raised);
+  });
+
+  it('leaves bundling off unless a tier names bundleFilesBelow, and takes its size limits at their edges', () => {
+    expect(bundlePolicyOf(parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'a' }] }).tiers[0])).toBeUndefined();
+    const bundled = parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'a', bundleFilesBelow: '1 MiB' }] }).tiers[0];
+    expect(bundled).toMatchObject({ bundleFilesBelow: '1 MiB' });
+    expect(bundled.bundleMaxBytes).toBeUndefined();
+    expect(bundlePolicyOf(bundled)).toEqual({ filesBelow: MIB, maxBytes: 1024 * MIB, maxMembers: 10_000 });
+    const edges = { name: 'b', target: { type: 'glacier-vault' as const }, bundleFilesBelow: '64 MiB', bundleMaxBytes: '4 GiB' };
+    expect(bundlePolicyOf(parseConfig({ outputBuckets: ['o'], tiers: [edges] }).tiers[0])).toEqual({
+      filesBelow: 64 * MIB,
+      maxBytes: 4096 * MIB,
+      maxMembers: 10_000,
+    });
+    expect(() => parseConfig({ outputBuckets: ['o'], tiers: [{ name: 'c', bundleFilesBelow: 4096, bundleMaxBytes: 4096 }] })).not.toThrow();
   });
 
   it('accepts waits that add up to exactly 330 days', () => {

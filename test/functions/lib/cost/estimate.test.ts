@@ -42,7 +42,7 @@ describe('estimateCost', () => {
     ]);
   });
 
-  it('a vault, sources kept: an empty file uploads nothing, 100 MiB goes in two 64 MiB parts, 10 MiB in one request', () => {
+  it('a vault, sources kept: an empty file uploads nothing, 100 MiB goes in two 64 MiB parts, 10 MiB in one (always multipart)', () => {
     const vault: CostTier = { name: 'vault', target: { type: 'glacier-vault' }, deleteSources: false };
     const e = estimateCost(
       [
@@ -54,8 +54,9 @@ describe('estimateCost', () => {
       DEFAULT_PRICES,
     );
     expect(e.archiveClass).toBe('VAULT');
-    // 0 + (initiate + 2 parts + complete) + 1 = 5 requests × $0.05 / 1,000 = $0.00025.
-    expect(e.oneTime).toEqual({ requests: 5, requestCost: 0.00025 });
+    // 0 + (initiate + 2 parts + complete) + (initiate + 1 part + complete) = 7 requests × $0.05 / 1,000 = $0.00035: the
+    // archive step uploads even one part as a multipart upload, which it can complete again after a crash.
+    expect(e.oneTime).toEqual({ requests: 7, requestCost: 0.00035 });
     // 110 MiB = 0.107421875 GB × $0.023 = $0.002470703 now, and after (the sources stay; a vault has no 8 KB S3 overhead).
     // Archive: (110 MiB + 3 × 32 KiB) = 0.107513428 GB × $0.0036 = $0.000387048.
     expect(e.monthly).toEqual({ now: 0.002471, after: 0.002858, afterArchive: 0.000387, afterStandard: 0.002471, saving: -0.000387 });
@@ -102,6 +103,45 @@ describe('estimateCost', () => {
     expect(e.monthly).toEqual({ now: 0.046, after: 0.046, afterArchive: 0, afterStandard: 0.046, saving: 0 });
     expect(e.oneTime.requests).toBe(0);
     expect(e.restore.every((r) => r.total === 0)).toBe(true);
+  });
+});
+
+describe('estimateCost with bundling', () => {
+  const deep = (bundling: Partial<CostTier>): CostTier => ({
+    name: 'deep',
+    target: { type: 's3-glacier', storageClass: 'DEEP_ARCHIVE', multipartAbove: '1 GiB', sha256: true },
+    deleteSources: true,
+    ...bundling,
+  });
+  const smallFiles = hypotheticalFiles(10_000 * 10_000, 10_000);
+
+  it('10,000 files of 10 KB: one bundle, one object’s overhead instead of 10,000, a few requests instead of 10,000', () => {
+    const single = estimateCost(smallFiles, deep({}), DEFAULT_PRICES);
+    const bundled = estimateCost(smallFiles, deep({ bundleFilesBelow: '1 MiB' }), DEFAULT_PRICES);
+    expect(single.bundles).toBeUndefined();
+    expect(single.oneTime.requests).toBe(10_000);
+    // 10,000 members of 512 bytes of header and 10,240 of padded data, and the end blocks: 107,521,024 bytes of tar,
+    // above one 64 MiB part: create, two parts, complete.
+    expect(bundled.bundles).toEqual({ files: 10_000, count: 1, bytes: 10_000 * (512 + 10_240) + 1024 });
+    expect(bundled.oneTime.requests).toBe(4);
+    // The per-object overhead: 32 KB at Deep Archive's rate and 8 KB at Standard's, per object.
+    const overhead = (objects: number) => objects * ((32 * 1024) / 1024 ** 3) * 0.00099 + objects * ((8 * 1024) / 1024 ** 3) * 0.023;
+    expect(single.monthly.after - bundled.monthly.after).toBeCloseTo(overhead(10_000) - overhead(1) - (107_521_024 - 100_000_000) * (0.00099 / 1024 ** 3), 5);
+    // Restoring every file restores the bundle once: one request instead of 10,000.
+    expect(bundled.restore[1].requests).toBeCloseTo(0.0001, 6);
+    expect(single.restore[1].requests).toBeCloseTo(1, 6);
+  });
+
+  it('files at or above the threshold, and empty ones, stay archives of their own; a vault bundle is one multipart upload', () => {
+    const files = [
+      { size: 0, action: 'archive' as const },
+      { size: 2 * 1024 * 1024, action: 'archive' as const },
+      ...Array.from({ length: 3 }, () => ({ size: 1000, action: 'archive' as const })),
+    ];
+    const e = estimateCost(files, { name: 'v', target: { type: 'glacier-vault' }, deleteSources: true, bundleFilesBelow: '1 MiB' }, DEFAULT_PRICES);
+    expect(e.bundles).toEqual({ files: 3, count: 1, bytes: 3 * (512 + 1024) + 1024 });
+    // The empty file: nothing; the 2 MiB file: initiate + part + complete; the bundle: the same.
+    expect(e.oneTime.requests).toBe(6);
   });
 });
 

@@ -22,10 +22,11 @@ import {
   restoreFileKeyOf,
   restoreKey,
   runKey,
+  waiterRefOf,
   type RunRecord,
 } from '../../../../functions/lib/index/run-index';
-import { RUN_INDEX } from '../../../../functions/lib/contract';
-import { evaluateCondition } from '../../../support/run-index-table';
+import { RUN_INDEX, bundleIdOf, bundleObjectRef } from '../../../../functions/lib/contract';
+import { FakeRunIndexTable, evaluateCondition } from '../../../support/run-index-table';
 
 const TABLE = 'run-index';
 const UUID = '96c57683-74bf-9d6d-ae7e-f09b097db14a';
@@ -255,13 +256,15 @@ describe('file records', () => {
     await expect(index.updateFile(UUID, 'a.bam', ['PENDING'], { state: 'UPLOADING' })).rejects.toThrow(`file a.bam of run ${UUID} is not in PENDING`);
   });
 
-  it('markSourceDeleted requires an ARCHIVED file with an archive id or key (or nothing to archive: zero bytes)', async () => {
+  it('markSourceDeleted requires an ARCHIVED file with an archive id or key, a place in a bundle, or nothing to archive (zero bytes)', async () => {
     ddbMock.on(UpdateCommand).resolvesOnce({}).rejectsOnce(conditionFailed());
     await index.markSourceDeleted(UUID, 'a.bam');
     const input = ddbMock.commandCalls(UpdateCommand)[0].args[0].input;
     expect(input.Key).toEqual(fileKey(UUID, 'a.bam'));
-    expect(input.ConditionExpression).toBe('#state = :archived AND (attribute_exists(archiveId) OR attribute_exists(archiveKey) OR #size = :zero)');
-    expect(input.ExpressionAttributeNames).toEqual({ '#state': 'state', '#size': 'size' });
+    expect(input.ConditionExpression).toBe(
+      '#state = :archived AND (attribute_exists(archiveId) OR attribute_exists(archiveKey) OR attribute_exists(#bundle) OR #size = :zero)',
+    );
+    expect(input.ExpressionAttributeNames).toEqual({ '#state': 'state', '#size': 'size', '#bundle': 'bundle' });
     expect(input.ExpressionAttributeValues).toMatchObject({ ':archived': 'ARCHIVED', ':true': true, ':zero': 0 });
     await expect(index.markSourceDeleted(UUID, 'b.bam')).rejects.toBeInstanceOf(StateConflictError);
   });
@@ -459,5 +462,92 @@ describe('restore items', () => {
       ExpressionAttributeValues: { ':pk': `RUN#${UUID}`, ':restore': 'RESTORE#' },
       ScanIndexForward: false,
     });
+  });
+});
+
+describe('bundle records (on the in-memory table, so every condition is evaluated)', () => {
+  let table: FakeRunIndexTable;
+  const BUNDLE = bundleIdOf(UUID, 1);
+  const planned = {
+    runUuid: UUID,
+    bundleId: BUNDLE,
+    state: 'PENDING' as const,
+    target: 'glacier-vault' as const,
+    members: 2,
+    bytes: 30,
+    size: 3072,
+    manifestBucket: 'snapshots',
+    manifestKey: `plans/${UUID}/bundles/${BUNDLE}.json`,
+  };
+  beforeEach(() => {
+    table = new FakeRunIndexTable(TABLE).attach(ddbMock);
+  });
+
+  it('sit next to the run’s files under BUNDLE#<id>, and listFiles never returns them', async () => {
+    await index.putBundles([planned]);
+    await index.putFiles([
+      { runUuid: UUID, path: 'out/a.txt', sourceBucket: 'o', sourceKey: 'runs/1/out/a.txt', size: 10, action: 'archive', state: 'PENDING', bundleId: BUNDLE },
+    ]);
+    expect(table.get(`RUN#${UUID}`, `BUNDLE#${BUNDLE}`)).toMatchObject({ ...planned, schemaVersion: SCHEMA_VERSION });
+    expect((await index.listBundles(UUID)).map((b) => b.bundleId)).toEqual([BUNDLE]);
+    expect((await index.listFiles(UUID)).map((f) => f.path)).toEqual(['out/a.txt']);
+    expect(await index.getBundle(UUID, BUNDLE)).toMatchObject({ state: 'PENDING', members: 2 });
+  });
+
+  it('are claimed by one worker at a time, released, and failed only when nobody holds them', async () => {
+    await index.putBundles([planned]);
+    const claimed = await index.claimBundle(UUID, BUNDLE, { owner: 'w1', expiresAt: 2_000, now: 1_000 }, { state: 'UPLOADING' });
+    expect(claimed).toMatchObject({ claimed: { state: 'UPLOADING', claimOwner: 'w1', attempts: 1 } });
+    expect(await index.claimBundle(UUID, BUNDLE, { owner: 'w2', expiresAt: 3_000, now: 1_500 }, { state: 'UPLOADING' })).toEqual({
+      heldBy: { owner: 'w1', expiresAt: 2_000 },
+    });
+    expect(await index.failUnclaimedBundle(UUID, BUNDLE, 'given up', 1_500)).toBe(false);
+    expect(await index.deletePendingBundle(UUID, BUNDLE)).toBe(false);
+    await index.releaseBundle(UUID, BUNDLE, 'w1');
+    expect(await index.failUnclaimedBundle(UUID, BUNDLE, 'given up', 1_500)).toBe(true);
+    expect(await index.getBundle(UUID, BUNDLE)).toMatchObject({ state: 'FAILED', failureReason: 'given up' });
+    await index.updateBundle(UUID, BUNDLE, ['FAILED'], { state: 'ARCHIVED', archiveId: 'a-1' });
+    expect(await index.claimBundle(UUID, BUNDLE, { owner: 'w3', expiresAt: 9_000, now: 5_000 }, { state: 'UPLOADING' })).toMatchObject({
+      settled: { state: 'ARCHIVED', archiveId: 'a-1' },
+    });
+    await expect(index.updateBundle(UUID, BUNDLE, ['UPLOADING'], { partsDone: 1 })).rejects.toBeInstanceOf(StateConflictError);
+  });
+
+  it('a planned bundle nobody started can be removed; its members are recorded ARCHIVED once, with where they are in it', async () => {
+    await index.putBundles([planned, { ...planned, bundleId: bundleIdOf(UUID, 2) }]);
+    expect(await index.deletePendingBundle(UUID, bundleIdOf(UUID, 2))).toBe(true);
+    expect((await index.listBundles(UUID)).map((b) => b.bundleId)).toEqual([BUNDLE]);
+    await index.putFiles([
+      {
+        runUuid: UUID,
+        path: 'out/a.txt',
+        sourceBucket: 'o',
+        sourceKey: 'k',
+        size: 10,
+        action: 'archive',
+        state: 'FAILED',
+        failureReason: 'x',
+        bundleId: BUNDLE,
+      },
+    ]);
+    const where = { bundle: { id: BUNDLE, offset: 512, length: 10 }, sha256: 'ab'.repeat(32) };
+    expect(await index.recordBundleMember(UUID, 'out/a.txt', where)).toBe(true);
+    expect(await index.recordBundleMember(UUID, 'out/a.txt', where)).toBe(false);
+    const file = await index.getFile(UUID, 'out/a.txt');
+    expect(file).toMatchObject({ state: 'ARCHIVED', ...where });
+    expect(file?.failureReason).toBeUndefined();
+    await index.markSourceDeleted(UUID, 'out/a.txt');
+    expect(await index.getFile(UUID, 'out/a.txt')).toMatchObject({ sourceDeleted: true });
+  });
+
+  it('a bundle’s restore waiter is keyed by the bundle, and names the member whose record holds the task token', async () => {
+    const waiter = { runUuid: UUID, restoreId: 'r-1', path: 'out/a.txt', objectRef: bundleObjectRef(BUNDLE), archiveBucket: 'archive', archiveKey: 'k' };
+    await index.putRestoreWaiter(waiter);
+    expect(await index.listRestoreWaiters(UUID, 'out/a.txt')).toEqual([]);
+    const [found] = await index.listRestoreWaiters(UUID, bundleObjectRef(BUNDLE));
+    expect(found).toMatchObject(waiter);
+    expect(waiterRefOf(found)).toBe(bundleObjectRef(BUNDLE));
+    await index.deleteRestoreWaiter(UUID, waiterRefOf(found), 'r-1');
+    expect(await index.listRunRestoreWaiters(UUID)).toEqual([]);
   });
 });
