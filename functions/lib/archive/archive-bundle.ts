@@ -23,14 +23,14 @@ import {
 } from '../contract';
 import { bundleSource, type BundleSource } from '../bundle/bundle-source';
 import { tarLayout } from '../bundle/tar';
-import { completeAgain, uploadToVault, type UploadResult } from '../glacier/vault-upload';
+import { uploadToVault, type UploadResult } from '../glacier/vault-upload';
 import { CLAIM_SLACK_MS, FileClaimedError, StateConflictError, type BundleRecord, type RunIndex } from '../index/run-index';
 import { mapBounded } from '../runtime/bounded';
 import { describeWorkflowError, type WorkflowError } from '../runtime/workflow-error';
 import { s3ByteSource } from '../s3/byte-source';
 import { readJsonObject } from '../s3/json-object';
 import { uploadSourceToS3 } from '../s3/source-upload';
-import { abortStrayS3Uploads, abortStrayVaultUploads } from './stray-uploads';
+import { abortStrayS3Uploads, abortStrayVaultUploads, pickUpVaultUpload } from './stray-uploads';
 import { COPY_CHECKSUM_ALGORITHM } from '../s3/verified-copy';
 import {
   CLAIM_ENDED,
@@ -150,17 +150,10 @@ async function uploadToVaultAsBundle(ctx: Ctx, manifest: BundleManifest, planned
     });
     return 'done' as const;
   };
-  if (record.uploadId && record.completingTreeHash && record.completingSha256) {
-    // An earlier attempt got as far as completing the upload (the digests were saved before): complete it again.
-    const intent = { uploadId: record.uploadId, treeHash: record.completingTreeHash, sha256: record.completingSha256, size: manifest.size };
-    try {
-      return await recorded({ ...intent, archiveId: await completeAgain(ctx.glacier, vaultName, intent) });
-    } catch (error) {
-      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-    }
-  }
-  const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
-  if ((record.attempts ?? 0) > 1) await abortStrayVaultUploads(ctx.glacier, vaultName, description, { keep: resumeUploadId });
+  // The digests were saved before the intent was, so an upload completed again has its members' SHA-256 too.
+  const prior = await pickUpVaultUpload(ctx.glacier, vaultName, description, record, manifest.size, partSize);
+  if ('completed' in prior) return recorded(prior.completed);
+  const { resumeUploadId } = prior;
   const source = sourceOf(ctx, manifest);
   const upload = (uploadId: string | undefined) =>
     uploadToVault({

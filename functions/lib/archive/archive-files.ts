@@ -4,9 +4,9 @@ import { DeleteObjectCommand, HeadObjectCommand, PutObjectRetentionCommand, type
 import { createHash, randomUUID } from 'node:crypto';
 import { addDuration, archiveObjectKey, partSizeFor, S3_LIMITS, s3PartSizeFor, sizeBytes, vaultPartsInFlight, type Tier } from '../contract';
 import type { WorkItem } from './plan-archive';
-import { completeAgain, uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
+import { uploadToVault, type UploadProgress, type UploadResult } from '../glacier/vault-upload';
 import { pinnedSource } from '../s3/byte-source';
-import { abortStrayS3Uploads, abortStrayVaultUploads } from './stray-uploads';
+import { abortStrayS3Uploads, pickUpVaultUpload } from './stray-uploads';
 import { COPY_CHECKSUM_ALGORITHM, PERMANENT_COPY_ERRORS, verifiedCopy } from '../s3/verified-copy';
 import { checkpointCleared, progressChanges, recordedCheckpoint } from '../transfer/progress';
 import { describeWorkflowError, type WorkflowError } from '../runtime/workflow-error';
@@ -150,19 +150,9 @@ async function archiveToVault(args: ClaimingArgs, planned: FileRecord): Promise<
     });
     return 'done' as const;
   };
-  if (record.uploadId && record.completingTreeHash && record.completingSha256) {
-    // An earlier attempt got as far as completing the upload: complete it again, which names the archive it made.
-    const intent = { uploadId: record.uploadId, treeHash: record.completingTreeHash, sha256: record.completingSha256, size: record.size };
-    try {
-      return await recorded({ ...intent, archiveId: await completeAgain(args.glacier, vaultName, intent) });
-    } catch (error) {
-      // Gone for good (Glacier forgets completed uploads after a while): the upload starts afresh below.
-      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-    }
-  }
-  const resumeUploadId = record.partSize === partSize ? record.uploadId : undefined;
-  if ((record.attempts ?? 0) > 1)
-    await abortStrayVaultUploads(args.glacier, vaultName, archiveDescription(args.runUuid, record.path), { keep: resumeUploadId });
+  const prior = await pickUpVaultUpload(args.glacier, vaultName, archiveDescription(args.runUuid, record.path), record, record.size, partSize);
+  if ('completed' in prior) return recorded(prior.completed);
+  const { resumeUploadId } = prior;
   // The checkpoint belongs to the recorded upload: it goes back only with it (so only with its part size).
   const checkpoint = resumeUploadId ? recordedCheckpoint(record, { treeHash: false }) : undefined;
   const resumeSha256 = checkpoint?.sha256State !== undefined ? { state: checkpoint.sha256State, bytes: checkpoint.bytes } : undefined;

@@ -1,10 +1,11 @@
-// Aborts the multipart uploads an earlier, crashed attempt at a file left open before it could record them.
+// What earlier, crashed attempts left of an upload: one to complete again or resume, and strays nobody recorded to abort.
 import {
   AbortMultipartUploadCommand as AbortVaultUploadCommand,
   ListMultipartUploadsCommand as ListVaultUploadsCommand,
   type GlacierClient,
 } from '@aws-sdk/client-glacier';
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { completeAgain } from '../glacier/vault-upload';
 import { decodeListedKey } from '../s3/listing';
 
 /**
@@ -67,4 +68,40 @@ async function ignoringGone(abort: () => Promise<unknown>): Promise<void> {
     const name = (error as Error).name;
     if (name !== 'ResourceNotFoundException' && name !== 'NoSuchUpload') throw error;
   }
+}
+
+/** What the index recorded of earlier attempts at one vault upload (a file's or a bundle's record). */
+export interface PriorVaultUpload {
+  uploadId?: string;
+  partSize?: number;
+  completingTreeHash?: string;
+  completingSha256?: string;
+  attempts?: number;
+}
+
+/**
+ * Picks up where earlier attempts left a vault upload: one that got as far as completing it completes it again
+ * (Glacier names the archive it made, `completed`); otherwise the recorded upload is resumed when its part size is
+ * still the one wanted, and every other open upload with this description is aborted (`resumeUploadId`, maybe none).
+ */
+export async function pickUpVaultUpload(
+  glacier: GlacierClient,
+  vaultName: string,
+  description: string,
+  prior: PriorVaultUpload,
+  size: number,
+  partSize: number,
+): Promise<{ completed: { archiveId: string; uploadId: string; treeHash: string; sha256: string; size: number } } | { resumeUploadId?: string }> {
+  if (prior.uploadId && prior.completingTreeHash && prior.completingSha256) {
+    const intent = { uploadId: prior.uploadId, treeHash: prior.completingTreeHash, sha256: prior.completingSha256, size };
+    try {
+      return { completed: { ...intent, archiveId: await completeAgain(glacier, vaultName, intent) } };
+    } catch (error) {
+      // Gone for good (Glacier forgets completed uploads after a while): the upload starts afresh (docs/reliability.md).
+      if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+    }
+  }
+  const resumeUploadId = prior.partSize === partSize ? prior.uploadId : undefined;
+  if ((prior.attempts ?? 0) > 1) await abortStrayVaultUploads(glacier, vaultName, description, { keep: resumeUploadId });
+  return { resumeUploadId };
 }
