@@ -930,19 +930,7 @@ export class RunIndex {
 
   /** Gives up a restored file's claim this worker holds; a no-op otherwise. */
   async releaseRestoreFile(runUuid: string, restoreId: string, path: string, owner: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: restoreFileKey(runUuid, restoreId, path),
-          UpdateExpression: 'SET updatedAt = :now REMOVE claimOwner, claimExpiresAt',
-          ConditionExpression: 'claimOwner = :owner',
-          ExpressionAttributeValues: { ':owner': owner, ':now': now() },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-    }
+    await this.releaseItem(restoreFileKey(runUuid, restoreId, path), owner);
   }
 
   /** Parks a restore on the archive object it waits for; a retried request overwrites its own waiter. */
